@@ -1,0 +1,1 @@
+"""Flows: one module per runbook. Thin: they compose tasks, persist, report and alert."""

@@ -1,0 +1,136 @@
+"""What every checklist flow shares: isolated steps, then store, report and artifacts.
+
+A step's exception never takes the checklist down: it becomes an `error` result. The run ends
+Failed when any result failed or errored, or when the store or the report could not be written,
+and only after everything that could be written was.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger
+from prefect.runtime import flow_run
+from prefect.states import Completed, Failed, State
+
+from opsbook.config import EstateConfig, load_config
+from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
+from opsbook.secrets import install_log_redaction, redact
+from reports import Report, Section
+from tasks.history import store_results
+from tasks.publish import publish_artifacts
+from tasks.report import write_html_report
+
+
+@dataclass(frozen=True)
+class Step:
+    """One checklist step: a titled Prefect task and the arguments it is called with."""
+
+    title: str
+    task: Any  # a prefect Task returning list[CheckResult]
+    args: tuple[Any, ...] = ()
+    check: str = "step"
+    component: str = "checklist"
+
+
+@dataclass
+class ChecklistOutcome:
+    """What a checklist run produced; the CLI prints it, the flow's final state carries it."""
+
+    run_id: str
+    flow: str
+    verdict: Verdict
+    results: list[CheckResult]
+    report_path: Path | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.verdict is Verdict.RED or bool(self.notes)
+
+
+def open_checklist(config_path: str) -> tuple[EstateConfig, str, datetime]:
+    """Load the config (a ConfigError stops the flow before any check runs) and name the run."""
+    config = load_config(config_path)
+    install_log_redaction()
+    run_id = flow_run.get_id() or str(uuid.uuid4())
+    return config, run_id, utcnow()
+
+
+def run_steps(steps: Sequence[Step]) -> list[Section]:
+    """Run every step concurrently; a crashed or timed-out step becomes one error result."""
+    submitted = [(step, step.task.submit(*step.args)) for step in steps]
+    sections = []
+    for step, future in submitted:
+        state = future.wait() or future.state
+        outcome = state.result(raise_on_failure=False) if state.is_completed() else None
+        if state.is_completed() and isinstance(outcome, list):
+            results = outcome
+        else:
+            cause = state.result(raise_on_failure=False) if state.is_failed() else None
+            reason = describe_exception(cause) if isinstance(cause, BaseException) else (state.message or state.name)
+            results = [error_result(step.check, "(step)", step.component, f"step did not finish: {reason}")]
+        sections.append(Section(step.title, results))
+    return sections
+
+
+def finish_checklist(
+    *, config: EstateConfig, flow: str, title: str, kind: str, artifact_key: str,
+    run_id: str, started_at: datetime, sections: list[Section],
+) -> ChecklistOutcome:
+    """Store the results, write the report, publish artifacts; record what could not be done."""
+    logger = get_run_logger()
+    results = [r for section in sections for r in section.results]
+    notes: list[str] = []
+    finished_at = utcnow()
+    history = dict(run_id=run_id, flow=flow, estate=config.estate, started_at=started_at,
+                   finished_at=finished_at, results=results)
+
+    stored = _attempt(lambda: store_results(config.history.url, **history), "history store not written", notes)
+    report = Report(kind=kind, title=title, estate=config.estate, run_id=run_id, started_at=started_at,
+                    finished_at=finished_at, sections=sections, notes=notes)
+    report_path = _attempt(lambda: write_html_report(report, config.reports.directory),
+                           f"report not written to {config.reports.directory}", notes)
+    if stored is not _FAILED and (report_path is not _FAILED or notes):
+        # The first write had no report path (and maybe no notes yet): record them with the run.
+        _attempt(lambda: store_results(config.history.url, **history,
+                                       report_path=None if report_path is _FAILED else str(report_path),
+                                       notes="\n".join(notes) or None),
+                 "history store not updated with the report path", notes)
+    path = None if report_path is _FAILED else report_path
+    _attempt(lambda: publish_artifacts(report, path, artifact_key), "artifacts not published", notes)
+
+    verdict = verdict_of(results)
+    logger.info("%s finished: %s (%s)%s", title, verdict.value, report.headline,
+                f"; report {path}" if path else "")
+    for note in notes:
+        logger.error(note)
+    return ChecklistOutcome(run_id=run_id, flow=flow, verdict=verdict, results=results,
+                            report_path=path, notes=notes)
+
+
+_FAILED = object()
+
+
+def _attempt(action: Callable[[], Any], what: str, notes: list[str]) -> Any:
+    """Run one finishing action; on failure add a note and carry on with the others."""
+    try:
+        return action()
+    except Exception as error:  # noqa: BLE001 - every failure is recorded, none is fatal here
+        notes.append(redact(f"{what}: {describe_exception(error)}"))
+        return _FAILED
+
+
+def final_state(outcome: ChecklistOutcome) -> State:
+    """Failed when anything failed, errored or could not be written; Completed otherwise."""
+    if not outcome.failed:
+        return Completed(message=f"{outcome.verdict.value}: all checks ok or warn", data=outcome)
+    problems = sum(1 for r in outcome.results if r.status in (Status.FAIL, Status.ERROR))
+    parts = [f"{problems} check(s) failed or errored"] if problems else []
+    parts += outcome.notes
+    return Failed(message=redact("; ".join(parts)), data=outcome)

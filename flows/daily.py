@@ -1,0 +1,30 @@
+"""The daily checklist: the runbook's morning health check, 08:00 UTC.
+
+Each step is a task named after the runbook's step. Later runbooks add their steps here in the
+runbook's order: platform health, database health, security status, performance metrics,
+error rate, and the daily report.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+
+from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
+from tasks.platforms import check_platform_health
+
+FLOW_NAME = "daily-checklist"
+
+
+@flow(name=FLOW_NAME, description="The runbook's daily morning health check (08:00 UTC).")
+def daily_checklist(config_path: str = "opsbook.yaml") -> State:
+    config, run_id, started_at = open_checklist(config_path)
+
+    sections = run_steps([
+        Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
+    ])
+
+    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
+                               artifact_key="daily-report", run_id=run_id, started_at=started_at,
+                               sections=sections)
+    return final_state(outcome)

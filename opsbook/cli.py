@@ -1,0 +1,132 @@
+"""The `opsbook` command: validate a config, run checklists, manage the history store, demo."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from opsbook.config import ConfigError, EstateConfig, default_config_path, load_config
+from opsbook.secrets import redact
+
+app = typer.Typer(help="Production-support runbooks as code.", no_args_is_help=True,
+                  pretty_exceptions_enable=False, rich_markup_mode=None)
+run_app = typer.Typer(help="Run a checklist now.", no_args_is_help=True)
+db_app = typer.Typer(help="The history database.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.add_typer(db_app, name="db")
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="estate config (default: $OPSBOOK_CONFIG or ./opsbook.yaml)"),
+]
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_CONFIG = 0, 1, 2
+_STATUS_STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red", "error": "bold red", "skipped": "dim"}
+
+
+def _load_or_exit(path: Path | None) -> tuple[Path, EstateConfig]:
+    file = path or default_config_path()
+    try:
+        return file, load_config(file)
+    except ConfigError as error:
+        err.print(f"[bold red]invalid config[/] {error.source}:", highlight=False)
+        for problem in error.problems:
+            err.print(f"  {problem}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG) from None
+
+
+@app.command()
+def validate(config: ConfigOption = None) -> None:
+    """Check a config file; exit 2 with one line per problem when it is not valid."""
+    file, estate = _load_or_exit(config)
+    out.print(f"{file}: valid, {estate.summary()}", markup=False, highlight=False)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply pending migrations to the history store."""
+    from opsbook.store import HistoryStore, StoreError
+
+    _, estate = _load_or_exit(config)
+    store = HistoryStore(estate.history.url)
+    try:
+        revision = store.upgrade()
+    except StoreError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    out.print(f"{store!r} is at revision {revision}", markup=False, highlight=False)
+
+
+def print_outcome(outcome: Any) -> None:
+    """The summary table of a checklist run, then its notes and the report path."""
+    table = Table(title=f"{outcome.flow}: {outcome.verdict.value.upper()}", title_justify="left")
+    for column in ("check", "target", "status", "value", "message"):
+        table.add_column(column, overflow="fold")
+    for r in outcome.results:
+        value = "" if r.value is None else f"{r.value:g} {r.unit or ''}".strip()
+        table.add_row(r.check, redact(r.target), f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
+                      value, redact(r.message).replace("[", r"\["))
+    out.print(table)
+    for note in outcome.notes:
+        err.print(f"problem: {note}", markup=False, highlight=False)
+    if outcome.report_path:
+        out.print(f"report: {outcome.report_path}", markup=False, highlight=False, soft_wrap=True)
+
+
+def run_checklist(flow_function: Any, config_file: Path) -> int:
+    """Run a checklist flow in this process and turn its outcome into an exit code."""
+    from flows.checklist import ChecklistOutcome
+
+    err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
+    state = flow_function(config_path=str(config_file), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    if not isinstance(outcome, ChecklistOutcome):
+        reason = outcome if isinstance(outcome, BaseException) else state.message
+        err.print(f"error: {flow_function.name} did not finish: {redact(str(reason))}", markup=False, highlight=False)
+        return EXIT_PROBLEMS
+    print_outcome(outcome)
+    return EXIT_PROBLEMS if outcome.failed else EXIT_OK
+
+
+@run_app.command("daily")
+def run_daily(config: ConfigOption = None) -> None:
+    """Run the daily checklist now (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    from flows.daily import daily_checklist
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(daily_checklist, file))
+
+
+def _default_demo_dir() -> Path:
+    import os
+
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "opsbook" / "demo"
+
+
+@app.command()
+def demo(
+    workdir: Annotated[Path | None, typer.Option(help="where the demo keeps its history and reports")] = None,
+) -> None:
+    """Start a demo estate on loopback and run the daily checklist against it (no setup needed)."""
+    from flows.daily import daily_checklist
+    from opsbook.demo.estate import demo_estate
+
+    folder = (workdir or _default_demo_dir()).resolve()
+    with demo_estate(folder) as estate:
+        config_file = estate.write_config()
+        err.print(f"demo estate up on loopback; config {config_file}", markup=False, highlight=False)
+        code = run_checklist(daily_checklist, config_file)
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    sys.exit(app())

@@ -1,0 +1,95 @@
+"""The estate config: the root of `opsbook.yaml`.
+
+Later runbooks add their own sections (metrics sources, databases, backups, certificates, ...)
+as fields here, each a `Section` model in a module of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from opsbook.config.platforms import Platform
+from opsbook.config.thresholds import Section, Thresholds
+
+
+def _base_dir(info: ValidationInfo) -> Path:
+    context = info.context or {}
+    return Path(context.get("base_dir", "."))
+
+
+class HistoryConfig(Section):
+    url: str = Field(
+        "sqlite:///opsbook-history.db",
+        description="SQLAlchemy URL; relative SQLite paths are relative to the config file",
+        validate_default=True,
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _supported(cls, value: str, info: ValidationInfo) -> str:
+        if value.startswith("sqlite:///"):
+            path = value.removeprefix("sqlite:///")
+            if path and path != ":memory:" and not Path(path).is_absolute():
+                path = str((_base_dir(info) / path).resolve())
+            return f"sqlite:///{path}"
+        if value.startswith(("postgresql+psycopg://", "postgresql://")):
+            return value.replace("postgresql://", "postgresql+psycopg://", 1)
+        raise ValueError("must be a sqlite:/// or postgresql+psycopg:// URL")
+
+
+class ReportsConfig(Section):
+    directory: Path = Field(
+        Path("reports-out"), description="where HTML reports are written", validate_default=True
+    )
+
+    @field_validator("directory")
+    @classmethod
+    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
+        return value if value.is_absolute() else (_base_dir(info) / value).resolve()
+
+
+class HttpSettings(Section):
+    """How opsbook makes HTTP calls: every call has a timeout; only transient faults retry."""
+
+    concurrency: int = Field(50, ge=1, le=1000)
+    timeout_s: float = Field(10, gt=0, le=300)
+    retries: int = Field(2, ge=0, le=10, description="extra attempts after a transient fault")
+    backoff_s: float = Field(0.5, ge=0, le=60, description="first retry delay, doubled each time")
+    max_body_bytes: int = Field(1_048_576, ge=1024)
+    user_agent: str = "opsbook"
+    trust_env: bool = Field(True, description="honour HTTP(S)_PROXY and NO_PROXY from the environment")
+
+
+class EstateConfig(Section):
+    estate: str = Field("production", min_length=1, description="name shown on reports")
+    history: HistoryConfig = Field(default_factory=HistoryConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    platforms: list[Platform] = Field(default_factory=list)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _paths_relative_to_the_file(cls, data: object) -> object:
+        # Sections holding paths are validated even when left out, so their defaults are
+        # resolved against the config file's folder (default factories see no context).
+        if isinstance(data, dict):
+            data = {"history": {}, "reports": {}, **data}
+        return data
+
+    @field_validator("platforms")
+    @classmethod
+    def _unique_platform_names(cls, platforms: list[Platform]) -> list[Platform]:
+        first: dict[str, int] = {}
+        for index, platform in enumerate(platforms):
+            if platform.name in first:
+                raise ValueError(f"name {platform.name!r} is used twice "
+                                 f"(platforms[{first[platform.name]}] and platforms[{index}])")
+            first[platform.name] = index
+        return platforms
+
+    def summary(self) -> str:
+        """One line saying what this config watches."""
+        return f"estate {self.estate!r}: {len(self.platforms)} platform(s)"

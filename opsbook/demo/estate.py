@@ -1,0 +1,69 @@
+"""The demo estate: the runbook's three platforms on loopback, one of them degraded.
+
+`opsbook demo` starts it, writes a config pointing at it, and runs the daily checklist, so a
+first run needs no setup at all. Later runbooks add their parts of the estate here.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from opsbook.demo.server import LoopbackServer, Reply, Request
+
+DEGRADED_PLATFORM = "render"
+
+
+def _healthy(name: str):  # type: ignore[no-untyped-def]
+    def handler(_request: Request) -> Reply:
+        return Reply.json({"status": "healthy", "platform": name, "version": "2.4.1"}, delay_s=0.02)
+    return handler
+
+
+def _degraded(_request: Request) -> Reply:
+    return Reply.json({"status": "unhealthy", "reason": "database connection pool exhausted"}, status=503)
+
+
+@dataclass
+class DemoEstate:
+    servers: dict[str, LoopbackServer]
+    workdir: Path
+
+    def config(self) -> dict:
+        return {
+            "estate": "Learning Assistant (demo)",
+            "history": {"url": f"sqlite:///{self.workdir / 'history.db'}"},
+            "reports": {"directory": str(self.workdir / "reports")},
+            "http": {"timeout_s": 5, "retries": 1, "backoff_s": 0.2},
+            "platforms": [
+                {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
+            ],
+        }
+
+    def write_config(self) -> Path:
+        path = self.workdir / "opsbook.yaml"
+        path.write_text("# Written by `opsbook demo`; ports change on every run.\n"
+                        + yaml.safe_dump(self.config(), sort_keys=False))
+        return path
+
+
+@contextmanager
+def demo_estate(workdir: Path) -> Iterator[DemoEstate]:
+    """Start the demo servers for the duration of the block."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    servers = {
+        "fly": LoopbackServer({"/api/health": _healthy("fly")}),
+        "railway": LoopbackServer({"/api/health": _healthy("railway")}),
+        DEGRADED_PLATFORM: LoopbackServer({"/api/health": _degraded}),
+    }
+    for server in servers.values():
+        server.start()
+    try:
+        yield DemoEstate(servers, workdir)
+    finally:
+        for server in servers.values():
+            server.stop()

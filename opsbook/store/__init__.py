@@ -1,0 +1,5 @@
+"""The history store (SQLAlchemy 2 + Alembic)."""
+
+from opsbook.store.history import HistoryStore, RunRecord, Sample, StoreError, open_store
+
+__all__ = ["HistoryStore", "RunRecord", "Sample", "StoreError", "open_store"]

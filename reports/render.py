@@ -1,0 +1,66 @@
+"""Rendering: autoescaped Jinja2, secrets redacted from every value, one self-contained file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from functools import cache
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from opsbook.secrets import redact
+from reports.model import Report
+
+_STATUS_WORDS = {"ok": "OK", "warn": "Warning", "fail": "Failed", "error": "Error", "skipped": "Skipped"}
+
+
+def _number(value: float | None, unit: str | None = None) -> str:
+    if value is None:
+        return "–"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
+    return f"{text} {unit}" if unit else text
+
+
+@cache
+def environment() -> Environment:
+    env = Environment(
+        loader=PackageLoader("reports", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        finalize=lambda value: redact(value) if isinstance(value, str) else value,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["number"] = _number
+    env.filters["status_words"] = lambda status: _STATUS_WORDS.get(str(status), str(status))
+    env.filters["redact"] = redact
+    return env
+
+
+def render_report(report: Report) -> str:
+    """The report as one HTML document (inline CSS, no scripts, fonts or remote assets)."""
+    template = environment().get_template(f"{report.kind}.html.j2")
+    return template.render(report=report)
+
+
+def report_filename(report: Report) -> str:
+    stamp = report.started_at.strftime("%Y%m%dT%H%M%SZ")
+    return f"{report.kind}-{stamp}-{report.run_id[:8]}.html"
+
+
+def write_report(report: Report, directory: Path) -> Path:
+    """Write atomically (temp file then rename) so a reader never sees half a report."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / report_filename(report)
+    html = render_report(report)
+    fd, temp = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(html)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,1 @@
+"""The task library: one module per domain. Tasks import from `opsbook`, never from `flows`."""

@@ -1,0 +1,209 @@
+"""HTTP for every check: bounded reads, a deadline on every attempt, retries only when transient.
+
+Each concurrent slot owns a small httpx client. One big shared pool serialises badly under a
+hundred concurrent requests (httpcore's pool bookkeeping grows with its size); a client per slot
+keeps each pool tiny and the sweep close to the network's own latency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, RetryError, retry_if_exception, stop_after_attempt, wait_exponential
+
+from opsbook.config import HttpSettings
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+class TransientStatus(Exception):
+    """A 5xx answer: worth another attempt."""
+
+    def __init__(self, response: FetchedResponse) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+class BodyTooLarge(Exception):
+    """The body passed `max_body_bytes`; the read stopped there."""
+
+
+@dataclass
+class FetchedResponse:
+    status_code: int
+    headers: Mapping[str, str]
+    body: bytes
+    elapsed_ms: float
+    attempts: int = 1
+    truncated: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+
+@dataclass
+class FetchFailure:
+    """Why no usable answer came back, after the attempts that were allowed."""
+
+    reason: str
+    attempts: int
+    elapsed_ms: float
+    last_response: FetchedResponse | None = None
+    kind: str = "transport"  # transport | timeout | status | too_large
+
+
+def _is_transient(error: BaseException) -> bool:
+    return isinstance(error, (httpx.TransportError, TimeoutError, TransientStatus))
+
+
+@cache
+def _ssl_context(verify: bool) -> ssl.SSLContext:
+    """Built once per process: loading the CA bundle for every client costs tens of ms."""
+    if verify:
+        return httpx.create_ssl_context()
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def new_client(settings: HttpSettings, *, verify: bool = True, connections: int = 1) -> httpx.AsyncClient:
+    """A client for one concurrent slot. Timeouts are set here and enforced again per attempt."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(settings.timeout_s),
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        verify=_ssl_context(verify),
+        headers={"User-Agent": settings.user_agent},
+        follow_redirects=False,
+        trust_env=settings.trust_env,
+    )
+
+
+async def _read_once(client: httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
+                     timeout_s: float, max_body_bytes: int) -> FetchedResponse:
+    started = time.perf_counter()
+    async with asyncio.timeout(timeout_s):  # a total deadline: a trickling body cannot outlive it
+        async with client.stream(method, url, headers=dict(headers)) as response:
+            chunks: list[bytes] = []
+            size = 0
+            truncated = False
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_body_bytes:
+                    truncated = True
+                    break
+                chunks.append(chunk)
+    fetched = FetchedResponse(
+        status_code=response.status_code,
+        headers={k.lower(): v for k, v in response.headers.items()},
+        body=b"".join(chunks),
+        elapsed_ms=(time.perf_counter() - started) * 1000.0,
+        truncated=truncated,
+    )
+    if truncated:
+        raise BodyTooLarge(f"body larger than {max_body_bytes} bytes")
+    if fetched.status_code >= 500:
+        raise TransientStatus(fetched)
+    return fetched
+
+
+async def fetch(
+    client: httpx.AsyncClient,
+    url: str,
+    settings: HttpSettings,
+    *,
+    method: str = "GET",
+    headers: Mapping[str, str] | None = None,
+    timeout_s: float | None = None,
+) -> FetchedResponse | FetchFailure:
+    """GET (or HEAD) one URL with retries on connection errors, timeouts and 5xx only.
+
+    Never raises for a network fault: the caller gets a FetchFailure saying why and how many
+    attempts were made. A 4xx comes back as a response on the first attempt, not retried.
+    """
+    deadline = timeout_s or settings.timeout_s
+    attempts = 0
+    started = time.perf_counter()
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(settings.retries + 1),
+        wait=wait_exponential(multiplier=settings.backoff_s, max=max(settings.backoff_s * 8, 0.001)),
+        retry=retry_if_exception(_is_transient),
+        reraise=False,
+    )
+
+    def failure(reason: str, kind: str, last: FetchedResponse | None = None) -> FetchFailure:
+        return FetchFailure(reason, attempts, (time.perf_counter() - started) * 1000.0, last, kind)
+
+    try:
+        async for attempt in retrying:
+            with attempt:
+                attempts += 1
+                response = await _read_once(client, method, url, headers or {}, deadline, settings.max_body_bytes)
+        response.attempts = attempts
+        return response
+    except RetryError as exhausted:
+        return _describe_failure(exhausted.last_attempt.exception(), failure, deadline)
+    except BodyTooLarge as error:
+        return failure(str(error), "too_large")
+    except httpx.HTTPError as error:  # not transient: invalid URL, unsupported protocol, ...
+        return failure(f"{type(error).__name__}: {error}", "transport")
+
+
+def _describe_failure(error: BaseException | None, failure: Callable[..., FetchFailure], deadline: float) -> FetchFailure:
+    if isinstance(error, TransientStatus):
+        return failure(f"HTTP {error.response.status_code}", "status", error.response)
+    if isinstance(error, (TimeoutError, httpx.TimeoutException)):
+        return failure(f"timed out after {deadline:g} s", "timeout")
+    if isinstance(error, httpx.ConnectError):
+        return failure(f"connection failed: {_root_cause(error)}", "transport")
+    return failure(f"{type(error).__name__}: {_root_cause(error)}" if error else "unknown failure", "transport")
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__cause__ is not None or error.__context__ is not None:
+        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    return str(error) or type(error).__name__
+
+
+async def sweep(
+    items: Iterable[T],
+    probe: Callable[[httpx.AsyncClient, T], Awaitable[R]],
+    settings: HttpSettings,
+    *,
+    verify: Callable[[T], bool] = lambda _item: True,
+) -> list[R]:
+    """Run probe over items with at most `settings.concurrency` in flight; results keep order.
+
+    Each slot is a worker with its own clients (one per TLS-verification setting).
+    """
+    queue: list[tuple[int, T]] = list(enumerate(items))
+    results: dict[int, R] = {}
+    next_index = 0
+
+    async def worker() -> None:
+        nonlocal next_index
+        clients: dict[bool, httpx.AsyncClient] = {}
+        try:
+            while next_index < len(queue):
+                index, item = queue[next_index]
+                next_index += 1
+                want = verify(item)
+                if want not in clients:
+                    clients[want] = new_client(settings, verify=want)
+                results[index] = await probe(clients[want], item)
+        finally:
+            await asyncio.gather(*(client.aclose() for client in clients.values()))
+
+    workers = min(settings.concurrency, len(queue))
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return [results[i] for i in range(len(queue))]
+

@@ -1,0 +1,150 @@
+"""The daily checklist end to end on a real Prefect server: checks, store, report, artifacts."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
+
+from flows.checklist import ChecklistOutcome
+from flows.daily import daily_checklist
+from opsbook.demo.server import LoopbackServer, Reply
+from opsbook.results import Status, Verdict
+from opsbook.store import HistoryStore
+from tests.helpers import write_config
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+def config_for(tmp_path: Path, platforms: list[dict], **extra: object) -> Path:
+    data = {"estate": "test estate", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "http": {"timeout_s": 2, "retries": 1, "backoff_s": 0.01}, "platforms": platforms, **extra}
+    return write_config(tmp_path, data)
+
+
+def run(config_path: Path):  # type: ignore[no-untyped-def]
+    state = daily_checklist(config_path=str(config_path), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    assert isinstance(outcome, ChecklistOutcome), outcome
+    return state, outcome
+
+
+async def _artifacts_and_logs(flow_run_id: str) -> tuple[list, list]:
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+        logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
+    return artifacts, logs
+
+
+def read_back(flow_run_id: str) -> tuple[list, list]:
+    """Artifacts and logs of a run as the Prefect API holds them (logs are flushed first)."""
+    import asyncio
+
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    return asyncio.run(_artifacts_and_logs(flow_run_id))
+
+
+def test_all_healthy_completes_and_writes_everything(tmp_path: Path) -> None:
+    with LoopbackServer({"/h": lambda r: Reply.json({"ok": True})}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")},
+                                     {"name": "railway", "url": server.url("/h")}])
+        state, outcome = run(path)
+    assert state.is_completed()
+    assert outcome.verdict is Verdict.GREEN and not outcome.notes
+    html = outcome.report_path.read_text()
+    assert "GREEN: All clear" in html and "fly" in html and "railway" in html
+
+    stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
+    assert stored.verdict == "green" and stored.report_path == str(outcome.report_path)
+    assert {r.target for r in stored.results} == {"fly", "railway"}
+
+    artifacts, _ = read_back(outcome.run_id)
+    by_key = {a.key: a for a in artifacts}
+    assert {"daily-report", "daily-report-results", "daily-report-link"} <= set(by_key)
+    assert "GREEN" in by_key["daily-report"].data
+    assert outcome.report_path.resolve().as_uri() in by_key["daily-report-link"].data
+
+
+def test_a_failing_platform_fails_the_run_after_report_and_store(tmp_path: Path) -> None:
+    with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "down")}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
+                                     {"name": "render", "url": server.url("/bad")}])
+        state, outcome = run(path)
+    assert state.is_failed()
+    assert "1 check(s) failed or errored" in state.message
+    assert outcome.report_path.exists()
+    assert "RED: Action required" in outcome.report_path.read_text()
+    stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
+    assert {r.target: r.status for r in stored.results} == {"fly": Status.OK, "render": Status.FAIL}
+
+
+def test_hostile_text_from_a_target_is_escaped_in_the_report(tmp_path: Path) -> None:
+    hostile = '<script>alert("pwned")</script>'
+    with LoopbackServer({"/h": lambda r: Reply(500, hostile)}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}])
+        _, outcome = run(path)
+    html = outcome.report_path.read_text()
+    assert hostile not in html
+    assert "&lt;script&gt;alert(" in html
+
+
+def test_secret_from_env_reaches_no_report_artifact_log_or_row(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    canary = "canary-7d1e5b0c93f2-secret"
+    monkeypatch.setenv("OPSBOOK_TEST_TOKEN", canary)
+    with LoopbackServer({"/h": lambda r: Reply(401, f"bad token {r.headers.get('Authorization')}")}) as server:
+        # The secret travels in a header and in the URL; the target even echoes it back.
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h") + "?key=${OPSBOOK_TEST_TOKEN}",
+                                      "headers": {"Authorization": "Bearer ${OPSBOOK_TEST_TOKEN}"}}])
+        state, outcome = run(path)
+    assert state.is_failed()
+    assert canary not in outcome.report_path.read_text()
+    artifacts, logs = read_back(outcome.run_id)
+    assert artifacts and logs
+    assert all(canary not in str(a.data) for a in artifacts)
+    assert all(canary not in log.message for log in logs)
+    db = (tmp_path / "history.db").read_bytes() + (tmp_path / "history.db-wal").read_bytes() \
+        if (tmp_path / "history.db-wal").exists() else (tmp_path / "history.db").read_bytes()
+    assert canary.encode() not in db
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions; covered by the file-in-the-way test")
+def test_unwritable_report_directory_is_recorded_and_fails_the_run(tmp_path: Path) -> None:
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    reports.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
+        state, outcome = run(config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}]))
+    assert state.is_failed() and outcome.report_path is None
+
+
+def test_report_path_blocked_by_a_file_is_recorded_and_results_are_still_stored(tmp_path: Path) -> None:
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file where the report directory should be")
+    with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
+        state, outcome = run(config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}]))
+    assert state.is_failed()
+    assert outcome.report_path is None
+    assert any(note.startswith("report not written to") for note in outcome.notes)
+    assert "report not written" in state.message
+    stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
+    assert stored.results[0].status is Status.OK
+    assert "report not written" in stored.notes
+
+
+def test_unreachable_history_store_still_reports_with_a_clear_error(tmp_path: Path) -> None:
+    with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}],
+                          history={"url": "postgresql+psycopg://opsbook:pw-xyz-123@127.0.0.1:1/opsbook"})
+        state, outcome = run(path)
+    assert state.is_failed()
+    assert any(note.startswith("history store not written") for note in outcome.notes)
+    html = outcome.report_path.read_text()
+    assert "history store not written" in html and "pw-xyz-123" not in html

@@ -1,0 +1,125 @@
+"""Platform health against real HTTP servers on loopback: down, slow, flaky, 5xx, 4xx."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+
+from opsbook.demo.server import LoopbackServer, Reply, Request
+from opsbook.results import Status
+from tasks.platforms import probe_platforms
+from tests.conftest import free_port
+from tests.helpers import estate
+
+
+def check(tmp_path: Path, platforms: list[dict], **http: object):  # type: ignore[no-untyped-def]
+    settings = {"timeout_s": 1, "retries": 2, "backoff_s": 0.01, **http}
+    config = estate(tmp_path, platforms=platforms, http=settings)
+    return asyncio.run(probe_platforms(config))
+
+
+def test_healthy_platform_is_ok_with_latency_and_one_attempt(tmp_path: Path) -> None:
+    with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health")}])
+    assert result.status is Status.OK
+    assert result.attempts == 1
+    assert result.details["status_code"] == 200
+    assert 0 < result.value < 1000 and result.unit == "ms"
+
+
+def test_connection_refused_is_a_failed_platform_after_retries(tmp_path: Path) -> None:
+    port = free_port()
+    [result] = check(tmp_path, [{"name": "fly", "url": f"http://127.0.0.1:{port}/health"}])
+    assert result.status is Status.FAIL
+    assert result.attempts == 3
+    assert "connection failed" in result.message
+
+
+def test_slow_past_the_timeout_fails_with_the_deadline_named(tmp_path: Path) -> None:
+    with LoopbackServer({"/health": lambda r: Reply(200, "late", delay_s=1.5)}) as server:
+        [result] = check(tmp_path, [{"name": "render", "url": server.url("/health"), "timeout_s": 0.3}], retries=1)
+    assert result.status is Status.FAIL
+    assert result.attempts == 2
+    assert "timed out after 0.3 s" in result.message
+
+
+def test_trickling_body_cannot_outlive_the_deadline(tmp_path: Path) -> None:
+    trickle = [b"x" * 10] * 20  # 20 chunks, 0.1 s apart: 2 s in all, past a 0.5 s deadline
+    with LoopbackServer({"/health": lambda r: Reply(200, trickle, chunk_delay_s=0.1)}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health"), "timeout_s": 0.5}], retries=0)
+    assert result.status is Status.FAIL
+    assert "timed out" in result.message
+    assert result.duration_ms < 1500
+
+
+def test_flaky_platform_recovers_on_the_third_attempt(tmp_path: Path) -> None:
+    calls = {"n": 0}
+
+    def flaky(_request: Request) -> Reply:
+        calls["n"] += 1
+        return Reply(503, "warming up") if calls["n"] <= 2 else Reply.json({"status": "ok"})
+
+    with LoopbackServer({"/health": flaky}) as server:
+        [result] = check(tmp_path, [{"name": "railway", "url": server.url("/health")}])
+    assert result.status is Status.OK
+    assert result.attempts == 3
+    assert calls["n"] == 3
+
+
+def test_http_500_is_retried_then_fails(tmp_path: Path) -> None:
+    with LoopbackServer({"/health": lambda r: Reply(500, "boom")}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health")}])
+        hits = server.hits["/health"]
+    assert result.status is Status.FAIL
+    assert result.attempts == 3 and hits == 3
+    assert result.details["status_code"] == 500
+    assert "HTTP 500" in result.message
+
+
+def test_http_404_is_not_retried(tmp_path: Path) -> None:
+    with LoopbackServer({}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/missing")}])
+        hits = server.hits["/missing"]
+    assert result.status is Status.FAIL
+    assert result.attempts == 1 and hits == 1
+    assert result.message == "HTTP 404, expected 200: not found"
+
+
+def test_latency_over_the_warning_level_warns(tmp_path: Path) -> None:
+    with LoopbackServer({"/health": lambda r: Reply(200, "ok", delay_s=0.15)}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health"),
+                                     "latency_ms": {"warn": 100, "fail": 5000}}])
+    assert result.status is Status.WARN
+    assert result.threshold == 100
+    assert result.value >= 150
+
+
+def test_oversized_body_is_not_read_past_the_limit(tmp_path: Path) -> None:
+    big = b"y" * (4 * 1024 * 1024)
+    with LoopbackServer({"/health": lambda r: Reply(200, big)}) as server:
+        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health")}], max_body_bytes=65536)
+    assert result.status is Status.FAIL
+    assert "larger than 65536 bytes" in result.message
+
+
+def test_concurrency_is_bounded_and_results_keep_config_order(tmp_path: Path) -> None:
+    in_flight = {"now": 0, "peak": 0}
+    lock = threading.Lock()
+
+    def counted(_request: Request) -> Reply:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["peak"] = max(in_flight["peak"], in_flight["now"])
+        time.sleep(0.1)
+        with lock:
+            in_flight["now"] -= 1
+        return Reply(200, "ok")
+
+    with LoopbackServer({"/health": counted}) as server:
+        platforms = [{"name": f"p{i}", "url": server.url("/health")} for i in range(20)]
+        results = check(tmp_path, platforms, concurrency=5)
+    assert [r.target for r in results] == [f"p{i}" for i in range(20)]
+    assert all(r.status is Status.OK for r in results)
+    assert 2 <= in_flight["peak"] <= 5

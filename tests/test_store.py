@@ -1,0 +1,89 @@
+"""The history store on SQLite and on the real PostgreSQL server."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from opsbook.results import CheckResult, Status
+from opsbook.store import HistoryStore, Sample, StoreError
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+
+def results() -> list[CheckResult]:
+    return [
+        CheckResult(check="platform.health", target="fly", component="platforms", status=Status.OK,
+                    value=41.5, unit="ms", threshold=1000, message="healthy", details={"status_code": 200},
+                    started_at=T0, duration_ms=41.5, attempts=1),
+        CheckResult(check="platform.health", target="render", component="platforms", status=Status.FAIL,
+                    message="down: HTTP 503", details={"status_code": 503}, started_at=T0, attempts=3),
+    ]
+
+
+def test_upgrade_creates_the_schema_and_is_repeatable(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    first = store.upgrade()
+    assert first in store.head_revisions()
+    assert store.upgrade() == first
+    tables = set(inspect(store.engine).get_table_names())
+    assert {"check_runs", "check_results", "metric_samples", "alembic_version"} <= tables
+    store.dispose()
+
+
+def test_run_and_results_read_back_exactly(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    store.record_run(run_id="run-1", flow="daily-checklist", estate="demo", started_at=T0,
+                     finished_at=T0 + timedelta(seconds=3), results=results(), report_path="/r/daily.html")
+    run = store.get_run("run-1")
+    assert run is not None
+    assert run.verdict == "red"
+    assert run.counts["ok"] == 1 and run.counts["fail"] == 1
+    assert run.report_path == "/r/daily.html"
+    assert run.started_at == T0 and run.started_at.tzinfo is not None
+    assert [r.model_dump() for r in run.results] == [r.model_dump() for r in results()]
+    store.dispose()
+
+
+def test_writing_a_run_again_replaces_it(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    for _ in range(3):  # e.g. a flow retried by Prefect writes the same run id again
+        store.record_run(run_id="run-2", flow="daily-checklist", estate="demo", started_at=T0,
+                         finished_at=T0, results=results() + results())
+    assert len(store.get_run("run-2").results) == 2
+    assert len(store.latest_runs("daily-checklist")) == 1
+    store.dispose()
+
+
+def test_samples_are_never_duplicated(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    series = [Sample("cpu_pct", 10.0 + i, T0 + timedelta(minutes=5 * i), source="prometheus",
+                     labels={"instance": "web-1"}, unit="%") for i in range(12)]
+    assert store.add_samples(series) == 12
+    assert store.add_samples(series[6:] + [Sample("cpu_pct", 99.0, T0 + timedelta(hours=1), source="prometheus",
+                                                  labels={"instance": "web-1"})]) == 1
+    stored = store.samples("cpu_pct", labels={"instance": "web-1"})
+    assert [s.value for s in stored] == [10.0 + i for i in range(12)] + [99.0]
+    assert store.samples("cpu_pct", labels={"instance": "web-2"}) == []
+    store.dispose()
+
+
+def test_result_history_is_oldest_first(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    for day in (2, 0, 1):
+        shifted = [r.model_copy(update={"started_at": T0 + timedelta(days=day)}) for r in results()]
+        store.record_run(run_id=f"day-{day}", flow="daily-checklist", estate="demo",
+                         started_at=T0 + timedelta(days=day), finished_at=None, results=shifted)
+    history = store.result_history("platform.health", "fly")
+    assert [r.started_at.day for r in history] == [27, 28, 29]
+    store.dispose()
+
+
+def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
+    store = HistoryStore("postgresql+psycopg://opsbook:hunter2-secret@127.0.0.1:1/opsbook")
+    with pytest.raises(StoreError) as caught:
+        store.upgrade()
+    assert "hunter2-secret" not in str(caught.value)
+    assert "127.0.0.1:1" in str(caught.value)
