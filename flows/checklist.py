@@ -18,10 +18,14 @@ from prefect import get_run_logger
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from opsbook.config import EstateConfig, load_config
+from markupsafe import Markup
+
+from opsbook.config import EstateConfig, Limit, load_config
 from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
+from opsbook.store import open_store
 from reports import Report, Section
+from reports.trends import check_trend_chart
 from tasks.history import store_results
 from tasks.publish import publish_artifacts
 from tasks.report import write_html_report
@@ -77,6 +81,16 @@ def run_steps(steps: Sequence[Step]) -> list[Section]:
             results = [error_result(step.check, "(step)", step.component, f"step did not finish: {reason}")]
         sections.append(Section(step.title, results))
     return sections
+
+
+def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,
+                limit: Limit | None = None) -> Markup:
+    """A 30-day chart of one check from the history; a history that cannot be read gives a note."""
+    try:
+        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit)
+    except Exception as error:  # noqa: BLE001 - a missing chart must not stop the checklist
+        return Markup('<p class="chart-empty">{}: history not available ({}).</p>').format(
+            title, redact(describe_exception(error)))
 
 
 def finish_checklist(

@@ -5,17 +5,30 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from markupsafe import Markup
+
 from opsbook.results import CheckResult, Status, Verdict, count_by_status, verdict_of
 from reports.advice import next_step
 
 
 @dataclass
+class Table:
+    """A small table of figures shown under a section (cells are escaped when rendered)."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[object]]
+
+
+@dataclass
 class Section:
-    """One checklist step: its title and the results it produced."""
+    """One checklist step: its title, the results it produced, and its trend charts and tables."""
 
     title: str
     results: list[CheckResult]
     intro: str = ""
+    charts: list[Markup] = field(default_factory=list)  # from reports.charts, already escaped
+    tables: list[Table] = field(default_factory=list)
 
     @property
     def verdict(self) -> Verdict:

@@ -73,6 +73,16 @@ def test_all_healthy_completes_and_writes_everything(tmp_path: Path) -> None:
     assert outcome.report_path.resolve().as_uri() in by_key["daily-report-link"].data
 
 
+def test_second_run_report_has_a_latency_trend_chart_from_history(tmp_path: Path) -> None:
+    with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}])
+        run(path)
+        _, outcome = run(path)
+    html = outcome.report_path.read_text()
+    assert "Health-check latency, 30 days" in html
+    assert html.count("<polyline") == 1 and "fly: last" in html
+
+
 def test_a_failing_platform_fails_the_run_after_report_and_store(tmp_path: Path) -> None:
     with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "down")}) as server:
         path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
