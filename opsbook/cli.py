@@ -105,6 +105,26 @@ def run_daily(config: ConfigOption = None) -> None:
     raise typer.Exit(run_checklist(daily_checklist, file))
 
 
+@run_app.command("cost-review")
+def run_cost_review(
+    config: ConfigOption = None,
+    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the latest billed)")] = None,
+) -> None:
+    """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    import functools
+    import re
+
+    from flows.cost_review import MONTH, cost_review
+
+    if month is not None and not re.match(MONTH, month):
+        err.print(f"invalid --month {month!r}: use YYYY-MM", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG)
+    file, _ = _load_or_exit(config)
+    review = functools.partial(cost_review, month=month)
+    review.name = cost_review.name  # type: ignore[attr-defined]
+    raise typer.Exit(run_checklist(review, file))
+
+
 def _default_demo_dir() -> Path:
     import os
 
