@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import great_expectations.expectations as gxe
 import pandas as pd
+from great_expectations.expectations.row_conditions import Column
 
 from tasks.cost.gate import GateReport, Rule, run_gate
 
@@ -29,9 +30,11 @@ REQUIRED_COLUMNS = {
 }
 CHARGE_CATEGORIES = ["Usage", "Purchase", "Tax", "Credit", "Adjustment"]
 # Rows allowed to carry negative costs: credits, and refunds (FOCUS marks those ChargeClass=Correction).
-REFUND = '(ChargeCategory == "Credit") or (ChargeClass == "Correction")'
-NOT_REFUND = '(ChargeCategory != "Credit") and (ChargeClass != "Correction")'
 _TYPES = {"number": ["float64", "int64", "float32", "int32"], "time": ["datetime64[ns]", "datetime64[us]"]}
+
+
+def _not_a_refund():  # a null ChargeClass is "not Correction", as in pandas
+    return (Column("ChargeCategory") != "Credit") & (Column("ChargeClass") != "Correction")
 
 
 def focus_rules(currency: str) -> list[Rule]:
@@ -53,8 +56,7 @@ def focus_rules(currency: str) -> list[Rule]:
     ]
     for cost in ("BilledCost", "EffectiveCost"):
         rules.append(Rule(
-            gxe.ExpectColumnValuesToBeBetween(column=cost, min_value=0, row_condition=NOT_REFUND,
-                                              condition_parser="pandas"),
+            gxe.ExpectColumnValuesToBeBetween(column=cost, min_value=0, row_condition=_not_a_refund()),
             f"{cost} is negative on rows that are not credits or refunds",
             (cost, "ChargeCategory", "ChargeClass"), blocking=False))
     rules += [
