@@ -31,7 +31,7 @@ TABLE_ROWS = 10
 @flow(name=FLOW_NAME, description="Monthly cost review from FOCUS billing exports.")
 def cost_review(
     config_path: str = "opsbook.yaml",
-    month: Annotated[str | None, Field(pattern=MONTH, description="YYYY-MM; default: the latest month billed")] = None,
+    month: Annotated[str | None, Field(pattern=MONTH, description="YYYY-MM; default: the month of the latest charge")] = None,
 ) -> State:
     config, run_id, started_at = open_checklist(config_path)
     loaded = load_focus_exports(config.costs)

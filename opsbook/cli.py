@@ -108,7 +108,7 @@ def run_daily(config: ConfigOption = None) -> None:
 @run_app.command("cost-review")
 def run_cost_review(
     config: ConfigOption = None,
-    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the latest billed)")] = None,
+    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the month of the latest charge)")] = None,
 ) -> None:
     """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
     import functools
