@@ -64,9 +64,9 @@ def review_sections(review: CostReview) -> list[Section]:
     if review.totals is None:
         return [totals]
     services = review.breakdowns["service"]
-    totals.charts.append(bar_chart(f"Billed cost by service, {review.month} ({cur})",
-                                   list(zip(services["service"].head(TABLE_ROWS), services["billed"].head(TABLE_ROWS))),
-                                   f" {cur}"))
+    bars = [(_short(name), float(cost)) for name, cost in
+            zip(services["service"].head(TABLE_ROWS), services["billed"].head(TABLE_ROWS), strict=True)]
+    totals.charts.append(bar_chart(f"Billed cost by service, {review.month} ({cur})", bars, f" {cur}"))
     for name, table in review.breakdowns.items():
         totals.tables.append(_money_table(f"By {name.replace('_', '-')}", name, table, cur))
     if review.movers is not None:
@@ -96,6 +96,11 @@ def review_sections(review: CostReview) -> list[Section]:
                                  [[r.name, r.scope, _money(r.current_cost), f"{r.monthly_change:+,.2f}"]
                                   for r in review.recommendations]))
     return [totals, anomalies, units, idle, plan]
+
+
+def _short(label: str, width: int = 27) -> str:
+    """Service names fit the chart's label column (the table below has them in full)."""
+    return label if len(label) <= width else label[: width - 1] + "…"
 
 
 def _money(value: float) -> str:
