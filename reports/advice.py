@@ -17,6 +17,10 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "Read the named rows with the provider: negative usage that is not a credit, or charges outside "
         "their billing period, usually mean a late correction.",
     ),
+    "cost.export_overlap": (
+        "Remove the older of the two exports of the same month from costs.exports.",
+        "Remove the older of the two exports of the same month from costs.exports.",
+    ),
     "cost.budget": (
         "The month is over budget: review the top movers with the service owners and agree cuts or a new budget.",
         "The month is close to its budget: check the top movers and the anomalous days before month end.",

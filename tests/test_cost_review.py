@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 from flows.checklist import ChecklistOutcome
 from flows.cost_review import cost_review
 from opsbook.cli import app
+from opsbook.config import parse_config
 from opsbook.results import Status
 from opsbook.store import HistoryStore, Sample
 from tasks.cost import analysis
@@ -131,3 +132,15 @@ def test_a_spike_does_not_raise_its_own_baseline() -> None:
 def test_cli_rejects_a_bad_month_before_running(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["run", "cost-review", "-c", str(config(tmp_path)), "--month", "2025-13"])
     assert result.exit_code == 2 and "YYYY-MM" in result.output
+
+
+def test_two_exports_of_the_same_month_are_flagged(tmp_path: Path) -> None:
+    from tasks.cost.review import load_focus_exports
+
+    exports(tmp_path / "exports")
+    write_export(tmp_path / "exports" / "focus-2025-09-again.csv", month_rows(2025, 9, SEPTEMBER))
+    loaded = load_focus_exports.fn(parse_config({"costs": {"exports": ["exports/*"]}}, base_dir=tmp_path).costs)
+    overlap = [r for r in loaded.results if r.check == "cost.export_overlap"]
+    assert len(overlap) == 1 and overlap[0].status is Status.WARN
+    assert overlap[0].details["overlaps"] == ["AWS (no account) 2025-09 in focus-2025-09-again.csv and focus-2025-09.parquet",
+                                              "Microsoft (no account) 2025-09 in focus-2025-09-again.csv and focus-2025-09.parquet"]

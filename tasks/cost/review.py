@@ -55,8 +55,32 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
         results.append(_gate_result(path.name, frame, gate, converted, costs.currency, timing["ms"]))
         if gate.usable:
             frames.append(frame.assign(source_file=path.name))
+    overlap = _overlap_result(frames)
+    if overlap is not None:
+        results.append(overlap)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     return LoadedExports(frame, results, gates)
+
+
+def _overlap_result(frames: list[pd.DataFrame]) -> CheckResult | None:
+    """Two files billing the same account for the same month (a re-export) would count it twice."""
+    seen: dict[tuple[str, str, str], str] = {}
+    clashes: list[str] = []
+    for frame in frames:
+        account = frame["BillingAccountId"] if "BillingAccountId" in frame else pd.Series("", index=frame.index)
+        keys = pd.DataFrame({"provider": frame["ProviderName"].astype(str), "account": account.fillna("").astype(str),
+                             "month": frame["BillingPeriodStart"].dt.strftime("%Y-%m")}).drop_duplicates()
+        name = str(frame["source_file"].iloc[0]) if len(frame) else "?"
+        for key in keys.itertuples(index=False, name=None):
+            if key in seen and seen[key] != name:
+                clashes.append(f"{key[0]} {key[1] or '(no account)'} {key[2]} in {seen[key]} and {name}")
+            seen.setdefault(key, name)
+    if not clashes:
+        return None
+    return CheckResult(check="cost.export_overlap", target="(exports)", component=COMPONENT, status=Status.WARN,
+                       value=float(len(clashes)), unit="months",
+                       message="the same account and month appear in more than one export, so they are counted "
+                               "twice: " + "; ".join(clashes[:5]), details={"overlaps": clashes})
 
 
 def _gate_result(name: str, frame: pd.DataFrame, gate: GateReport, converted: int, currency: str,
