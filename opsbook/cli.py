@@ -105,6 +105,16 @@ def run_daily(config: ConfigOption = None) -> None:
     raise typer.Exit(run_checklist(daily_checklist, file))
 
 
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve every deployment of prefect.yaml on its schedule from this one process (Ctrl-C stops)."""
+    from deployments.serve import serve_all
+
+    file, _ = _load_or_exit(config)
+    err.print(f"serving opsbook deployments with {file}; schedules in prefect.yaml", markup=False, highlight=False)
+    serve_all(file)
+
+
 def _default_demo_dir() -> Path:
     import os
 

@@ -92,3 +92,16 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
                      selectors=("body",), wait_for="text=e2e-daily", timeout_ms=60_000)
         assert "e2e-daily" in seen.texts["body"]
         assert png.stat().st_size > 20_000
+
+
+def test_serve_builds_every_deployment_of_prefect_yaml(tmp_path: Path) -> None:
+    from deployments.serve import read_specs
+
+    specs = read_specs({"OPSBOOK_CONFIG": str(tmp_path / "opsbook.yaml"), "OPSBOOK_DIR": str(ROOT)})
+    assert {s.name for s in specs} == set(expected_schedules())
+    daily = next(s for s in specs if s.name == "daily")
+    assert daily.flow.name == "daily-checklist"
+    assert daily.parameters == {"config_path": str(tmp_path / "opsbook.yaml")}
+    [schedule] = daily.schedules
+    assert (schedule.cron, schedule.timezone, schedule.slug) == ("0 8 * * *", "UTC", "daily-0800-utc")
+    assert daily.concurrency.limit == 1 and daily.concurrency.collision_strategy == "CANCEL_NEW"
