@@ -67,6 +67,12 @@ def read_specs(variables: dict[str, str], path: Path = PREFECT_YAML) -> list[Dep
     return specs
 
 
+def expected_schedule_slugs(path: Path = PREFECT_YAML) -> dict[str, list[str]]:
+    """Deployment name -> the slugs of its schedules, as prefect.yaml declares them."""
+    document = yaml.safe_load(path.read_text())
+    return {d["name"]: [s["slug"] for s in d.get("schedules", [])] for d in document["deployments"]}
+
+
 def serve_all(config_path: Path) -> None:
     """Serve every deployment until interrupted (Ctrl-C)."""
     from prefect import serve

@@ -3,6 +3,7 @@ read back through the API, and a screenshot of the flow-run page in the Prefect 
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -13,7 +14,12 @@ import httpx
 import pytest
 import yaml
 
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
 from deployments.local_server import local_prefect_server
+from opsbook.config import HttpSettings
+from opsbook.results import Status
+from tasks.monitoring import check_prefect_server, check_schedules
 from opsbook.demo.server import LoopbackServer, Reply
 from reports.browser import chromium_path, visit
 from tests.helpers import write_config
@@ -61,6 +67,17 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
                 assert match["schedule"]["timezone"] == declared["timezone"]
         daily = deployments["daily"]
         assert daily["parameters"]["config_path"] == str(config)
+
+        # The weekly monitoring check sees the same thing, and notices a paused schedule.
+        slugs = {name: [s["slug"] for s in schedules] for name, schedules in expected_schedules().items()}
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}):
+            assert all(r.status is Status.OK for r in asyncio.run(check_schedules(slugs, HttpSettings())))
+            [schedule] = daily["schedules"]
+            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": False}).raise_for_status()
+            paused = {r.target: r for r in asyncio.run(check_schedules(slugs, HttpSettings()))}
+            assert paused["daily"].status is Status.FAIL and "daily-0800-utc" in paused["daily"].message
+            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": True}).raise_for_status()
+            assert asyncio.run(check_prefect_server(HttpSettings())).status is Status.OK
 
         run = api.post(f"/deployments/{daily['id']}/create_flow_run", json={"name": "e2e-daily"}).json()
         worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "opsbook",
