@@ -49,11 +49,17 @@ class MaintenanceConfig(Section):
                                            description="`pip list --outdated --format=json` or `npm outdated --json` files")
     cache_actions: list[CacheAction] = Field(default_factory=list)
     deadman_hours: float = Field(26, gt=0, description="alert when the daily checklist has not completed for this long")
+    runbook_path: Path | None = Field(None, description="the runbook markdown whose steps must all be automated")
 
     @field_validator("patch_reports", "dependency_reports")
     @classmethod
     def _paths(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
         return [_relative_to_config(path, info) for path in value]
+
+    @field_validator("runbook_path")
+    @classmethod
+    def _runbook(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return None if value is None else _relative_to_config(value, info)
 
     @field_validator("timezone")
     @classmethod
