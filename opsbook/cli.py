@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -128,8 +129,6 @@ def run_weekly(
 
 
 def _default_demo_dir() -> Path:
-    import os
-
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "opsbook" / "demo"
 
@@ -151,4 +150,7 @@ def demo(
 
 
 def main() -> None:
+    # Without PREFECT_API_URL, Prefect starts a temporary server; its 20 s default start-up limit
+    # is too tight on a busy two-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     sys.exit(app())

@@ -84,7 +84,7 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
                                    "--type", "process"], env={**prefect.env, **env}, cwd=tmp_path,
                                   stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT)
         try:
-            deadline = time.monotonic() + 180
+            deadline = time.monotonic() + 300
             state = None
             while time.monotonic() < deadline:
                 state = api.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
