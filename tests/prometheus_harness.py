@@ -49,7 +49,7 @@ def _wait_for(condition, what: str, processes: list[subprocess.Popen[bytes]], ti
         try:
             if condition():
                 return
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError, KeyError):  # not listening yet, or 503 while starting
             pass
         time.sleep(0.2)
     raise RuntimeError(f"timed out after {timeout_s} s waiting for {what}")
