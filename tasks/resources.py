@@ -73,8 +73,8 @@ def judge_reading(reading: Reading, limit: Limit) -> CheckResult:
     value = round(min(max(reading.value, 0.0), 100.0), 2)
     status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
     where = f" on {reading.mountpoint}" if reading.mountpoint else ""
-    above = {Status.OK: "", Status.WARN: f", above the warning level of {threshold:g} %",
-             Status.FAIL: f", above the critical level of {threshold:g} %"}[status]
+    level = {Status.WARN: "warning", Status.FAIL: "critical"}.get(status)
+    above = f", above the {level} level of {threshold:g} %" if level else ""
     return CheckResult(status=status, value=value, unit="%", threshold=threshold,
                        message=f"{words}{where} at {value:.1f} %{above}", **common)
 

@@ -164,3 +164,10 @@ def test_windows_respect_the_point_limit_and_are_aligned_and_contiguous() -> Non
     assert all(nxt[0] - prev[1] == 60 for prev, nxt in zip(windows, windows[1:]))
     assert aligned_chunks(start, end, 60, 10_000) == windows  # same instants every time
     assert aligned_chunks(end, start, 60, 10_000) == []
+
+
+def test_limits_left_out_judge_nothing(tmp_path: Path) -> None:
+    no_limits = {"resources": {"cpu_pct": {"warn": None, "fail": None}}}
+    [cpu] = [r for r in measure(tmp_path, {"host": {"cpu_sample_s": 0.1}}, thresholds=no_limits)
+             if r.check == "resource.cpu"]
+    assert cpu.status is Status.OK and cpu.threshold is None and cpu.message.startswith("CPU at ")

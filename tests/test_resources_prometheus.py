@@ -156,3 +156,31 @@ def test_backfill_command_exits_1_when_prometheus_is_down(tmp_path: Path) -> Non
     result = CliRunner().invoke(app, ["backfill", "-c", str(path), "--days", "0.001", "--step", "60"])
     assert result.exit_code == 1
     assert "unreachable" in result.output
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path, prometheus: RunningPrometheus) -> None:
+    from flows.checklist import ChecklistOutcome
+    from flows.daily import daily_checklist
+
+    history = f"sqlite:///{tmp_path / 'history.db'}"
+    path = write_config(tmp_path, {
+        "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
+        # CPU on a shared test machine may spike to 100 %: only its presence is under test here.
+        "thresholds": {"resources": {"cpu_pct": {"warn": None, "fail": None}}},
+        "resources": {"prometheus": {"url": prometheus.url, "mountpoints": ["/"]},
+                      "host": {"name": "opsbook-host", "cpu_sample_s": 0.2}},
+    })
+    state = daily_checklist(config_path=str(path), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    assert isinstance(outcome, ChecklistOutcome) and state.is_completed(), state.message
+    disks = {r.labels["source"]: r for r in outcome.results if r.check == "resource.disk"}
+    assert set(disks) == {"prometheus", "host"}
+    assert abs(disks["prometheus"].value - disks["host"].value) <= 1.0
+    html = outcome.report_path.read_text()
+    assert "Resource utilisation" in html and "Disk usage, 30 days" in html
+    stored = HistoryStore(history).get_run(outcome.run_id)
+    assert {r.target for r in stored.results if r.check == "resource.disk"} == {
+        f"{prometheus.node_exporter} /", "opsbook-host /"}
+    samples = HistoryStore(history).samples("resource.disk", source="check")
+    assert {s.labels["mountpoint"] for s in samples} == {"/"} and len(samples) == 2
