@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -19,6 +18,7 @@ from tasks.resource_history import backfill_resources
 from tasks.resources import measure_resources
 from tests.conftest import free_port
 from tests.helpers import estate, write_config
+from tests.test_resources import df_percent
 from tests.prometheus_harness import MISSING, NODE_EXPORTER, PROMETHEUS, RunningPrometheus, running_prometheus
 
 
@@ -33,13 +33,6 @@ def prometheus() -> Iterator[RunningPrometheus]:
 def measure(tmp_path: Path, prometheus_section: dict, **extra: object):  # type: ignore[no-untyped-def]
     config = estate(tmp_path, resources={"prometheus": prometheus_section}, **extra)
     return asyncio.run(measure_resources(config))
-
-
-def df_percent(mountpoint: str) -> float:
-    """What `df` prints as Use%: used / (used + available), root-reserved blocks left out."""
-    stat = os.statvfs(mountpoint)
-    used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
-    return 100.0 * used / (used + stat.f_bavail * stat.f_frsize)
 
 
 def test_real_figures_of_this_machine(tmp_path: Path, prometheus: RunningPrometheus) -> None:
@@ -184,3 +177,31 @@ def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path
         f"{prometheus.node_exporter} /", "opsbook-host /"}
     samples = HistoryStore(history).samples("resource.disk", source="check")
     assert {s.labels["mountpoint"] for s in samples} == {"/"} and len(samples) == 2
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(tmp_path: Path, prometheus: RunningPrometheus) -> None:
+    from flows.backfill import BackfillParameters, backfill_resource_history
+
+    history = f"sqlite:///{tmp_path / 'history.db'}"
+    path = write_config(tmp_path, {"history": {"url": history}, "resources": {"prometheus": {"url": prometheus.url}}})
+    parameters = BackfillParameters(config_path=str(path), days=20 / 86400, step_s=1)
+    first = asyncio.run(backfill_resource_history(parameters, return_state=True))
+    assert first.is_completed(), first.message
+    assert HistoryStore(history).samples("resource.cpu", source="prometheus")
+    # Moments later the window has moved on a few seconds: only those new seconds are stored.
+    again = asyncio.run(backfill_resource_history(parameters, return_state=True))
+    assert again.is_completed(), again.message
+    assert again.result().points >= first.result().inserted / 2
+    assert again.result().inserted < first.result().inserted / 2
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_backfill_flow_fails_when_prometheus_is_down(tmp_path: Path) -> None:
+    from flows.backfill import BackfillParameters, backfill_resource_history
+
+    path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "http": {"retries": 0},
+                                   "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}})
+    state = asyncio.run(backfill_resource_history(BackfillParameters(config_path=str(path), days=0.01),
+                                                  return_state=True))
+    assert state.is_failed() and "unreachable" in state.message
