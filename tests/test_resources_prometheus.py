@@ -104,7 +104,7 @@ def test_unreachable_prometheus_errors_every_figure(tmp_path: Path) -> None:
 
 
 def test_backfill_is_chunked_under_the_point_limit_and_never_duplicates(
-        tmp_path: Path, prometheus: RunningPrometheus) -> None:
+        tmp_path: Path, prometheus: RunningPrometheus, history_url: str) -> None:
     end = utcnow()
     start = end - timedelta(seconds=30)
     # 30 s every 2 ms is 15,001 points: Prometheus refuses that in one query...
@@ -112,8 +112,9 @@ def test_backfill_is_chunked_under_the_point_limit_and_never_duplicates(
         "query": "node_memory_MemTotal_bytes", "start": start.timestamp(), "end": end.timestamp(), "step": "0.002"})
     assert refused.status_code == 400 and "11,000 points" in refused.json()["error"]
     # ... so the backfill cuts it into windows of at most 10,000 points.
-    config = estate(tmp_path, resources={"prometheus": {"url": prometheus.url, "mountpoints": ["/"]}})
-    store = HistoryStore(config.history.url)
+    config = estate(tmp_path, resources={"prometheus": {"url": prometheus.url, "mountpoints": ["/"]}},
+                    history={"url": history_url})
+    store = HistoryStore(history_url)
     progress: list[tuple[str, int, int]] = []
     first = asyncio.run(backfill_resources(config, days=30 / 86400, step_s=0.002, end=end, store=store,
                                            on_progress=lambda *args: progress.append(args)))
