@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
 from opsbook.config.thresholds import Section, Thresholds
@@ -70,6 +71,7 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @model_validator(mode="before")
@@ -78,7 +80,7 @@ class EstateConfig(Section):
         # Sections holding paths are validated even when left out, so their defaults are
         # resolved against the config file's folder (default factories see no context).
         if isinstance(data, dict):
-            data = {"history": {}, "reports": {}, **data}
+            data = {"history": {}, "reports": {}, "maintenance": {}, **data}
         return data
 
     @field_validator("platforms")
