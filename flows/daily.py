@@ -12,6 +12,7 @@ from prefect.states import State
 
 from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
 from tasks.platforms import check_platform_health
+from tasks.resources import check_resource_utilisation
 
 FLOW_NAME = "daily-checklist"
 
@@ -20,11 +21,15 @@ FLOW_NAME = "daily-checklist"
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    platforms, = sections = run_steps([
+    platforms, resources = sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
+        Step("Resource utilisation", check_resource_utilisation, (config,), check="resource.utilisation",
+             component="resources"),
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))
+    resources.charts.append(trend_chart(config, resources.results, "resource.disk", "Disk usage, 30 days", "%",
+                                        config.thresholds.resources.disk_pct))
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
                                artifact_key="daily-report", run_id=run_id, started_at=started_at,

@@ -36,6 +36,17 @@ _ADVICE: dict[str, tuple[str, str]] = {
     "cost.idle_resources": (
         "Stop, downsize or schedule the idle resources listed (dry-run first).",
         "Stop, downsize or schedule the idle resources listed (dry-run first).",
+    "resource.cpu": (
+        "CPU is saturated: find the busiest processes or pods, scale out or up, and check for a runaway job.",
+        "CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
+    ),
+    "resource.memory": (
+        "Memory is nearly exhausted: look for leaks or oversized caches, restart or scale before the OOM killer acts.",
+        "Memory is above 80 %: check its growth over the last days and plan more headroom.",
+    ),
+    "resource.disk": (
+        "The disk is nearly full: clean old logs and backups (dry-run first) or grow the volume now.",
+        "Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
     ),
 }
 

@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 from opsbook.config.costs import CostsConfig
 from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.platforms import Platform
+from opsbook.config.resources import ResourcesConfig
 from opsbook.config.thresholds import Section, Thresholds
 
 
@@ -73,6 +74,7 @@ class EstateConfig(Section):
     platforms: list[Platform] = Field(default_factory=list)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
+    resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @model_validator(mode="before")
     @classmethod

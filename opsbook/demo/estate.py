@@ -42,6 +42,7 @@ class DemoEstate:
             "platforms": [
                 {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
             ],
+            "resources": {"host": {"mountpoints": ["/"]}},  # this machine's CPU, memory and disk
         }
 
     def write_config(self) -> Path:
