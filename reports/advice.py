@@ -36,6 +36,7 @@ _ADVICE: dict[str, tuple[str, str]] = {
     "cost.idle_resources": (
         "Stop, downsize or schedule the idle resources listed (dry-run first).",
         "Stop, downsize or schedule the idle resources listed (dry-run first).",
+    ),
     "resource.cpu": (
         "CPU is saturated: find the busiest processes or pods, scale out or up, and check for a runaway job.",
         "CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
