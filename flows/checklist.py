@@ -84,10 +84,10 @@ def run_steps(steps: Sequence[Step]) -> list[Section]:
 
 
 def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,
-                limit: Limit | None = None) -> Markup:
-    """A 30-day chart of one check from the history; a history that cannot be read gives a note."""
+                limit: Limit | None = None, days: int = 30) -> Markup:
+    """A chart of one check over `days` from the history; a history that cannot be read gives a note."""
     try:
-        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit)
+        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit, days=days)
     except Exception as error:  # noqa: BLE001 - a missing chart must not stop the checklist
         return Markup('<p class="chart-empty">{}: history not available ({}).</p>').format(
             title, redact(describe_exception(error)))

@@ -11,6 +11,7 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
+from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 
 FLOW_NAME = "daily-checklist"
@@ -20,11 +21,15 @@ FLOW_NAME = "daily-checklist"
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    platforms, = sections = run_steps([
+    platforms, *databases = sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
+        *([Step("Database health", check_database_health, (config,), check="database.connection",
+                component="database")] if config.databases else []),
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))
+    for database in databases:
+        database.charts.append(trend_chart(config, database.results, "database.size", "Database size, 30 days", "MB"))
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
                                artifact_key="daily-report", run_id=run_id, started_at=started_at,

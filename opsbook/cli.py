@@ -81,12 +81,12 @@ def print_outcome(outcome: Any) -> None:
         out.print(f"report: {outcome.report_path}", markup=False, highlight=False, soft_wrap=True)
 
 
-def run_checklist(flow_function: Any, config_file: Path) -> int:
+def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> int:
     """Run a checklist flow in this process and turn its outcome into an exit code."""
     from flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
-    state = flow_function(config_path=str(config_file), return_state=True)
+    state = flow_function(**(parameters or {"config_path": str(config_file)}), return_state=True)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, ChecklistOutcome):
         reason = outcome if isinstance(outcome, BaseException) else state.message

@@ -233,27 +233,27 @@ ORDER BY query_start
 """
 
 
-def statements_relation(probe: Probe) -> tuple[sql.Composable | None, str]:
-    """The pg_stat_statements view to read, or None and the reason it cannot be read."""
+def statements_schema(probe: Probe) -> tuple[str | None, str]:
+    """The schema holding a readable pg_stat_statements, or None and the reason it cannot be read."""
     found = probe.rows(STATEMENTS_SCHEMA)
     if not found:
         return None, "pg_stat_statements is not installed in this database (CREATE EXTENSION pg_stat_statements)"
-    relation = sql.SQL("{}.pg_stat_statements").format(sql.Identifier(found[0]["schema"]))
+    schema = found[0]["schema"]
     try:
-        with probe.conn.transaction():  # a savepoint: the probe may fail when the library is not loaded
-            probe.rows(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(relation))
+        with probe.conn.transaction():  # a savepoint: the probe fails when the library is not preloaded
+            probe.rows(sql.SQL("SELECT 1 FROM {} LIMIT 1").format(sql.Identifier(schema, "pg_stat_statements")))
     except psycopg.Error as error:
         return None, f"pg_stat_statements cannot be read ({str(error).strip().splitlines()[0]})"
-    return relation, ""
+    return schema, ""
 
 
 @check("database.slow_queries")
 def slow_queries(probe: Probe) -> CheckResult:
     limit, min_calls = probe.slow_query, probe.limits.slow_query_min_calls
     slow_ms = limit.warn if limit.warn is not None else limit.fail
-    relation, missing = statements_relation(probe)
-    if relation is not None:
-        rows = probe.rows(sql.SQL(SLOW_STATEMENTS).format(statements=relation),
+    schema, missing = statements_schema(probe)
+    if schema is not None:
+        rows = probe.rows(sql.SQL(SLOW_STATEMENTS).format(statements=sql.Identifier(schema, "pg_stat_statements")),
                           {"min_calls": min_calls, "slow_ms": slow_ms})
         worst = rows[0]["mean_ms"] if rows else 0.0
         message = (f"{len(rows)} slow quer(ies) (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
