@@ -51,9 +51,9 @@ class Cluster:
         auth = f"{role}:{password}" if password else role
         return f"postgresql+psycopg://{auth}@127.0.0.1:{self.port}/{database}"
 
-    def connect(self, database: str = "postgres", **kwargs: object) -> psycopg.Connection:
+    def connect(self, database: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
         return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database,
-                               autocommit=True, **kwargs)  # type: ignore[arg-type]
+                               autocommit=autocommit)
 
     def sql(self, database: str, *statements: str) -> None:
         """Run statements in a connection that then closes (closing flushes its statistics)."""

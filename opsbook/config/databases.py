@@ -37,6 +37,14 @@ class DatabaseLimits(Section):
     replication_lag_s: Limit = limit(5, 60)  # PgHero: replication lag under 5 s
     inactive_slots: Limit = limit(1, None)  # PgHero: any inactive replication slot
 
+    @field_validator("cache_hit_pct", mode="before")
+    @classmethod
+    def _lower_is_worse(cls, value: object) -> object:
+        # A hit rate is bad when low: an override need not repeat `higher_is_worse: false`.
+        if isinstance(value, dict) and "higher_is_worse" not in value:
+            return {**value, "higher_is_worse": False}
+        return value
+
 
 class Database(Section):
     """One PostgreSQL database. Only `name` and `url` are required."""
