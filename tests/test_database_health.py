@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from opsbook.config import ConfigError, parse_config
 from opsbook.results import CheckResult, Status
-from tasks.database.checks import CHECKS
+from tasks.database.checks import CHECKS, Probe
+from tasks.database.connect import connect
 from tasks.database.health import check_database_health
 from tests.conftest import free_port
 from tests.helpers import estate
@@ -124,3 +126,28 @@ def test_config_names_the_key_of_a_bad_database_entry(tmp_path: Path) -> None:
     assert "databases[0].url: must be a postgresql+psycopg:// URL" in problems
     assert "databases[1].statement_timeout_ms:" in problems
     assert "databases[1].thresholds.cache_hit_pct:" in problems
+
+
+def test_health_connections_are_read_only_and_every_statement_is_bounded(cluster: Cluster) -> None:
+    with cluster.database(extension=False) as name:
+        with connect(cluster.url(name), connect_timeout_s=5, statement_timeout_ms=150, read_only=True) as conn:
+            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "150ms"
+            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), conn.transaction():
+                conn.execute("CREATE TABLE written_by_a_check (id int)")
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                conn.execute("SELECT pg_sleep(2)")
+
+
+def test_a_query_that_times_out_is_an_error_for_its_check_only(
+        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.database.health as health
+
+    def stuck(probe: Probe) -> CheckResult:
+        probe.one("SELECT pg_sleep(2)")
+        raise AssertionError("statement_timeout did not fire")
+
+    monkeypatch.setattr(health, "CHECKS", [("database.stuck", stuck), *CHECKS[:1]])
+    results = run_health(tmp_path, url=monitor_url(cluster, "postgres"), statement_timeout_ms=200)
+    assert results["database.stuck"].status is Status.ERROR
+    assert "canceling statement due to statement timeout" in results["database.stuck"].message
+    assert results[CHECKS[0][0]].status is Status.OK

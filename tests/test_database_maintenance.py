@@ -14,8 +14,10 @@ from flows.checklist import ChecklistOutcome
 from flows.daily import daily_checklist
 from flows.database_maintenance import MaintenanceParameters, database_maintenance
 from opsbook.cli import app
+from opsbook.config.databases import Database
 from opsbook.results import Status
 from opsbook.store import HistoryStore
+from tasks.database.maintenance import Timeouts, reindex_invalid_indexes
 from tests.helpers import write_config
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
 
@@ -143,3 +145,17 @@ def test_daily_checklist_runs_database_health_and_tracks_size_growth(cluster: Cl
     assert size.details["since_mb"] == pytest.approx(first_size.value)
     html = second.report_path.read_text()
     assert "Database health" in html and "Database size, 30 days" in html
+
+
+def test_a_rebuild_that_fails_says_why_and_leaves_no_half_built_copy(cluster: Cluster) -> None:
+    with cluster.database(extension=False) as name:
+        cluster.sql(name, "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL)",
+                    "INSERT INTO events (kind) SELECT g % 10 FROM generate_series(1, 100) g")
+        with cluster.connect(name) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+            conn.execute("CREATE UNIQUE INDEX CONCURRENTLY events_kind_key ON events (kind)")
+        database = Database(name="app", url=cluster.url(name))
+        result = reindex_invalid_indexes(database, apply=True, timeouts=Timeouts())
+        invalid = [row[0] for row in catalog(cluster, name) if row[4] is False]
+    assert result.status is Status.FAIL
+    assert "events_kind_key: could not create unique index" in result.message
+    assert invalid == ["events_kind_key"]  # the original stays; its "_ccnew" copy was dropped

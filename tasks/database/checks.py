@@ -59,6 +59,13 @@ class Probe:
         status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
         return self.result(check, status, message, value=round(value, 3), unit=unit, threshold=threshold, **details)
 
+    def worst(self, check: str, rows: list[dict[str, Any]], key: str, limit: Limit, unit: str,
+              describe: Callable[[dict[str, Any]], str], nothing: str, **details: Any) -> CheckResult:
+        """Judge the first (worst) row's figure; the message describes it, or says nothing was found."""
+        value = float(rows[0][key]) if rows else 0.0
+        return self.judged(check, value, limit, unit, describe(rows[0]) if rows else nothing,
+                           rows=rows[:_LISTED], **details)
+
     def findings(self, check: str, rows: list[dict[str, Any]], limit: Limit, noun: str, listing: str,
                  **details: Any) -> CheckResult:
         """A count of findings judged against a limit; the message names the first few."""
@@ -78,6 +85,10 @@ def check(check_id: str) -> Callable[[Check], Check]:
         CHECKS.append((check_id, function))
         return function
     return register
+
+
+def _queries(count: int, kind: str = "") -> str:
+    return f"{count} {kind} {'query' if count == 1 else 'queries'}".replace("  ", " ")
 
 
 def _plain(value: Any) -> Any:
@@ -153,11 +164,10 @@ ORDER BY state_change
 @check("database.idle_in_transaction")
 def idle_in_transaction(probe: Probe) -> CheckResult:
     rows = probe.rows(IDLE_IN_TRANSACTION)
-    oldest = rows[0]["idle_s"] if rows else 0.0
-    message = (f"{len(rows)} session(s) idle in transaction, oldest {oldest:.1f} s (pid {rows[0]['pid']})"
-               if rows else "no session idle in a transaction")
-    return probe.judged("database.idle_in_transaction", oldest, probe.limits.idle_in_transaction_s, "s", message,
-                        sessions=len(rows), rows=rows[:_LISTED])
+    return probe.worst("database.idle_in_transaction", rows, "idle_s", probe.limits.idle_in_transaction_s, "s",
+                       lambda oldest: f"{len(rows)} session(s) idle in transaction, oldest {oldest['idle_s']:.1f} s "
+                                      f"(pid {oldest['pid']}, {oldest['application_name'] or 'no application name'})",
+                       "no session idle in a transaction", sessions=len(rows))
 
 
 # Queries waiting for a lock another session holds (PgHero "blocked queries", via
@@ -175,11 +185,10 @@ ORDER BY waiting_s DESC
 @check("database.blocked_queries")
 def blocked_queries(probe: Probe) -> CheckResult:
     rows = probe.rows(BLOCKED)
-    longest = rows[0]["waiting_s"] if rows else 0.0
-    message = (f"{len(rows)} blocked quer(ies), longest waiting {longest:.1f} s for pid(s) "
-               f"{', '.join(map(str, rows[0]['blocked_by']))}" if rows else "no blocked queries")
-    return probe.judged("database.blocked_queries", longest, probe.limits.blocked_wait_s, "s", message,
-                        blocked=len(rows), rows=rows[:_LISTED])
+    return probe.worst("database.blocked_queries", rows, "waiting_s", probe.limits.blocked_wait_s, "s",
+                       lambda longest: f"{_queries(len(rows), 'blocked')}, longest waiting {longest['waiting_s']:.1f} s "
+                                       f"for pid(s) {', '.join(map(str, longest['blocked_by']))}",
+                       "no blocked queries", blocked=len(rows))
 
 
 # Statements running longer than the warning level right now (PgHero: 60 s).
@@ -197,11 +206,10 @@ ORDER BY query_start
 def long_running_queries(probe: Probe) -> CheckResult:
     limit = probe.limits.long_running_s
     rows = probe.rows(LONG_RUNNING, {"min_s": limit.warn if limit.warn is not None else limit.fail})
-    longest = rows[0]["running_s"] if rows else 0.0
-    message = (f"{len(rows)} long-running quer(ies), longest {longest:.1f} s: {rows[0]['query']}" if rows
-               else "no long-running queries")
-    return probe.judged("database.long_running_queries", longest, limit, "s", message,
-                        running=len(rows), rows=rows[:_LISTED])
+    return probe.worst("database.long_running_queries", rows, "running_s", limit, "s",
+                       lambda longest: f"{_queries(len(rows), 'long-running')}, longest {longest['running_s']:.1f} s: "
+                                       f"{longest['query']}",
+                       "no long-running queries", running=len(rows))
 
 
 # -- slow queries ---------------------------------------------------------------------------------
@@ -256,14 +264,14 @@ def slow_queries(probe: Probe) -> CheckResult:
         rows = probe.rows(sql.SQL(SLOW_STATEMENTS).format(statements=sql.Identifier(schema, "pg_stat_statements")),
                           {"min_calls": min_calls, "slow_ms": slow_ms})
         worst = rows[0]["mean_ms"] if rows else 0.0
-        message = (f"{len(rows)} slow quer(ies) (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
+        message = (f"{_queries(len(rows), 'slow')} (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
                    f"{worst:.0f} ms: {rows[0]['query']}" if rows else f"no query averages {slow_ms:g} ms or more")
         return probe.judged("database.slow_queries", worst, limit, "ms", message, source="pg_stat_statements",
                             min_calls=min_calls, rows=rows)
     rows = probe.rows(SLOW_ACTIVITY, {"slow_ms": slow_ms})
     worst = rows[0]["running_ms"] if rows else 0.0
-    found = (f"{len(rows)} quer(ies) running for {slow_ms:g} ms or more, longest {worst:.0f} ms" if rows
-             else "no query running for {slow_ms:g} ms or more".format(slow_ms=slow_ms))
+    found = (f"{_queries(len(rows))} running for {slow_ms:g} ms or more, longest {worst:.0f} ms" if rows
+             else f"no query running for {slow_ms:g} ms or more")
     return probe.judged("database.slow_queries", worst, limit, "ms",
                         f"{found}; only running queries seen: {missing}", source="pg_stat_activity",
                         fallback_reason=missing, rows=rows[:_LISTED])
@@ -541,11 +549,10 @@ def vacuum_analyze(probe: Probe) -> CheckResult:
             [row["analyze_age_h"]] if row["needs_analyze"] else [])
         row["overdue_h"] = round(max(ages), 3)
     rows.sort(key=lambda row: row["overdue_h"], reverse=True)
-    worst = rows[0]["overdue_h"] if rows else 0.0
-    message = (f"{len(rows)} table(s) due for VACUUM or ANALYZE, longest waiting {worst:.1f} h: {rows[0]['table']}"
-               if rows else "no table is due for VACUUM or ANALYZE")
-    return probe.judged("database.vacuum_analyze", worst, probe.limits.vacuum_age_h, "h", message,
-                        due=len(rows), rows=rows[:_LISTED])
+    return probe.worst("database.vacuum_analyze", rows, "overdue_h", probe.limits.vacuum_age_h, "h",
+                       lambda worst: f"{len(rows)} table(s) due for VACUUM or ANALYZE, longest waiting "
+                                     f"{worst['overdue_h']:.1f} h: {worst['table']}",
+                       "no table is due for VACUUM or ANALYZE", due=len(rows))
 
 
 # -- replication -------------------------------------------------------------------------------------

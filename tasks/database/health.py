@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
 from opsbook.config.databases import Database
-from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
+from opsbook.results import CheckResult, Status, describe_exception, error_result, stopwatch, utcnow
 from opsbook.secrets import redact
 from opsbook.store import Sample, open_store
 from opsbook.store.engine import safe_url
@@ -78,8 +78,12 @@ def run_checks(probe: Probe) -> list[CheckResult]:
                 with probe.conn.transaction():
                     result = function(probe)
             except psycopg.Error as error:
+                if probe.conn.broken or probe.conn.closed:
+                    raise  # the connection is gone: no later check can run either
                 result = error_result(check_id, probe.database.name, COMPONENT,
                                       f"query failed: {describe_database_error(error)}")
+            except Exception as error:  # noqa: BLE001 - one check's bug must not hide the others
+                result = error_result(check_id, probe.database.name, COMPONENT, redact(describe_exception(error)))
         results.append(result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]}))
     return results
 
@@ -91,7 +95,7 @@ def check_database(database: Database, slow_default_ms: float, history: list[Sam
         return [connection]
     try:
         return [connection, *run_checks(probe)]
-    except psycopg.OperationalError as error:  # the connection itself broke mid-run
+    except psycopg.Error as error:  # the connection itself broke mid-run
         return [connection, error_result("database.checks", database.name, COMPONENT,
                                          f"connection lost: {describe_database_error(error)}")]
     finally:
