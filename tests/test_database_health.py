@@ -55,7 +55,8 @@ def test_a_clean_database_is_ok_on_every_check_for_a_pg_monitor_role(cluster: Cl
     assert set(results) == {"database.connection"} | {check for check, _ in CHECKS}
     not_ok = {check: r.message for check, r in results.items() if r.status is not Status.OK}
     assert not not_ok
-    assert results["database.connection"].message.startswith(f"connected as {MONITOR_ROLE}")
+    assert results["database.connection"].message.startswith(f"Connection: connected as {MONITOR_ROLE}")
+    assert results["database.unused_indexes"].message == "Unused indexes: no unused index(es)"
     assert results["database.slow_queries"].details["source"] == "pg_stat_statements"
     assert results["database.size"].unit == "MB" and results["database.size"].value > 1
 

@@ -72,17 +72,19 @@ class Probe:
         count = len(rows)
         names = ", ".join(str(row[listing]) for row in rows[:5]) + (" ..." if count > 5 else "")
         message = f"{count} {noun}: {names}" if count else f"no {noun}"
-        return self.judged(check, count, limit, "count", message, rows=rows[:_LISTED], **details)
+        return self.judged(check, count, limit, "", message, rows=rows[:_LISTED], **details)
 
 
 Check = Callable[[Probe], CheckResult]
 CHECKS: list[tuple[str, Check]] = []
+TITLES: dict[str, str] = {}  # check id -> the words that start its message
 
 
-def check(check_id: str) -> Callable[[Check], Check]:
-    """Register a check under its id, in the order the report lists them."""
+def check(check_id: str, title: str) -> Callable[[Check], Check]:
+    """Register a check under its id and title, in the order the report lists them."""
     def register(function: Check) -> Check:
         CHECKS.append((check_id, function))
+        TITLES[check_id] = title
         return function
     return register
 
@@ -135,7 +137,7 @@ GROUP BY 1 ORDER BY 2 DESC
 """
 
 
-@check("database.connections")
+@check("database.connections", "Connections")
 def connections(probe: Probe) -> CheckResult:
     rows = probe.rows(CONNECTIONS)
     settings = probe.one("SELECT current_setting('max_connections')::int AS max_connections, "
@@ -161,7 +163,7 @@ ORDER BY state_change
 """
 
 
-@check("database.idle_in_transaction")
+@check("database.idle_in_transaction", "Idle in transaction")
 def idle_in_transaction(probe: Probe) -> CheckResult:
     rows = probe.rows(IDLE_IN_TRANSACTION)
     return probe.worst("database.idle_in_transaction", rows, "idle_s", probe.limits.idle_in_transaction_s, "s",
@@ -182,7 +184,7 @@ ORDER BY waiting_s DESC
 """
 
 
-@check("database.blocked_queries")
+@check("database.blocked_queries", "Blocked queries")
 def blocked_queries(probe: Probe) -> CheckResult:
     rows = probe.rows(BLOCKED)
     return probe.worst("database.blocked_queries", rows, "waiting_s", probe.limits.blocked_wait_s, "s",
@@ -202,7 +204,7 @@ ORDER BY query_start
 """
 
 
-@check("database.long_running_queries")
+@check("database.long_running_queries", "Long-running queries")
 def long_running_queries(probe: Probe) -> CheckResult:
     limit = probe.limits.long_running_s
     rows = probe.rows(LONG_RUNNING, {"min_s": limit.warn if limit.warn is not None else limit.fail})
@@ -255,7 +257,7 @@ def statements_schema(probe: Probe) -> tuple[str | None, str]:
     return schema, ""
 
 
-@check("database.slow_queries")
+@check("database.slow_queries", "Slow queries")
 def slow_queries(probe: Probe) -> CheckResult:
     limit, min_calls = probe.slow_query, probe.limits.slow_query_min_calls
     slow_ms = limit.warn if limit.warn is not None else limit.fail
@@ -284,7 +286,7 @@ SIZE = "SELECT pg_database_size(current_database())::float AS bytes"
 MB = 1024 * 1024
 
 
-@check("database.size")
+@check("database.size", "Size")
 def size(probe: Probe) -> CheckResult:
     megabytes = probe.one(SIZE)["bytes"] / MB
     history = probe.size_history
@@ -319,7 +321,7 @@ SELECT (SELECT coalesce(sum(heap_blks_hit), 0) FROM pg_statio_user_tables)::floa
 """
 
 
-@check("database.cache_hit_rate")
+@check("database.cache_hit_rate", "Cache hit rate")
 def cache_hit_rate(probe: Probe) -> CheckResult:
     row = probe.one(CACHE_HIT)
     rates = {}
@@ -356,7 +358,7 @@ ORDER BY bytes DESC, qualified
 """
 
 
-@check("database.unused_indexes")
+@check("database.unused_indexes", "Unused indexes")
 def unused_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(UNUSED_INDEXES, {"min_bytes": probe.limits.unused_index_min_bytes})
     since = probe.one(STATS_SINCE)["stats_reset"]
@@ -395,7 +397,7 @@ ORDER BY bytes DESC, index
 """
 
 
-@check("database.duplicate_indexes")
+@check("database.duplicate_indexes", "Duplicate indexes")
 def duplicate_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(DUPLICATE_INDEXES)
     seen: dict[str, dict[str, Any]] = {}
@@ -421,7 +423,7 @@ FROM pg_constraint WHERE NOT convalidated ORDER BY 2, 1
 """
 
 
-@check("database.invalid_indexes")
+@check("database.invalid_indexes", "Invalid indexes")
 def invalid_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(INVALID_INDEXES)
     constraints = probe.rows(INVALID_CONSTRAINTS)
@@ -444,7 +446,7 @@ ORDER BY seq_tup_read DESC
 """
 
 
-@check("database.missing_indexes")
+@check("database.missing_indexes", "Missing indexes")
 def missing_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(MISSING_INDEXES, {"min_rows": probe.limits.missing_index_min_rows,
                                         "min_pct": probe.limits.missing_index_use_pct})
@@ -469,7 +471,7 @@ ORDER BY age(c.relfrozenxid) DESC LIMIT 5
 XID_LIMIT = 2**31
 
 
-@check("database.xid_wraparound")
+@check("database.xid_wraparound", "Transaction-ID wraparound")
 def xid_wraparound(probe: Probe) -> CheckResult:
     rows = probe.rows(XID_AGE)
     worst = rows[0]
@@ -498,7 +500,7 @@ LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 """
 
 
-@check("database.sequences")
+@check("database.sequences", "Sequences")
 def sequences(probe: Probe) -> CheckResult:
     rows = probe.rows(SEQUENCES)
     unreadable = [row["sequence"] for row in rows if not row["readable"]]
@@ -541,7 +543,7 @@ WHERE n_dead_tup > 50 + 0.2 * n_live_tup OR n_mod_since_analyze > 50 + 0.1 * n_l
 """
 
 
-@check("database.vacuum_analyze")
+@check("database.vacuum_analyze", "Vacuum and analyze")
 def vacuum_analyze(probe: Probe) -> CheckResult:
     rows = probe.rows(VACUUM_ANALYZE)
     for row in rows:
@@ -570,7 +572,7 @@ FROM pg_stat_replication ORDER BY replay_lag_s DESC
 """
 
 
-@check("database.replication_lag")
+@check("database.replication_lag", "Replication lag")
 def replication_lag(probe: Probe) -> CheckResult:
     me = probe.one(REPLICATION)
     if me["standby"]:
@@ -595,7 +597,7 @@ FROM pg_replication_slots ORDER BY active, slot_name
 """
 
 
-@check("database.replication_slots")
+@check("database.replication_slots", "Replication slots")
 def replication_slots(probe: Probe) -> CheckResult:
     rows = probe.rows(SLOTS)
     inactive = [row for row in rows if not row["active"]]

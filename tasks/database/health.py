@@ -19,7 +19,7 @@ from opsbook.results import CheckResult, Status, describe_exception, error_resul
 from opsbook.secrets import redact
 from opsbook.store import Sample, open_store
 from opsbook.store.engine import safe_url
-from tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, Probe
+from tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, TITLES, Probe
 from tasks.database.connect import connect, describe_database_error
 
 CONNECTION_CHECK = "database.connection"
@@ -63,7 +63,7 @@ def open_probe(database: Database, slow_default_ms: float, history: list[Sample]
         conn.close()
         return None, error_result(error=problem, duration_ms=timing["ms"], details=who, **common)
     result = CheckResult(status=Status.OK, value=round(timing["ms"], 1), unit="ms", duration_ms=timing["ms"],
-                         message=f"connected as {who['role']} to PostgreSQL {who['version']}",
+                         message=f"Connection: connected as {who['role']} to PostgreSQL {who['version']}",
                          details=who, **common)
     return Probe(conn, database, database.slow_query_limit(slow_default_ms), history), result
 
@@ -84,7 +84,9 @@ def run_checks(probe: Probe) -> list[CheckResult]:
                                       f"query failed: {describe_database_error(error)}")
             except Exception as error:  # noqa: BLE001 - one check's bug must not hide the others
                 result = error_result(check_id, probe.database.name, COMPONENT, redact(describe_exception(error)))
-        results.append(result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]}))
+        message = f"{TITLES.get(check_id, check_id)}: {result.message}"
+        results.append(result.model_copy(update={"started_at": started, "duration_ms": timing["ms"],
+                                                 "message": message}))
     return results
 
 

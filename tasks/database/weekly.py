@@ -21,7 +21,9 @@ def seven_day_summary(history_url: str, targets: list[str], days: int = 7) -> Ta
     try:
         return _summary(history_url, targets, days)
     except Exception as error:  # noqa: BLE001
-        return Table(f"Daily checks over the last {days} days", ["note"],
+        if not rows:
+        rows.append(["–", f"no daily database check ran in the last {days} days", None, None, None, None, None])
+    return Table(f"Daily checks over the last {days} days", ["note"],
                      [[redact(f"history not available: {describe_exception(error)}")]])
 
 
@@ -38,6 +40,8 @@ def _summary(history_url: str, targets: list[str], days: int) -> Table:
             latest = history[-1]
             rows.append([target, check_id.removeprefix("database."), len(history), counts["ok"], counts["warn"],
                          counts["fail"] + counts["error"], f"{latest.status.value}: {latest.message}"])
+    if not rows:
+        rows.append(["–", f"no daily database check ran in the last {days} days", None, None, None, None, None])
     return Table(f"Daily checks over the last {days} days", ["database", "check", "runs", "ok", "warn",
                                                               "fail/error", "latest"], rows)
 
