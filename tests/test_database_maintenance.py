@@ -17,7 +17,7 @@ from opsbook.cli import app
 from opsbook.config.databases import Database
 from opsbook.results import Status
 from opsbook.store import HistoryStore
-from tasks.database.maintenance import Timeouts, reindex_invalid_indexes
+from tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_invalid_indexes
 from tests.helpers import write_config
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
 
@@ -131,14 +131,17 @@ def test_cli_runs_the_maintenance_and_exits_1_on_an_unknown_database(cluster: Cl
     assert "--apply" in help_text and "dry run" in help_text
 
 
-def test_daily_checklist_runs_database_health_and_tracks_size_growth(cluster: Cluster, tmp_path: Path) -> None:
+def test_daily_checklist_tracks_size_growth_and_the_weekly_report_sums_up_the_week(cluster: Cluster, tmp_path: Path) -> None:
     with cluster.database() as name:
         cluster.sql(name, "CREATE TABLE t (id int PRIMARY KEY)")
         path = config_file(tmp_path, cluster, name)
         first = daily_checklist(config_path=str(path), return_state=True).result(raise_on_failure=False)
         cluster.sql(name, "INSERT INTO t SELECT generate_series(1, 20000)")
         second = daily_checklist(config_path=str(path), return_state=True).result(raise_on_failure=False)
+        _, weekly, _ = maintain(path, apply=False)
     assert isinstance(second, ChecklistOutcome)
+    # The weekly report summarises the daily runs of the week from the history.
+    assert "<td>app</td><td>unused_indexes</td><td>2</td><td>2</td>" in weekly.report_path.read_text()
     size = {r.check: r for r in second.results}["database.size"]
     assert "growth_pct" in size.details and size.details["growth_pct"] > 0
     first_size = {r.check: r for r in first.results}["database.size"]
@@ -159,3 +162,14 @@ def test_a_rebuild_that_fails_says_why_and_leaves_no_half_built_copy(cluster: Cl
     assert result.status is Status.FAIL
     assert "events_kind_key: could not create unique index" in result.message
     assert invalid == ["events_kind_key"]  # the original stays; its "_ccnew" copy was dropped
+
+
+def test_analyze_skips_tables_the_role_does_not_own_and_says_so(cluster: Cluster) -> None:
+    with cluster.database(extension=False) as name:
+        cluster.sql(name, "CREATE TABLE stale (id int)", "INSERT INTO stale SELECT generate_series(1, 500)")
+        database = Database(name="app", url=cluster.url(name, MONITOR_ROLE, MONITOR_PASSWORD))
+        result = analyze_stale_tables(database, apply=True, timeouts=Timeouts())
+        last_analyze = [row[5] for row in catalog(cluster, name) if row[0] == "stale"]
+    assert result.status is Status.WARN
+    assert "analyzed 0 of 1" in result.message and "public.stale (not owned by this role" in result.message
+    assert last_analyze == [None]
