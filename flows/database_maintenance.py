@@ -1,7 +1,7 @@
 """The runbook's weekly database maintenance, in a maintenance window.
 
 1. statistics update (ANALYZE of stale tables), 2. index maintenance (REINDEX CONCURRENTLY of
-invalid indexes), 3. "query plan cache cleanup" (pg_stat_statements snapshot, then reset), then a
+invalid or bloated indexes), 3. "query plan cache cleanup" (pg_stat_statements snapshot, then reset), then a
 7-day database health report with tuning recommendations. Dry run unless `apply` is set.
 """
 
@@ -18,7 +18,7 @@ from tasks.database.maintenance import (
     PLAN_CACHE_NOTE,
     Timeouts,
     analyze_stale_tables_task,
-    reindex_invalid_indexes_task,
+    reindex_indexes_task,
     snapshot_and_reset_statements_task,
 )
 from tasks.database.weekly import recommendations_table, seven_day_summary, top_queries_table
@@ -55,8 +55,8 @@ def database_maintenance(params: MaintenanceParameters = MaintenanceParameters()
                               (scoped,), check="database.connection", **common)])
     analyze, = run_steps([Step("Statistics update (ANALYZE of stale tables)", analyze_stale_tables_task,
                                (selected, params.apply, timeouts), check="database.maintenance.analyze", **common)])
-    reindex, = run_steps([Step("Index maintenance (REINDEX CONCURRENTLY of invalid indexes)",
-                               reindex_invalid_indexes_task, (selected, params.apply, timeouts),
+    reindex, = run_steps([Step("Index maintenance (REINDEX CONCURRENTLY of invalid or bloated indexes)",
+                               reindex_indexes_task, (selected, params.apply, timeouts),
                                check="database.maintenance.reindex", **common)])
     plans, = run_steps([Step("Query plan cache cleanup (pg_stat_statements snapshot and reset)",
                              snapshot_and_reset_statements_task, (selected, params.apply, timeouts, config.history.url),

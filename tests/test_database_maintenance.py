@@ -17,7 +17,7 @@ from opsbook.cli import app
 from opsbook.config.databases import Database
 from opsbook.results import Status
 from opsbook.store import HistoryStore
-from tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_invalid_indexes
+from tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_indexes
 from tests.helpers import write_config
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
 
@@ -93,7 +93,7 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(cluster: Cluster, neg
 
     assert state.is_completed()  # warnings only: the invalid index is still there
     assert results["database.maintenance.reindex"].status is Status.WARN
-    assert "dry run: would REINDEX CONCURRENTLY 1 invalid index(es): events_kind_key" in \
+    assert "dry run: would REINDEX CONCURRENTLY 1 index(es): events_kind_key (invalid)" in \
         results["database.maintenance.reindex"].message
     assert "dry run: would ANALYZE 1 table(s): public.events" in results["database.maintenance.analyze"].message
     html = outcome.report_path.read_text()
@@ -157,7 +157,7 @@ def test_a_rebuild_that_fails_says_why_and_leaves_no_half_built_copy(cluster: Cl
         with cluster.connect(name) as conn, pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("CREATE UNIQUE INDEX CONCURRENTLY events_kind_key ON events (kind)")
         database = Database(name="app", url=cluster.url(name))
-        result = reindex_invalid_indexes(database, apply=True, timeouts=Timeouts())
+        result = reindex_indexes(database, apply=True, timeouts=Timeouts())
         invalid = [row[0] for row in catalog(cluster, name) if row[4] is False]
     assert result.status is Status.FAIL
     assert "events_kind_key: could not create unique index" in result.message
@@ -173,3 +173,20 @@ def test_analyze_skips_tables_the_role_does_not_own_and_says_so(cluster: Cluster
     assert result.status is Status.WARN
     assert "analyzed 0 of 1" in result.message and "public.stale (not owned by this role" in result.message
     assert last_analyze == [None]
+
+
+def test_a_bloated_index_is_rebuilt_only_with_apply_and_shrinks(cluster: Cluster) -> None:
+    with cluster.database(extension=False) as name:
+        cluster.sql(name, "CREATE EXTENSION pgstattuple",
+                    "CREATE TABLE readings (id int PRIMARY KEY)",
+                    "INSERT INTO readings SELECT generate_series(1, 50000)",
+                    "DELETE FROM readings WHERE id % 10 <> 0")
+        cluster.sql(name, "VACUUM readings")  # leaves the index's leaf pages 10 % full
+        database = Database(name="app", url=cluster.url(name), thresholds={"bloated_index_min_bytes": 0})
+        planned = reindex_indexes(database, apply=False, timeouts=Timeouts())
+        done = reindex_indexes(database, apply=True, timeouts=Timeouts())
+    assert planned.status is Status.WARN
+    assert "would REINDEX CONCURRENTLY 1 index(es): readings_pkey (bloated: leaf density" in planned.message
+    assert done.status is Status.OK, done.message
+    rebuilt = done.details["indexes"][0]
+    assert rebuilt["bytes_after"] < rebuilt["bytes"] / 3

@@ -31,6 +31,10 @@ class DatabaseLimits(Section):
     unused_index_min_bytes: int = Field(10 * 1024 * 1024, ge=0, description="PgHero: unused indexes from 10 MB")
     missing_index_min_rows: int = Field(10_000, ge=0, description="PgHero: tables from 10k rows")
     missing_index_use_pct: float = Field(95, ge=0, le=100, description="PgHero: flag tables below 95 % index use")
+    bloated_index_min_bytes: int = Field(100 * 1024 * 1024, ge=0,
+                                         description="weekly maintenance measures bloat of indexes from this size")
+    bloated_index_max_leaf_density_pct: float = Field(
+        50, gt=0, le=100, description="rebuild B-tree indexes whose leaf pages are on average less full than this")
     xid_age: Limit = limit(1_300_000_000, 1_400_000_000)  # check_postgres txn_wraparound
     sequence_pct: Limit = limit(85, 95)  # check_postgres sequence 85/95 % (PgHero 90 %)
     vacuum_age_h: Limit = limit(24, 48)  # check_postgres last_vacuum/last_analyze 1 d / 2 d

@@ -120,31 +120,64 @@ def analyze_stale_tables(database: Database, apply: bool, timeouts: Timeouts) ->
 
 # -- index maintenance -----------------------------------------------------------------------------
 
+# B-tree indexes whose leaf pages are mostly empty, by pgstattuple's pgstatindex(): under 50 %
+# leaf density the index is at least twice the size it needs. Measured only when pgstattuple is
+# installed (pg_monitor may call it) and only from a minimum size, since it reads each index whole.
+PGSTATTUPLE_SCHEMA = "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pgstattuple'"
+BLOATED_INDEXES = """
+SELECT i.indexrelid::regclass::text AS index, i.indrelid::regclass::text AS table,
+       pg_relation_size(i.indexrelid) AS bytes, round(s.avg_leaf_density::numeric, 1)::float AS leaf_density_pct
+FROM pg_index i
+JOIN pg_class c ON c.oid = i.indexrelid
+JOIN pg_am am ON am.oid = c.relam
+JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL {pgstatindex}(i.indexrelid::regclass) s
+WHERE am.amname = 'btree' AND i.indisvalid AND c.relpersistence = 'p'
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_toast'
+  AND pg_relation_size(i.indexrelid) >= %(min_bytes)s
+  AND s.avg_leaf_density < %(max_density)s
+ORDER BY bytes DESC
+"""
 # A failed REINDEX CONCURRENTLY leaves its half-built copy behind as "<index>_ccnew"; drop it.
 LEFTOVER_COPIES = """
 SELECT format('%%I.%%I', n.nspname, c.relname) AS index
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid AND c.relname LIKE %(name)s || '_ccnew%%'
 """
-IS_VALID = "SELECT indisvalid AS valid FROM pg_index WHERE indexrelid = %(index)s::regclass"
+AFTER = "SELECT indisvalid AS valid, pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indexrelid = %(index)s::regclass"
 
 
-def reindex_invalid_indexes(database: Database, apply: bool, timeouts: Timeouts) -> CheckResult:
-    """REINDEX CONCURRENTLY every invalid index (only with apply), then check it became valid."""
+def indexes_to_rebuild(conn: psycopg.Connection[Any], database: Database) -> tuple[list[dict[str, Any]], str]:
+    """Invalid indexes, then bloated ones (when pgstattuple is installed), each with its reason."""
+    found = [{**row, "reason": "invalid"} for row in _rows(conn, INVALID_INDEXES)]
+    schema = _rows(conn, PGSTATTUPLE_SCHEMA)
+    if not schema:
+        return found, "bloat not measured: pgstattuple is not installed (CREATE EXTENSION pgstattuple)"
+    limits = database.thresholds
+    query = sql.SQL(BLOATED_INDEXES).format(pgstatindex=sql.Identifier(schema[0]["schema"], "pgstatindex"))
+    bloated = _rows(conn, query, {"min_bytes": limits.bloated_index_min_bytes,
+                                  "max_density": limits.bloated_index_max_leaf_density_pct})
+    found += [{**row, "reason": f"bloated: leaf density {row['leaf_density_pct']:g} %"} for row in bloated]
+    return found, ""
+
+
+def reindex_indexes(database: Database, apply: bool, timeouts: Timeouts) -> CheckResult:
+    """REINDEX CONCURRENTLY every invalid or bloated index (only with apply), then check the result."""
     check = "database.maintenance.reindex"
 
     def action(conn: psycopg.Connection[Any]) -> CheckResult:
-        invalid = _rows(conn, INVALID_INDEXES)
-        names = [row["index"] for row in invalid]
-        if not invalid:
-            return _result(check, database, Status.OK, "no invalid index to rebuild", indexes=[])
+        todo, note = indexes_to_rebuild(conn, database)
+        listed = ", ".join(f"{row['index']} ({row['reason']})" for row in todo)
+        suffix = f"; {note}" if note else ""
+        if not todo:
+            return _result(check, database, Status.OK, f"no invalid or bloated index to rebuild{suffix}", indexes=[])
         if not apply:
             return _result(check, database, Status.WARN,
-                           f"dry run: would REINDEX CONCURRENTLY {len(invalid)} invalid index(es): "
-                           f"{', '.join(names)} (run with apply to rebuild)", dry_run=True, indexes=_plain_rows(invalid))
+                           f"dry run: would REINDEX CONCURRENTLY {len(todo)} index(es): {listed} "
+                           f"(run with apply to rebuild){suffix}", dry_run=True, indexes=_plain_rows(todo))
         _set_timeouts(conn, timeouts.lock_s, timeouts.reindex_s)
         failed = []
-        for row in invalid:
+        for row in todo:
             try:
                 conn.execute(sql.SQL("REINDEX INDEX CONCURRENTLY {}").format(sql.SQL(row["index"])))
             except psycopg.Error as error:
@@ -152,15 +185,17 @@ def reindex_invalid_indexes(database: Database, apply: bool, timeouts: Timeouts)
                 for leftover in _rows(conn, LEFTOVER_COPIES, {"name": row["index"].rsplit(".", 1)[-1].strip('"')}):
                     conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(sql.SQL(leftover["index"])))
                 continue
-            if not _rows(conn, IS_VALID, {"index": row["index"]})[0]["valid"]:
+            after = _rows(conn, AFTER, {"index": row["index"]})[0]
+            row["bytes_after"] = after["bytes"]
+            if not after["valid"]:
                 failed.append({"index": row["index"], "reason": "still invalid after REINDEX"})
         if failed:
             return _result(check, database, Status.FAIL,
-                           f"{len(failed)} of {len(invalid)} index(es) could not be rebuilt: "
+                           f"{len(failed)} of {len(todo)} index(es) could not be rebuilt: "
                            + "; ".join(f"{f['index']}: {f['reason']}" for f in failed),
-                           dry_run=False, indexes=_plain_rows(invalid), failed=failed)
-        return _result(check, database, Status.OK, f"rebuilt {len(invalid)} invalid index(es), now valid: "
-                       f"{', '.join(names)}", dry_run=False, indexes=_plain_rows(invalid))
+                           dry_run=False, indexes=_plain_rows(todo), failed=failed)
+        return _result(check, database, Status.OK, f"rebuilt {len(todo)} index(es), now valid: {listed}{suffix}",
+                       dry_run=False, indexes=_plain_rows(todo))
 
     return _maintain(check, database, apply, timeouts, action)
 
@@ -223,9 +258,9 @@ def analyze_stale_tables_task(databases: list[Database], apply: bool, timeouts: 
     return [analyze_stale_tables(database, apply, timeouts) for database in databases]
 
 
-@task(name="reindex-invalid-indexes", timeout_seconds=4 * 3600, cache_policy=NO_CACHE)
-def reindex_invalid_indexes_task(databases: list[Database], apply: bool, timeouts: Timeouts) -> list[CheckResult]:
-    return [reindex_invalid_indexes(database, apply, timeouts) for database in databases]
+@task(name="reindex-invalid-or-bloated-indexes", timeout_seconds=4 * 3600, cache_policy=NO_CACHE)
+def reindex_indexes_task(databases: list[Database], apply: bool, timeouts: Timeouts) -> list[CheckResult]:
+    return [reindex_indexes(database, apply, timeouts) for database in databases]
 
 
 @task(name="snapshot-and-reset-query-stats", timeout_seconds=900, cache_policy=NO_CACHE)
