@@ -31,7 +31,6 @@ class MaintenanceParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    config_path: str = Field("opsbook.yaml", min_length=1, description="estate config file")
     apply: bool = Field(False, description="run ANALYZE, REINDEX CONCURRENTLY and the pg_stat_statements reset; "
                                            "false is a dry run that only reports what it would do")
     databases: list[str] = Field(default_factory=list, max_length=100,
@@ -42,8 +41,10 @@ class MaintenanceParameters(BaseModel):
 
 
 @flow(name=FLOW_NAME, description="Weekly database maintenance: statistics, indexes, query stats, 7-day report.")
-def database_maintenance(params: MaintenanceParameters = MaintenanceParameters()) -> State:  # noqa: B008
-    config, run_id, started_at = open_checklist(params.config_path)
+def database_maintenance(config_path: str = "opsbook.yaml",
+                         params: MaintenanceParameters = MaintenanceParameters()) -> State:  # noqa: B008
+    """`config_path` like every checklist; what to maintain and how in one validated model."""
+    config, run_id, started_at = open_checklist(config_path)
     unknown = [name for name in params.databases if name not in {d.name for d in config.databases}]
     selected = [d for d in config.databases if not params.databases or d.name in params.databases]
     scoped = config.model_copy(update={"databases": selected})

@@ -78,7 +78,7 @@ def config_file(tmp_path: Path, cluster: Cluster, name: str) -> Path:
 
 
 def maintain(path: Path, apply: bool):  # type: ignore[no-untyped-def]
-    state = database_maintenance(params=MaintenanceParameters(config_path=str(path), apply=apply), return_state=True)
+    state = database_maintenance(config_path=str(path), params=MaintenanceParameters(apply=apply), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome
     return state, outcome, {r.check: r for r in outcome.results}
