@@ -10,7 +10,8 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
+from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
+from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
 
@@ -20,16 +21,18 @@ FLOW_NAME = "daily-checklist"
 @flow(name=FLOW_NAME, description="The runbook's daily morning health check (08:00 UTC).")
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
+    thresholds = config.thresholds
 
-    platforms, resources = sections = run_steps([
-        Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
+    sections = run_steps([
+        Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms",
+             trends=[Trend("platform.health", "Health-check latency, 30 days", "ms", thresholds.http.latency_ms)]),
+        *when(config.databases, Step("Database health", check_database_health, (config,), check="database.connection",
+                                     component="database",
+                                     trends=[Trend("database.size", "Database size, 30 days", "MB")])),
         Step("Resource utilisation", check_resource_utilisation, (config,), check="resource.utilisation",
-             component="resources"),
-    ])
-    platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
-                                        "ms", config.thresholds.http.latency_ms))
-    resources.charts.append(trend_chart(config, resources.results, "resource.disk", "Disk usage, 30 days", "%",
-                                        config.thresholds.resources.disk_pct))
+             component="resources",
+             trends=[Trend("resource.disk", "Disk usage, 30 days", "%", thresholds.resources.disk_pct)]),
+    ], config)
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
                                artifact_key="daily-report", run_id=run_id, started_at=started_at,

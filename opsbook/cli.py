@@ -106,6 +106,22 @@ def run_daily(config: ConfigOption = None) -> None:
     raise typer.Exit(run_checklist(daily_checklist, file))
 
 
+@run_app.command("database-maintenance")
+def run_database_maintenance(
+    config: ConfigOption = None,
+    apply: Annotated[bool, typer.Option("--apply", help="really ANALYZE, REINDEX and reset query stats "
+                                                        "(default: dry run, nothing changes)")] = False,
+    database: Annotated[list[str] | None, typer.Option("--database", "-d", help="a configured database's name; "
+                                                       "repeat for several (default: all)")] = None,
+) -> None:
+    """Run the weekly database maintenance now, a dry run unless --apply (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    from flows.database_maintenance import MaintenanceParameters, database_maintenance
+
+    file, _ = _load_or_exit(config)
+    params = MaintenanceParameters(apply=apply, databases=database or [])
+    raise typer.Exit(run_checklist(database_maintenance, file, params=params))
+
+
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Serve every deployment of prefect.yaml on its schedule from this one process (Ctrl-C stops)."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from opsbook.config.costs import CostsConfig
+from opsbook.config.databases import DatabaseList
 from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
@@ -72,6 +73,7 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
+    databases: DatabaseList = Field(default_factory=list)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
