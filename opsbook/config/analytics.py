@@ -38,8 +38,8 @@ class PerformanceReviewConfig(Section):
     series: list[SeriesRef] = Field(default_factory=list, description="series reviewed every day")
     regression_warn_pct: float = Field(20, gt=0, description="p95 rise over the 7-day baseline that warns")
     regression_fail_pct: float = Field(50, gt=0, description="p95 rise that fails")
-    anomaly_mads: float = Field(8, gt=0, description="how many robust deviations above the baseline "
-                                                     "median a bucket must be to be anomalous")
+    anomaly_mads: float = Field(10, gt=0, description="how many robust deviations (MAD x 1.4826) above the "
+                                                      "baseline median a 5-minute bucket must be to be anomalous")
 
 
 class SloConfig(Section):
