@@ -3,7 +3,7 @@ and which SLOs to track. Every field has a default, so `analytics:` may be left 
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from opsbook.config.thresholds import Limit, Section
 
@@ -50,6 +50,12 @@ class SloConfig(Section):
     objective_pct: float = Field(99.9, gt=0, lt=100)
     latency_ms: float | None = Field(None, gt=0, description="latency SLO: a result is good when at most this")
     period_days: int = Field(30, ge=1, le=365)
+
+    @model_validator(mode="after")
+    def _latency_needs_a_bound(self) -> SloConfig:
+        if self.kind == "latency" and self.latency_ms is None:
+            raise ValueError("a latency SLO needs latency_ms")
+        return self
 
 
 class AnalyticsConfig(Section):

@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 
 import great_expectations as gx
 import pandas as pd
-from sqlalchemy import Float, Integer, cast, func, select
+from sqlalchemy import Integer, and_, case, cast, func, select
 
 from opsbook.quality import GateResult, gate
 from opsbook.store import HistoryStore
 from opsbook.store.history import labels_key
-from opsbook.store.models import MetricSample
+from opsbook.store.models import CheckResultRow, MetricSample
 
 SERIES_COLUMNS = ["ts", "value", "min", "max", "count"]
 
@@ -123,3 +123,46 @@ def check_series(frame: pd.DataFrame, rules: SeriesRules) -> GateResult:
             column="age_s", max_value=rules.fresh_within.total_seconds(),
             description=f"newest point at most {rules.fresh_within} old"))
     return gate(checked, expectations)
+
+
+def bucketed_outcomes(store: HistoryStore, check: str, target: str | None, since: datetime, bucket: timedelta,
+                      until: datetime | None = None, latency_ms: float | None = None) -> pd.DataFrame:
+    """Good and total check results per time bucket, counted in SQL: the SLI of an SLO.
+
+    A result is good when its status is ok or warn (the target answered correctly) and, for a
+    latency SLO, when its value is at most `latency_ms`.
+    """
+    bucket_s = max(1, int(bucket.total_seconds()))
+    answered = CheckResultRow.status.in_(("ok", "warn"))
+    good_when = answered if latency_ms is None else and_(answered, CheckResultRow.value <= latency_ms)
+    with store.session() as session:
+        dialect = session.get_bind().dialect.name
+        start = bucket_expression(CheckResultRow.started_at, dialect, bucket_s).label("bucket")
+        query = (select(start, func.sum(case((good_when, 1), else_=0)), func.count())
+                 .where(CheckResultRow.check == check, CheckResultRow.started_at >= since,
+                        CheckResultRow.status != "skipped")
+                 .group_by(start).order_by(start))
+        if until is not None:
+            query = query.where(CheckResultRow.started_at < until)
+        if target is not None:
+            query = query.where(CheckResultRow.target == target)
+        rows = session.execute(query).all()
+    frame = pd.DataFrame(rows, columns=["ts", "good", "total"])
+    frame["ts"] = pd.to_datetime(frame["ts"].astype("int64"), unit="s", utc=True)
+    return frame.astype({"good": int, "total": int})
+
+
+def check_outcomes(frame: pd.DataFrame, min_buckets: int = 1) -> GateResult:
+    """The gate for SLI counts: unique increasing buckets, 0 <= good <= total, something measured."""
+    if frame.empty:
+        return GateResult(False, ["no results in the period"])
+    E = gx.expectations
+    return gate(frame, [
+        E.ExpectTableRowCountToBeBetween(min_value=min_buckets, description=f"at least {min_buckets} buckets"),
+        E.ExpectColumnValuesToBeUnique(column="ts", description="no duplicate buckets"),
+        E.ExpectColumnValuesToBeIncreasing(column="ts", strictly=True, description="buckets increasing"),
+        E.ExpectColumnValuesToBeBetween(column="good", min_value=0, description="good counts not negative"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="total", column_B="good", or_equal=True,
+                                                  description="good never above total"),
+        E.ExpectColumnSumToBeBetween(column="total", min_value=1, description="at least one result"),
+    ])
