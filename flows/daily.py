@@ -11,6 +11,7 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
+from tasks.analytics.performance_review import review_performance
 from tasks.platforms import check_platform_health
 
 FLOW_NAME = "daily-checklist"
@@ -20,9 +21,13 @@ FLOW_NAME = "daily-checklist"
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    platforms, = sections = run_steps([
+    steps = [
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
-    ])
+    ]
+    if config.analytics.performance.series:
+        steps.append(Step("Performance review", review_performance, (config,), check="performance.review",
+                          component="performance"))
+    platforms, *_ = sections = run_steps(steps)
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))
 
