@@ -12,6 +12,7 @@ from prefect.states import State
 
 from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
 from tasks.analytics.performance_review import review_performance
+from tasks.analytics.slo import evaluate_slos
 from tasks.platforms import check_platform_health
 
 FLOW_NAME = "daily-checklist"
@@ -27,6 +28,9 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     if config.analytics.performance.series:
         steps.append(Step("Performance review", review_performance, (config,), check="performance.review",
                           component="performance"))
+    if config.analytics.slos:
+        steps.append(Step("SLOs and error budgets", evaluate_slos, (config,), check="slo.error_budget",
+                          component="slo"))
     platforms, *_ = sections = run_steps(steps)
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))

@@ -105,6 +105,15 @@ def run_daily(config: ConfigOption = None) -> None:
     raise typer.Exit(run_checklist(daily_checklist, file))
 
 
+@run_app.command("capacity")
+def run_capacity(config: ConfigOption = None) -> None:
+    """Run capacity planning now: trends, 90-day projections, scaling and cost (exit 1 on fail/error)."""
+    from flows.capacity import capacity_planning
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(capacity_planning, file))
+
+
 def _default_demo_dir() -> Path:
     import os
 
