@@ -56,7 +56,8 @@ def test_daily_checklist_runs_the_performance_review_when_series_are_configured(
     with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
         path = _config(tmp_path, platforms=[{"name": "fly", "url": server.url("/h")}],
                        analytics={"performance": {"series": [{"name": "api latency", "metric": "api.latency_ms",
-                                                              "unit": "ms"}]}})
+                                                              "unit": "ms"}]},
+                                  "slos": [{"name": "fly availability", "target": "fly"}]})
         load(HistoryStore(f"sqlite:///{tmp_path / 'h.db'}"), frame, "api.latency_ms", unit="ms")
         state = daily_checklist(config_path=str(path), return_state=True)
     outcome = state.result(raise_on_failure=False)
@@ -64,3 +65,5 @@ def test_daily_checklist_runs_the_performance_review_when_series_are_configured(
     assert review.status is Status.WARN and review.value == pytest.approx(35, abs=4)
     assert "regression: p95" in review.message
     assert "Performance review" in outcome.report_path.read_text()
+    slo = {r.check: r for r in outcome.results}["slo.error_budget"]
+    assert slo.status is Status.SKIPPED and "no results in the SLO period yet" in slo.message

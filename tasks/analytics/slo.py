@@ -136,6 +136,9 @@ def slo_status(outcomes: pd.DataFrame, slo: SloConfig, now: datetime, bucket: ti
 def slo_result(status: SloStatus) -> CheckResult:
     """Fail when a page rule fires or the budget is spent, warn on a ticket rule or < 25 % left."""
     common = dict(check=CHECK, target=status.name, component=COMPONENT)
+    if not status.total:  # a new install: the checklist's own results have not accumulated yet
+        return CheckResult(status=Status.SKIPPED, message="insufficient data: no results in the SLO period yet",
+                           **common)
     if not status.gate.passed:
         return CheckResult(status=Status.ERROR, message=f"insufficient data: {status.gate.reason()}",
                            details={"gate_findings": status.gate.findings}, **common)
