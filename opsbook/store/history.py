@@ -209,13 +209,14 @@ class HistoryStore:
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         inserted = 0
         try:
+            # One cached statement executed with many parameter sets: SQLAlchemy batches it into
+            # multi-row INSERTs ("insertmanyvalues") without recompiling a huge VALUES clause.
+            statement = insert(MetricSample).on_conflict_do_nothing(
+                index_elements=["source", "metric", "labels_key", "ts"]
+            ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
             with self.engine.begin() as connection:
                 for start in range(0, len(rows), 5000):
-                    statement = insert(MetricSample).values(rows[start : start + 5000])
-                    statement = statement.on_conflict_do_nothing(
-                        index_elements=["source", "metric", "labels_key", "ts"]
-                    ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
-                    inserted += len(connection.execute(statement).all())
+                    inserted += len(connection.execute(statement, rows[start : start + 5000]).all())
         except Exception as error:  # noqa: BLE001
             raise StoreError(self._describe(error)) from None
         return inserted
