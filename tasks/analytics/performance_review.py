@@ -132,6 +132,9 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
     for found in review.anomalies[:3]:
         parts.append(f"anomaly {found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M} UTC, peak {found.peak:.3g}{unit} "
                      f"at {found.peak_at:%H:%M} ({found.deviations:.0f} deviations above the baseline median)")
+    if review.opportunities:
+        parts.append(f"{len(review.opportunities)} optimization opportunit{'y' if len(review.opportunities) == 1 else 'ies'}"
+                     f" (first: {review.opportunities[0]})")
     if review.anomalies and status is Status.OK:
         status = Status.WARN
     details = {"baseline_p50": review.baseline_p50, "baseline_p95": review.baseline_p95, "p50": review.p50,
