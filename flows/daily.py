@@ -11,6 +11,8 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
+from tasks.analytics.performance_review import review_performance
+from tasks.analytics.slo import evaluate_slos
 from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
@@ -32,6 +34,11 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
         Step("Resource utilisation", check_resource_utilisation, (config,), check="resource.utilisation",
              component="resources",
              trends=[Trend("resource.disk", "Disk usage, 30 days", "%", thresholds.resources.disk_pct)]),
+        *when(config.analytics.performance.series,
+              Step("Performance review", review_performance, (config,), check="performance.review",
+                   component="performance")),
+        *when(config.analytics.slos, Step("SLOs and error budgets", evaluate_slos, (config,), check="slo.error_budget",
+                                          component="slo")),
     ], config)
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",

@@ -120,6 +120,13 @@ def run_database_maintenance(
     file, _ = _load_or_exit(config)
     params = MaintenanceParameters(apply=apply, databases=database or [])
     raise typer.Exit(run_checklist(database_maintenance, file, params=params))
+@run_app.command("capacity")
+def run_capacity(config: ConfigOption = None) -> None:
+    """Run capacity planning now: trends, 90-day projections, scaling and cost (exit 1 on fail/error)."""
+    from flows.capacity import capacity_planning
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(capacity_planning, file))
 
 
 @app.command()

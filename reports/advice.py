@@ -122,6 +122,19 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "The disk is nearly full: clean old logs and backups (dry-run first) or grow the volume now.",
         "Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
     ),
+    "capacity.projection": (
+        "The trend reaches the critical level within the horizon: schedule the recommended scaling now.",
+        "The trend reaches the warning level within the horizon: plan the recommended scaling.",
+    ),
+    "performance.review": (
+        "p95 rose past the fail level against the 7-day baseline: check recent deploys and run a performance "
+        "investigation.",
+        "A regression or anomaly against the 7-day baseline: read the evidence in the details and watch tomorrow's review.",
+    ),
+    "slo.error_budget": (
+        "The error budget is burning fast (page) or spent: stop risky changes and work the incident.",
+        "The error budget burns slowly or is low: open a ticket and prioritise reliability work.",
+    ),
 }
 
 _GENERIC_ERROR = "The check could not measure: fix the cause in the message (config, credentials, reachability)."

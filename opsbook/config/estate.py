@@ -12,6 +12,7 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
+from opsbook.config.analytics import AnalyticsConfig
 from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
@@ -74,6 +75,7 @@ class EstateConfig(Section):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
     databases: DatabaseList = Field(default_factory=list)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)

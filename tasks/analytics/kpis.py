@@ -1,0 +1,136 @@
+"""Operational KPIs: uptime, MTTD and MTTR as distributions, alert accuracy, incidents resolved
+within target and escalation rate, each judged against the runbook's targets (thresholds.kpis).
+
+Incidents and alerts come in as small typed records, so the KPIs do not depend on how the
+incident store lays out its tables; `uptime_from_history` reads the check results in SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import great_expectations as gx
+import numpy as np
+import pandas as pd
+
+from opsbook.config.thresholds import KpiTargets
+from opsbook.quality import gate
+from opsbook.results import CheckResult, Status
+from opsbook.store import HistoryStore
+from tasks.analytics.series import bucketed_outcomes
+
+COMPONENT = "kpis"
+
+
+@dataclass(frozen=True)
+class IncidentRecord:
+    id: str
+    severity: str  # P0..P3
+    started_at: datetime  # when the impact began
+    detected_at: datetime  # when an alert or a person noticed it
+    resolved_at: datetime | None = None
+    escalated: bool = False
+
+
+@dataclass(frozen=True)
+class AlertRecord:
+    id: str
+    check: str
+    fired_at: datetime
+    resolved_at: datetime | None = None
+    true_positive: bool | None = None  # marked when resolved; None = not judged
+
+
+def uptime_from_history(store: HistoryStore, check: str, since: datetime, until: datetime) -> float | None:
+    """Share of good check results in the period (answered ok or warn), in %."""
+    outcomes = bucketed_outcomes(store, check, None, since, timedelta(days=1), until=until)
+    total = int(outcomes["total"].sum())
+    return float(outcomes["good"].sum()) / total * 100 if total else None
+
+
+def _minutes(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    return (later - earlier).dt.total_seconds() / 60
+
+
+def _insufficient(check: str, why: str) -> CheckResult:
+    return CheckResult(check=check, target="estate", component=COMPONENT, status=Status.SKIPPED,
+                       message=f"insufficient data: {why}")
+
+
+def _distribution(check: str, name: str, minutes: pd.Series, target: float) -> CheckResult:
+    """Median judged against the target, p90 shown beside it: one long outlier does not hide."""
+    median, p90 = float(np.median(minutes)), float(np.quantile(minutes, 0.9))
+    status = Status.WARN if median >= target or p90 > 2 * target else Status.OK
+    return CheckResult(check=check, target="estate", component=COMPONENT, status=status, value=round(median, 1),
+                       unit="min", threshold=target,
+                       message=f"{name} median {median:.1f} min, p90 {p90:.1f} min (target < {target:g} min, "
+                               f"{len(minutes)} incidents)",
+                       details={"median": median, "p90": p90, "count": int(len(minutes))})
+
+
+def incident_gate(frame: pd.DataFrame) -> list[str]:
+    E = gx.expectations
+    return gate(frame, [
+        E.ExpectColumnValuesToBeUnique(column="id", description="incident ids unique"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="detected_at", column_B="started_at", or_equal=True,
+                                                  description="detected no earlier than started"),
+        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="resolved_at", column_B="detected_at", or_equal=True,
+                                                  ignore_row_if="either_value_is_missing",
+                                                  description="resolved no earlier than detected"),
+    ]).findings
+
+
+def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[AlertRecord], targets: KpiTargets,
+                     uptime_pct: float | None) -> list[CheckResult]:
+    """One result per KPI; a KPI without data says "insufficient data", never a made-up figure."""
+    results = []
+    if uptime_pct is None:
+        results.append(_insufficient("kpi.uptime", "no check results in the period"))
+    else:
+        results.append(CheckResult(check="kpi.uptime", target="estate", component=COMPONENT,
+                                   status=Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
+                                   value=round(uptime_pct, 3), unit="%", threshold=targets.uptime_pct,
+                                   message=f"uptime {uptime_pct:.3f} % (target > {targets.uptime_pct:g} %)"))
+
+    frame = pd.DataFrame([vars(i) for i in incidents])
+    findings = incident_gate(frame) if not frame.empty else ["no incidents in the period"]
+    if findings:
+        for check in ("kpi.mttd", "kpi.mttr", "kpi.within_target", "kpi.escalation_rate"):
+            results.append(_insufficient(check, "; ".join(findings)))
+    else:
+        results.append(_distribution("kpi.mttd", "MTTD", _minutes(frame["detected_at"], frame["started_at"]),
+                                     targets.mttd_minutes))
+        resolved = frame.dropna(subset=["resolved_at"])
+        if resolved.empty:
+            results.append(_insufficient("kpi.mttr", "no resolved incidents"))
+            results.append(_insufficient("kpi.within_target", "no resolved incidents"))
+        else:
+            ttr = _minutes(resolved["resolved_at"], resolved["started_at"])
+            results.append(_distribution("kpi.mttr", "MTTR", ttr, targets.mttr_minutes))
+            within = float((ttr <= targets.mttr_minutes).mean() * 100)
+            results.append(CheckResult(check="kpi.within_target", target="estate", component=COMPONENT,
+                                       status=Status.OK if within >= 90 else Status.WARN, value=round(within, 1),
+                                       unit="%", threshold=90.0,
+                                       message=f"{within:.0f} % of {len(ttr)} resolved incidents restored within "
+                                               f"{targets.mttr_minutes:g} min"))
+        rate = float(frame["escalated"].mean() * 100)
+        results.append(CheckResult(check="kpi.escalation_rate", target="estate", component=COMPONENT,
+                                   status=Status.OK, value=round(rate, 1), unit="%",
+                                   message=f"{rate:.0f} % of {len(frame)} incidents escalated",
+                                   details={"by_severity": frame.groupby("severity")["escalated"].mean()
+                                            .mul(100).round(1).to_dict()}))
+
+    judged = [a for a in alerts if a.true_positive is not None]
+    if not judged:
+        results.append(_insufficient("kpi.alert_accuracy", "no alerts marked true or false positive"))
+    else:
+        accuracy = sum(a.true_positive for a in judged) / len(judged) * 100
+        results.append(CheckResult(check="kpi.alert_accuracy", target="estate", component=COMPONENT,
+                                   status=Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
+                                   value=round(accuracy, 1), unit="%", threshold=targets.alert_accuracy_pct,
+                                   message=f"{accuracy:.1f} % of {len(judged)} judged alerts were true positives "
+                                           f"(target > {targets.alert_accuracy_pct:g} %); "
+                                           f"{len(alerts) - len(judged)} not judged"))
+    return results
