@@ -10,6 +10,9 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from opsbook.config.escalation import EscalationConfig
+from opsbook.config.incidents import IncidentsConfig
+from opsbook.config.notifications import NotificationsConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.thresholds import Section, Thresholds
 
@@ -69,6 +72,9 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
 
     @model_validator(mode="before")
     @classmethod
