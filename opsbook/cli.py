@@ -128,5 +128,12 @@ def demo(
     raise typer.Exit(code)
 
 
+from opsbook.cli_incidents import incident_app, notify_app, silence_app  # noqa: E402 - needs the helpers above
+
+app.add_typer(incident_app, name="incident")
+app.add_typer(silence_app, name="silence")
+app.add_typer(notify_app, name="notify")
+
+
 def main() -> None:
     sys.exit(app())

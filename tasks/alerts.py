@@ -22,6 +22,7 @@ from opsbook.escalation import escalation_level
 from opsbook.results import CheckResult, utcnow
 from opsbook.store import open_store
 from reports.messages import Message, render_message
+from tasks.incidents import refresh_status_page
 from tasks.notify import Delivery, deliver
 
 
@@ -96,5 +97,8 @@ async def handle_results(config: EstateConfig, results: list[CheckResult], now: 
 
 @task(name="process-alerts", cache_policy=NO_CACHE, timeout_seconds=600)
 def process_alerts(config: EstateConfig, results: list[CheckResult], now: datetime | None = None) -> AlertSummary:
-    """After the results are stored: alerts raised, updated or resolved, and their notices sent."""
-    return run_coro_as_sync(handle_results(config, results, now))
+    """After the results are stored: alerts raised, updated or resolved, their notices sent, and
+    the status page regenerated."""
+    summary = run_coro_as_sync(handle_results(config, results, now))
+    refresh_status_page(config, now)
+    return summary

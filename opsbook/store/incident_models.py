@@ -73,6 +73,7 @@ class IncidentRow(Base):
     severity: Mapped[str] = mapped_column(String(2))
     description: Mapped[str] = mapped_column(Text)
     component: Mapped[str] = mapped_column(String(100))
+    alert_type: Mapped[str] = mapped_column(String(20), default="other", doc="routes like an alert of this type")
     impact: Mapped[str] = mapped_column(Text, default="")
     commander: Mapped[str] = mapped_column(String(200), default="")
     state: Mapped[str] = mapped_column(String(15), index=True, doc="open | acknowledged | resolved")

@@ -49,6 +49,7 @@ def upgrade() -> None:
     sa.Column('severity', sa.String(length=2), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
     sa.Column('component', sa.String(length=100), nullable=False),
+    sa.Column('alert_type', sa.String(length=20), nullable=False),
     sa.Column('impact', sa.Text(), nullable=False),
     sa.Column('commander', sa.String(length=200), nullable=False),
     sa.Column('state', sa.String(length=15), nullable=False),
