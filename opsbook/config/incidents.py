@@ -35,6 +35,7 @@ class IncidentsConfig(Section):
     business_impact: str = Field("normal", description="`high` sends critical incidents to level 4")
     rollback: RollbackRule = Field(default_factory=RollbackRule)
     approval_timeout_s: int = Field(1800, ge=10, le=86400, description="how long a paused run waits for approval")
+    approval_poll_s: int = Field(10, ge=1, le=60, description="how often a paused run looks for the answer")
     deploy_log: str | None = Field(None, description="JSON deploys list: http(s) URL or file path")
     dependencies: list[Dependency] = Field(default_factory=list, description="external services to check")
     baseline_days: int = Field(7, ge=1, le=90)

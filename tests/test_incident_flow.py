@@ -1,0 +1,102 @@
+"""The incident-response flow on a real Prefect server: a P0 pauses for rollback approval and
+acts only when a human approves through the Prefect API; a rejection runs nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.flow_runs import resume_flow_run
+
+from flows.incident import IncidentRequest, incident_response
+from opsbook.config import load_config
+from opsbook.incidents import get_incident
+from opsbook.results import utcnow
+from opsbook.store import Sample, open_store
+from tests.helpers import write_config
+from tests.receivers import WebhookReceiver
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+async def _paused_runs() -> list:
+    async with get_client() as client:
+        return await client.read_flow_runs(flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+
+
+def wait_for_paused_run(seen: set) -> object:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        runs = [r for r in asyncio.run(_paused_runs()) if r.id not in seen]
+        if runs:
+            return runs[0]
+        time.sleep(0.2)
+    raise AssertionError("the incident-response run never paused for approval")
+
+
+def setup(tmp_path: Path, hooks: WebhookReceiver) -> tuple[Path, Path]:
+    marker = tmp_path / "rolled-back"
+    path = write_config(tmp_path, {
+        "estate": "test estate", "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+        "reports": {"directory": str(tmp_path / "out")}, "http": {"timeout_s": 2, "retries": 0},
+        "platforms": [{"name": "fly", "url": hooks.url("/down")}],  # 404: the platform is failing
+        "notifications": {"channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]},
+        "incidents": {"rollback": {"metric": "api.error_rate", "above": 5, "command": ["touch", str(marker)]},
+                      "approval_poll_s": 1, "approval_timeout_s": 120}})
+    config = load_config(path)
+    open_store(config.history.url).add_samples([Sample("api.error_rate", 12.5, utcnow() - timedelta(minutes=2))])
+    return path, marker
+
+
+def run_p0(path: Path, answer: dict, seen: set):  # type: ignore[no-untyped-def]
+    request = IncidentRequest(severity="P0", description="site down after deploy", component="platforms",
+                              config_path=str(path), dry_run=False)
+    outcome: list = []
+    worker = threading.Thread(target=lambda: outcome.append(incident_response(request, return_state=True)))
+    worker.start()
+    paused = wait_for_paused_run(seen)
+    seen.add(paused.id)
+    resume_flow_run(paused.id, run_input=answer)  # what the UI does when a human answers
+    worker.join(timeout=120)
+    assert not worker.is_alive()
+    return outcome[0]
+
+
+@pytest.mark.timeout(240)
+def test_p0_rollback_runs_only_after_approval(tmp_path: Path) -> None:
+    seen: set = set()
+    with WebhookReceiver() as hooks:
+        (tmp_path / "approved").mkdir()
+        path, marker = setup(tmp_path / "approved", hooks)
+        state = run_p0(path, {"approve": True, "approver": "lead", "note": "go"}, seen)
+        assert state.is_completed(), state
+        incident = get_incident(open_store(load_config(path).history.url), state.result())
+        assert marker.exists()
+        messages = [e.message for e in incident.events]
+        assert "platform health: 0 of 1 up; down: fly" in messages
+        assert "rollback evaluation: api.error_rate is 12.5, above 5" in messages
+        assert "rollback approved by lead (go)" in messages
+        assert any(m.startswith("rollback `touch ") and "succeeded" in m for m in messages)
+        assert "disaster recovery check: all 1 platform(s) down: activate disaster recovery" in messages
+        text = hooks.on("/slack")[-1].json["text"]
+        assert text.startswith("🚨 INCIDENT NOTIFICATION") and "Severity: Critical (P0)" in text
+        assert "system health assessment, rollback evaluation, rollback" in text
+        assert incident.id in (tmp_path / "approved" / "out" / "status.html").read_text()
+
+        (tmp_path / "rejected").mkdir()
+        path, marker = setup(tmp_path / "rejected", hooks)
+        state = run_p0(path, {"approve": False, "approver": "lead", "note": "too risky"}, seen)
+        assert state.is_completed(), state
+        incident = get_incident(open_store(load_config(path).history.url), state.result())
+        assert not marker.exists()
+        messages = [e.message for e in incident.events]
+        assert "rollback rejected by lead (too risky); nothing run" in messages
+        assert not any(m.startswith("rollback `") for m in messages)
