@@ -100,3 +100,27 @@ def test_p0_rollback_runs_only_after_approval(tmp_path: Path) -> None:
         messages = [e.message for e in incident.events]
         assert "rollback rejected by lead (too risky); nothing run" in messages
         assert not any(m.startswith("rollback `") for m in messages)
+
+
+def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) -> None:
+    from flows.escalation import escalation_sweep
+    from opsbook.incidents import open_incident
+    from opsbook.results import CheckResult, Status
+    from tasks.alerts import handle_results
+
+    with WebhookReceiver() as hooks:
+        path = write_config(tmp_path, {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
+            "notifications": {"group_window_s": 60,
+                              "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]}})
+        config = load_config(path)
+        store = open_store(config.history.url)
+        old = utcnow() - timedelta(minutes=20)
+        incident = open_incident(store, severity="P1", description="api slow", component="api", now=old)
+        failing = CheckResult(check="platform.health", target="fly", component="platforms", status=Status.FAIL)
+        asyncio.run(handle_results(config, [failing], old))  # held back by the group window until the sweep
+        assert hooks.on("/slack") == []
+        assert escalation_sweep(config_path=str(path)) == [f"{incident.id} -> level 3"]
+        texts = [r.json["text"] for r in hooks.on("/slack")]
+        assert len(texts) == 2 and texts[0].startswith("🚨 1 ALERT(S) FIRING")
+        assert texts[1].startswith(f"⏫ INCIDENT ESCALATED - {incident.id} to level 3")
