@@ -52,9 +52,12 @@ def report_filename(report: Report) -> str:
 def write_report(report: Report, directory: Path) -> Path:
     """Write atomically (temp file then rename) so a reader never sees half a report."""
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / report_filename(report)
-    html = render_report(report)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".tmp")
+    return write_html(directory / report_filename(report), render_report(report))
+
+
+def write_html(path: Path, html: str) -> Path:
+    """Write a page atomically: a temp file beside it, then a rename."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(html)

@@ -5,8 +5,6 @@ Regenerated after every checklist run and every incident change. It reads the hi
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -18,7 +16,7 @@ from opsbook.incidents import Incident, list_incidents
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from reports.charts import uptime_bars
-from reports.render import environment
+from reports.render import environment, write_html
 
 UPTIME_CHECK = "platform.health"
 _UP = (Status.OK, Status.WARN)
@@ -99,14 +97,4 @@ def render_status_page(store: HistoryStore, estate: str, now: datetime, days: in
 def write_status_page(store: HistoryStore, estate: str, path: Path, now: datetime) -> Path:
     """Write atomically, so a visitor never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    html = render_status_page(store, estate, now)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".status-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_html(path, render_status_page(store, estate, now))

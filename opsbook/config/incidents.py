@@ -4,15 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, Field, field_validator
 
+from opsbook.config.notifications import resolve_path
 from opsbook.config.thresholds import Section
-
-
-def _resolve(value: Path | None, info: ValidationInfo) -> Path | None:
-    if value is None or value.is_absolute():
-        return value
-    return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
 
 
 class RollbackRule(Section):
@@ -40,4 +35,4 @@ class IncidentsConfig(Section):
     dependencies: list[Dependency] = Field(default_factory=list, description="external services to check")
     baseline_days: int = Field(7, ge=1, le=90)
 
-    _resolve_page = field_validator("status_page")(_resolve)
+    _resolve_page = field_validator("status_page")(resolve_path)

@@ -18,6 +18,13 @@ ALERT_TYPES = ("performance", "security", "infrastructure", "application", "othe
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
 
 
+def resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """A relative path in the config is relative to the config file's folder."""
+    if value is None or value.is_absolute():
+        return value
+    return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
+
+
 class _Channel(Section):
     name: str = Field(pattern=_NAME, description="referred to by routes")
 
@@ -73,12 +80,7 @@ class EmailChannel(_Channel):
             register_secret(password)
         return password
 
-    @field_validator("ca_file")
-    @classmethod
-    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None or value.is_absolute():
-            return value
-        return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
+    _resolve_ca = field_validator("ca_file")(resolve_path)
 
 
 class PrefectChannel(_Channel):
@@ -116,12 +118,7 @@ class NotificationsConfig(Section):
     retries: int = Field(2, ge=0, le=10, description="extra delivery attempts after a transient failure")
     templates_dir: Path | None = Field(None, description="your own message templates, same file names")
 
-    @field_validator("templates_dir")
-    @classmethod
-    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        if value is None or value.is_absolute():
-            return value
-        return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
+    _resolve_templates = field_validator("templates_dir")(resolve_path)
 
     @model_validator(mode="after")
     def _known_channels(self) -> NotificationsConfig:
