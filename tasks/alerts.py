@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -20,6 +20,7 @@ from opsbook.alerts import (Alert, Group, Notice, channels_for, group_notices, l
 from opsbook.config import EstateConfig
 from opsbook.escalation import escalation_level
 from opsbook.results import CheckResult, utcnow
+from opsbook.secrets import redact
 from opsbook.store import open_store
 from reports.messages import Message, render_message
 from tasks.incidents import refresh_status_page
@@ -99,6 +100,12 @@ async def handle_results(config: EstateConfig, results: list[CheckResult], now: 
 def process_alerts(config: EstateConfig, results: list[CheckResult], now: datetime | None = None) -> AlertSummary:
     """After the results are stored: alerts raised, updated or resolved, their notices sent, and
     the status page regenerated."""
+    logger = get_run_logger()
     summary = run_coro_as_sync(handle_results(config, results, now))
+    for delivery in summary.failed_deliveries:
+        logger.warning("notification to %s failed after %s attempt(s): %s", delivery.channel, delivery.attempts,
+                       redact(delivery.error or ""))
+    logger.info("alerts: %s changed, %s message(s) sent", len(summary.changed),
+                len(summary.deliveries) - len(summary.failed_deliveries))
     refresh_status_page(config, now)
     return summary

@@ -46,7 +46,7 @@ class WebhookReceiver(LoopbackServer):
             with self._lock:
                 self.received.append(Recorded(request.path, {k.lower(): v for k, v in request.headers.items()},
                                               request.body))
-            if request.path == "/fail":
+            if request.path.startswith("/fail"):
                 return Reply(500, "down")
             if request.path == "/reject":
                 return Reply(403, "forbidden")

@@ -124,3 +124,42 @@ def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) ->
         texts = [r.json["text"] for r in hooks.on("/slack")]
         assert len(texts) == 2 and texts[0].startswith("🚨 1 ALERT(S) FIRING")
         assert texts[1].startswith(f"⏫ INCIDENT ESCALATED - {incident.id} to level 3")
+
+
+def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import text
+
+    from flows.daily import daily_checklist
+    from tests.conftest import free_port
+    from tests.test_daily_flow import read_back
+
+    token_path = "/fail/T0KEN-very-secret-path"
+    password = "pw-that-must-not-leak"
+    monkeypatch.setenv("OPS_SMTP_PASSWORD", password)
+    with WebhookReceiver() as hooks:
+        hooks.routes[token_path] = hooks.routes["/fail"]
+        url = hooks.url(token_path)
+        path = write_config(tmp_path, {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
+            "http": {"timeout_s": 2, "retries": 0},
+            "platforms": [{"name": "fly", "url": hooks.url("/missing")}],
+            "notifications": {"retries": 1, "channels": [
+                {"name": "slack", "type": "slack", "url": url},
+                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": free_port(), "starttls": False,
+                 "username": "ops", "password": "${OPS_SMTP_PASSWORD}", "sender": "a@b.test", "to": ["c@d.test"]}]}})
+        state = daily_checklist(config_path=str(path), return_state=True)
+        assert len(hooks.received) == 2  # the failing channel was tried, and retried once
+    assert state.is_failed()
+    artifacts, logs = read_back(str(state.state_details.flow_run_id))
+    log_text = "\n".join(log.message for log in logs)
+    assert "notification to slack failed after 2 attempt(s): DeliveryFailed: HTTP 500" in log_text
+    assert "notification to mail failed" in log_text
+    sinks = [log_text, *(str(a.data) for a in artifacts),
+             *(p.read_text() for p in (tmp_path / "out").glob("*.html"))]
+    config = load_config(path)
+    with open_store(config.history.url).engine.connect() as connection:
+        for table in ("notification_deliveries", "alerts", "check_results"):
+            sinks += [str(row) for row in connection.execute(text(f"SELECT * FROM {table}"))]
+    assert len(sinks) > 5
+    for sink in sinks:
+        assert "T0KEN-very-secret-path" not in sink and password not in sink
