@@ -163,3 +163,22 @@ def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp
     assert len(sinks) > 5
     for sink in sinks:
         assert "T0KEN-very-secret-path" not in sink and password not in sink
+
+
+def test_a_prefect_notification_block_is_used_by_name(tmp_path: Path) -> None:
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+    from opsbook.config import parse_config
+    from reports.messages import render_message
+    from tasks.notify import deliver
+
+    with WebhookReceiver() as hooks:
+        CustomWebhookNotificationBlock(name="ops", url=hooks.url("/prefect"), json_data={"said": "{{body}}"},
+                                       allow_private_urls=True).save("ops-alerts", overwrite=True)
+        config = parse_config({"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "notifications": {"channels": [
+            {"name": "teams", "type": "prefect", "block": "custom-webhook/ops-alerts"},
+            {"name": "missing", "type": "prefect", "block": "custom-webhook/no-such-block"}]}}, base_dir=tmp_path)
+        message = render_message("test", "test", {"estate": "e", "channel": "teams", "now": utcnow()})
+        deliveries = {d.channel: d for d in asyncio.run(deliver(config, ["teams", "missing"], message))}
+        assert deliveries["teams"].ok and not deliveries["missing"].ok
+        assert hooks.on("/prefect")[0].json == {"said": message.text}
