@@ -27,6 +27,7 @@ from opsbook.secrets import install_log_redaction, redact
 from opsbook.store import open_store
 from reports import Report, Section
 from reports.trends import check_trend_chart
+from tasks.alerts import process_alerts
 from tasks.history import store_results
 from tasks.publish import publish_artifacts
 from tasks.report import write_html_report
@@ -132,6 +133,8 @@ def finish_checklist(
                    finished_at=finished_at, results=results)
 
     stored = _attempt(lambda: store_results(config.history.url, **history), "history store not written", notes)
+    if stored is not _FAILED:  # alerts read the stored history; notices go out after the final retry
+        _attempt(lambda: process_alerts(config, results), "alerts not processed", notes)
     report = Report(kind=kind, title=title, estate=config.estate, run_id=run_id, started_at=started_at,
                     finished_at=finished_at, sections=sections, notes=notes)
     report_path = _attempt(lambda: write_html_report(report, config.reports.directory),

@@ -230,6 +230,13 @@ def demo(
     raise typer.Exit(code)
 
 
+from opsbook.cli_incidents import incident_app, notify_app, silence_app  # noqa: E402 - needs the helpers above
+
+app.add_typer(incident_app, name="incident")
+app.add_typer(silence_app, name="silence")
+app.add_typer(notify_app, name="notify")
+
+
 def main() -> None:
     # Without PREFECT_API_URL, Prefect starts a temporary server; its 20 s default start-up limit
     # is too tight on a busy two-core machine.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from reports.render import atomic_write, environment
+from reports.render import environment, write_html
 
 INDEX_NAME = "index.html"
 _META = re.compile(r'<meta name="opsbook-([a-z]+)" content="([^"]*)">')
@@ -52,5 +52,4 @@ def write_index(directory: Path) -> Path:
     entries = build_index(directory)
     page = environment().get_template("index.html.j2").render(entries=entries, directory=directory)
     path = directory / INDEX_NAME
-    atomic_write(path, page)
-    return path
+    return write_html(path, page)

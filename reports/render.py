@@ -49,8 +49,8 @@ def report_filename(report: Report) -> str:
     return f"{report.kind}-{stamp}-{report.run_id[:8]}.html"
 
 
-def atomic_write(path: Path, text: str) -> None:
-    """Write via a temp file and a rename, so a reader never sees half a page."""
+def write_html(path: Path, text: str) -> Path:
+    """Write a page atomically: a temp file beside it, then a rename; a reader never sees half a page."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -60,6 +60,7 @@ def atomic_write(path: Path, text: str) -> None:
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return path
 
 
 def write_report(report: Report, directory: Path) -> Path:
@@ -67,7 +68,6 @@ def write_report(report: Report, directory: Path) -> Path:
     from reports.index import write_index
 
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / report_filename(report)
-    atomic_write(path, render_report(report))
+    path = write_html(directory / report_filename(report), render_report(report))
     write_index(directory)
     return path

@@ -89,10 +89,10 @@ def new_client(settings: HttpSettings, *, verify: bool = True, connections: int 
 
 
 async def _read_once(client: httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
-                     timeout_s: float, max_body_bytes: int) -> FetchedResponse:
+                     timeout_s: float, max_body_bytes: int, content: bytes | None = None) -> FetchedResponse:
     started = time.perf_counter()
     async with asyncio.timeout(timeout_s):  # a total deadline: a trickling body cannot outlive it
-        async with client.stream(method, url, headers=dict(headers)) as response:
+        async with client.stream(method, url, headers=dict(headers), content=content) as response:
             chunks: list[bytes] = []
             size = 0
             truncated = False
@@ -124,8 +124,9 @@ async def fetch(
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
+    content: bytes | None = None,
 ) -> FetchedResponse | FetchFailure:
-    """GET (or HEAD) one URL with retries on connection errors, timeouts and 5xx only.
+    """GET (or HEAD, or POST `content`) one URL with retries on connection errors, timeouts and 5xx only.
 
     Never raises for a network fault: the caller gets a FetchFailure saying why and how many
     attempts were made. A 4xx comes back as a response on the first attempt, not retried.
@@ -147,7 +148,8 @@ async def fetch(
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                response = await _read_once(client, method, url, headers or {}, deadline, settings.max_body_bytes)
+                response = await _read_once(client, method, url, headers or {}, deadline, settings.max_body_bytes,
+                                             content)
         response.attempts = attempts
         return response
     except RetryError as exhausted:
@@ -156,6 +158,13 @@ async def fetch(
         return failure(str(error), "too_large")
     except httpx.HTTPError as error:  # not transient: invalid URL, unsupported protocol, ...
         return failure(f"{type(error).__name__}: {error}", "transport")
+
+
+async def post_json(client: httpx.AsyncClient, url: str, settings: HttpSettings, body: bytes,
+                    headers: Mapping[str, str] | None = None) -> FetchedResponse | FetchFailure:
+    """POST an already-serialised JSON body (so a signature can cover its exact bytes), same retries."""
+    return await fetch(client, url, settings, method="POST", content=body,
+                       headers={"Content-Type": "application/json", **(headers or {})})
 
 
 def _describe_failure(error: BaseException | None, failure: Callable[..., FetchFailure], deadline: float) -> FetchFailure:

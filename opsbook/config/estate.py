@@ -14,6 +14,9 @@ from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
 from opsbook.config.analytics import AnalyticsConfig
 from opsbook.config.maintenance import MaintenanceConfig
+from opsbook.config.escalation import EscalationConfig
+from opsbook.config.incidents import IncidentsConfig
+from opsbook.config.notifications import NotificationsConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
 from opsbook.config.thresholds import Section, Thresholds
@@ -79,6 +82,9 @@ class EstateConfig(Section):
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
+    incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
 
     @model_validator(mode="before")
     @classmethod

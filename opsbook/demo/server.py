@@ -21,6 +21,7 @@ class Request:
     path: str
     query: str
     headers: dict[str, str]
+    body: bytes = b""
 
 
 @dataclass
@@ -57,7 +58,8 @@ class LoopbackServer:
                 path, _, query = self.path.partition("?")
                 server.hits[path] = server.hits.get(path, 0) + 1
                 handler = server.routes.get(path)
-                reply = handler(Request(self.command, path, query, dict(self.headers))) if handler else Reply(404, "not found")
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                reply = handler(Request(self.command, path, query, dict(self.headers), body)) if handler else Reply(404, "not found")
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 chunks = _chunks(reply.body)

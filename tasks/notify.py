@@ -1,0 +1,146 @@
+"""Delivering messages: Slack-compatible and signed JSON webhooks, SMTP email, Prefect blocks.
+
+Each channel is tried on its own, concurrently: a failing channel never blocks the others.
+Transient failures are retried; every delivery, sent or failed, is recorded in the history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import inspect
+import json
+import smtplib
+import ssl
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+
+from tenacity import AsyncRetrying, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+from opsbook.config import EstateConfig
+from opsbook.config.notifications import EmailChannel, PrefectChannel, SlackChannel, WebhookChannel
+from opsbook.results import describe_exception, utcnow
+from opsbook.secrets import redact
+from opsbook.store import open_store
+from opsbook.store.incident_models import DeliveryRow
+from reports.messages import Message
+from tasks.http import FetchFailure, new_client, post_json
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str
+    ok: bool
+    attempts: int
+    error: str | None = None
+
+
+class DeliveryFailed(Exception):
+    """The channel answered, but not with success (a 4xx, a refused recipient...)."""
+
+    def __init__(self, reason: str, attempts: int | None = None) -> None:
+        super().__init__(reason)
+        if attempts is not None:
+            self.attempts = attempts
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The webhook signature header value: `sha256=` and the HMAC-SHA256 hex digest of the body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+async def _post(config: EstateConfig, url: str, body: bytes, headers: dict[str, str]) -> int:
+    settings = config.http.model_copy(update={"retries": config.notifications.retries})
+    async with new_client(settings) as client:
+        outcome = await post_json(client, url, settings, body, headers)
+    if isinstance(outcome, FetchFailure):
+        raise DeliveryFailed(f"{outcome.reason} after {outcome.attempts} attempt(s)", outcome.attempts)
+    if not 200 <= outcome.status_code < 300:
+        raise DeliveryFailed(f"HTTP {outcome.status_code}: {outcome.text[:200]}", outcome.attempts)
+    return outcome.attempts
+
+
+def _smtp_transient(error: BaseException) -> bool:
+    if isinstance(error, smtplib.SMTPResponseException):
+        return 400 <= error.smtp_code < 500
+    return isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError))
+
+
+def send_email(channel: EmailChannel, message: Message, retries: int) -> int:
+    """Send over SMTP (STARTTLS unless turned off); retry only 4xx answers and connection faults."""
+    email = EmailMessage()
+    email["Subject"], email["From"], email["To"] = message.subject, channel.sender, ", ".join(channel.to)
+    email.set_content(message.text)
+    email.add_alternative(message.html, subtype="html")
+    attempts = 0
+    for attempt in Retrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.2, max=2),
+                            retry=retry_if_exception(_smtp_transient), reraise=True):
+        with attempt:
+            attempts += 1
+            with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_s) as smtp:
+                if channel.starttls:
+                    context = ssl.create_default_context(cafile=str(channel.ca_file) if channel.ca_file else None)
+                    smtp.starttls(context=context)
+                if channel.username and channel.password:
+                    smtp.login(channel.username, channel.password)
+                refused = smtp.send_message(email)
+                if refused:
+                    raise DeliveryFailed(f"recipients refused: {', '.join(refused)}")
+    return attempts
+
+
+async def _send_prefect(channel: PrefectChannel, message: Message, retries: int) -> int:
+    from prefect.blocks.core import Block
+
+    attempts = 0
+    async for attempt in AsyncRetrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.2, max=2),
+                                       reraise=True):
+        with attempt:
+            attempts += 1
+            block = await Block.aload(channel.block)
+            sender = getattr(block, "anotify", None) or block.notify
+            outcome = sender(message.text, message.subject)
+            if inspect.isawaitable(outcome):
+                await outcome
+    return attempts
+
+
+async def send(config: EstateConfig, channel_name: str, message: Message) -> Delivery:
+    """Deliver to one channel; never raises: a failure comes back as a Delivery saying why."""
+    channel = config.notifications.channel(channel_name)
+    retries = config.notifications.retries
+    try:
+        if isinstance(channel, SlackChannel):
+            body = json.dumps({"text": message.text}).encode()
+            attempts = await _post(config, str(channel.url), body, {})
+        elif isinstance(channel, WebhookChannel):
+            body = json.dumps(message.payload, sort_keys=True, default=str).encode()
+            headers = dict(channel.headers)
+            if channel.secret:
+                headers[channel.signature_header] = sign(channel.secret, body)
+            attempts = await _post(config, str(channel.url), body, headers)
+        elif isinstance(channel, EmailChannel):
+            attempts = await asyncio.to_thread(send_email, channel, message, retries)
+        else:
+            attempts = await _send_prefect(channel, message, retries)
+    except RetryError as error:  # pragma: no cover - reraise=True makes this rare
+        return Delivery(channel_name, False, retries + 1, redact(describe_exception(error)))
+    except Exception as error:  # noqa: BLE001 - one channel's failure must not stop the others
+        return Delivery(channel_name, False, getattr(error, "attempts", retries + 1), redact(describe_exception(error)))
+    return Delivery(channel_name, True, attempts)
+
+
+async def deliver(config: EstateConfig, channels: Sequence[str], message: Message, *,
+                  refs: dict | None = None, now: datetime | None = None, record: bool = True) -> list[Delivery]:
+    """Send one message to several channels at once and record each outcome in the history."""
+    deliveries = list(await asyncio.gather(*(send(config, name, message) for name in channels)))
+    if record and deliveries:
+        at = now or utcnow()
+        with open_store(config.history.url).session() as session, session.begin():
+            session.add_all(DeliveryRow(channel=d.channel, kind=message.kind, subject=redact(message.subject),
+                                        ok=d.ok, attempts=d.attempts, error=d.error, refs=redact(refs or {}), at=at)
+                            for d in deliveries)
+    return deliveries
