@@ -11,6 +11,10 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
+from reports.app_metrics import figures_tables
+from tasks.app_metrics import (check_api_performance, check_app_resources, check_error_rate_24h,
+                               check_real_user_monitoring, check_security_dashboard, check_user_engagement,
+                               check_web_vitals)
 from tasks.platforms import check_platform_health
 
 FLOW_NAME = "daily-checklist"
@@ -20,11 +24,21 @@ FLOW_NAME = "daily-checklist"
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    platforms, = sections = run_steps([
+    platforms, *_ = sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
+        # KPI review, resources and RUM from the application's own API (metrics_sources).
+        Step("Core Web Vitals", check_web_vitals, (config,), check="app.web_vitals", component="application"),
+        Step("API performance", check_api_performance, (config,), check="app.api_performance", component="application"),
+        Step("User engagement", check_user_engagement, (config,), check="app.engagement", component="application"),
+        Step("Security dashboard", check_security_dashboard, (config,), check="app.security", component="application"),
+        Step("Resource utilisation", check_app_resources, (config,), check="app.resources", component="application"),
+        Step("Real User Monitoring", check_real_user_monitoring, (config,), check="app.rum", component="application"),
+        Step("Error rate, last 24 h", check_error_rate_24h, (config,), check="app.error_rate", component="application"),
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))
+    for section in sections:
+        section.tables.extend(figures_tables(section.results))
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
                                artifact_key="daily-report", run_id=run_id, started_at=started_at,

@@ -1,0 +1,276 @@
+"""The application's own JSON API: web vitals, API performance, engagement, security, resources,
+RUM and the 24-hour error rate, each read through the source's mapping and judged.
+
+One fetch per endpoint (bounded body, deadline, retries only when transient). Every fault
+becomes an `error` result naming its cause or its JSON path; the other endpoints and steps
+carry on. Every figure read is stored as a metric sample. Failures then pass flap control and
+maintenance windows before they are returned.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config import EstateConfig, Limit, Thresholds
+from opsbook.config.app_metrics import AppStep, ConditionSpec, Endpoint, JsonApiSource, MetricMap
+from opsbook.flapping import apply_failure_threshold
+from opsbook.json_path import PathNotFound, json_type, resolve
+from opsbook.maintenance import active_window, silence
+from opsbook.results import CheckResult, Status, describe_exception, error_result, judge, utcnow
+from opsbook.store import HistoryStore, Sample, open_store
+from tasks.http import FetchedResponse, FetchFailure, fetch, sweep
+
+COMPONENT = "application"
+FLAP_LOOKBACK = timedelta(days=30)
+_EXCERPT_CHARS = 120
+
+# step -> (task name, section title), in the runbook's order.
+STEPS: dict[AppStep, tuple[str, str]] = {
+    "web_vitals": ("check-web-vitals", "Core Web Vitals"),
+    "api_performance": ("check-api-performance", "API performance"),
+    "engagement": ("check-user-engagement", "User engagement"),
+    "security": ("check-security-dashboard", "Security dashboard"),
+    "resources": ("check-app-resources", "Resource utilisation (application API)"),
+    "rum": ("check-real-user-monitoring", "Real User Monitoring"),
+    "error_rate": ("check-error-rate-24h", "Error rate, last 24 h"),
+}
+
+
+def check_id(step: AppStep) -> str:
+    return f"app.{step}"
+
+
+class BadValue(ValueError):
+    """A mapped field is there but cannot be read as the figure it should be."""
+
+
+@dataclass
+class Reading:
+    """What one endpoint gave: results to judge and figures to keep."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
+
+
+def decode_json(response: FetchedResponse) -> Any:
+    """The body as JSON, or BadValue saying what came back instead (an HTML error page, text...)."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    text = response.text
+    if "html" in content_type or text.lstrip()[:1] == "<":
+        raise BadValue(f"not JSON: an HTML page ({content_type}): {_excerpt(text)}")
+    try:
+        return json.loads(response.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        raise BadValue(f"body is not JSON ({content_type}): {reason}{where}: {_excerpt(text) or '(empty)'}") from None
+
+
+def metric_value(body: Any, metric: MetricMap) -> tuple[float, Any]:
+    """The figure at the metric's path, scaled; raises PathNotFound or BadValue naming the path."""
+    raw = resolve(body, metric.parts)
+    if metric.values is not None:
+        if isinstance(raw, str) and raw.lower() in {k.lower(): v for k, v in metric.values.items()}:
+            return {k.lower(): v for k, v in metric.values.items()}[raw.lower()], raw
+        known = ", ".join(metric.values)
+        raise BadValue(f"{metric.path}: {raw!r} is not one of {known}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        shown = f" {_excerpt(json.dumps(raw))}" if not isinstance(raw, (dict, list)) else ""
+        raise BadValue(f"{metric.path}: expected a number, found {json_type(raw)}{shown}")
+    if not math.isfinite(raw):
+        raise BadValue(f"{metric.path}: {raw} is not a finite number")
+    return float(raw) * metric.scale, raw
+
+
+def _figure_text(value: float, unit: str | None) -> str:
+    shown = f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{shown} {unit}".strip() if unit and unit != "%" else f"{shown}{unit or ''}"
+
+
+def _judged_message(metric: MetricMap, value: float, raw: Any, status: Status, limit: Limit) -> str:
+    shown = repr(raw) if metric.values is not None else _figure_text(value, metric.unit)
+    unit = metric.unit if metric.values is None else None
+    worse, better = ("above", "below") if limit.higher_is_worse else ("below", "above")
+    if status is Status.OK:
+        level, words = (limit.warn, "warning") if limit.warn is not None else (limit.fail, "critical")
+        return f"{metric.name} {shown}: {better} the {words} level {_figure_text(level or 0, unit)}"
+    level, words = (limit.fail, "critical") if status is Status.FAIL else (limit.warn, "warning")
+    return f"{metric.name} {shown}: {worse} the {words} level {_figure_text(level or 0, unit)}"
+
+
+def judge_metric(metric: MetricMap, value: float, raw: Any, limit: Limit, **common: Any) -> CheckResult:
+    status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
+    details = {"path": metric.path, "warn": limit.warn, "fail": limit.fail}
+    if metric.values is not None:
+        details["observed"] = raw
+    return CheckResult(status=status, value=round(value, 4), unit=metric.unit, threshold=threshold,
+                       message=_judged_message(metric, value, raw, status, limit), details=details, **common)
+
+
+def judge_condition(spec: ConditionSpec, response: FetchedResponse, body: Any, **common: Any) -> CheckResult:
+    condition = spec.parsed
+    outcome = condition.evaluate(response.status_code, response.elapsed_ms, body)
+    if outcome.passed is None:
+        status, message = Status.ERROR, f"cannot evaluate {condition.text}: {outcome.reason}"
+    elif outcome.passed:
+        status, message = Status.OK, f"{condition.text} holds ({outcome.reason})"
+    else:
+        status, message = Status(spec.severity), f"{condition.text} does not hold ({outcome.reason})"
+    observed = outcome.observed
+    value = float(observed) if isinstance(observed, (int, float)) and not isinstance(observed, bool) else None
+    return CheckResult(status=status, value=value, threshold=condition.numeric_threshold, message=message,
+                       unit="ms" if condition.subject == "response_time" else None,
+                       details={"condition": condition.text, "severity": spec.severity}, **common)
+
+
+def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedResponse | FetchFailure,
+                  thresholds: Thresholds, started_at: datetime) -> Reading:
+    """Turn one endpoint's answer into results and samples. Pure: no I/O."""
+    check = check_id(endpoint.step)
+    url = source.url(endpoint)
+    labels = {"source": source.name, "endpoint": endpoint.name}
+    target = f"{source.name}/{endpoint.name}"
+
+    def common(name: str) -> dict[str, Any]:
+        return dict(check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at,
+                    labels=labels)
+
+    if isinstance(outcome, FetchFailure):
+        details: dict[str, Any] = {"url": url, "failure": outcome.kind}
+        if outcome.last_response is not None:
+            details["status_code"] = outcome.last_response.status_code
+        return Reading([error_result(check, target, COMPONENT, f"{url}: {outcome.reason}", started_at=started_at,
+                                     labels=labels, attempts=outcome.attempts, duration_ms=outcome.elapsed_ms,
+                                     details=details)])
+    timing = dict(attempts=outcome.attempts, duration_ms=outcome.elapsed_ms)
+    if outcome.status_code not in endpoint.expected_status:
+        cause = f"HTTP {outcome.status_code}"
+        if outcome.status_code in (401, 403):
+            cause += " (the API refused the credentials: check the secret in the source's headers)"
+        if said := _excerpt(outcome.text):
+            cause += f": {said}"
+        return Reading([error_result(check, target, COMPONENT, f"{url}: {cause}", started_at=started_at,
+                                     labels=labels, details={"url": url, "status_code": outcome.status_code},
+                                     **timing)])
+    body: Any = None
+    if endpoint.needs_body:
+        try:
+            body = decode_json(outcome)
+        except BadValue as error:
+            return Reading([error_result(check, target, COMPONENT, f"{url}: {error}", started_at=started_at,
+                                         labels=labels, details={"url": url, "status_code": outcome.status_code},
+                                         **timing)])
+
+    reading = Reading()
+    figures: list[dict[str, Any]] = []
+    for metric in endpoint.metrics:
+        try:
+            value, raw = metric_value(body, metric)
+        except (PathNotFound, BadValue) as error:
+            reading.results.append(error_result(check, f"{source.name}/{metric.name}", COMPONENT,
+                                                f"{url}: {error}", started_at=started_at, labels=labels,
+                                                details={"path": metric.path}))
+            figures.append({"metric": metric.name, "value": None, "unit": metric.unit, "status": "error"})
+            continue
+        reading.samples.append(Sample(metric=metric.name, value=value, ts=started_at, source=source.name,
+                                      labels={"endpoint": endpoint.name}, unit=metric.unit))
+        limit = metric.judged_by(thresholds)
+        figure = {"metric": metric.name, "value": round(value, 4), "unit": metric.unit, "status": "recorded"}
+        if limit is not None:
+            result = judge_metric(metric, value, raw, limit, **common(metric.name))
+            reading.results.append(result)
+            figure.update(status=result.status.value, threshold=result.threshold)
+        figures.append(figure)
+    for index, spec in enumerate(endpoint.conditions):
+        name = f"{endpoint.name}[{index}]" if len(endpoint.conditions) > 1 else endpoint.name
+        reading.results.append(judge_condition(spec, outcome, body, **{**common(name), "target": f"{source.name}/{name} condition"}))
+    reading.samples.append(Sample(metric="response_time", value=outcome.elapsed_ms, ts=started_at, source=source.name,
+                                  labels={"endpoint": endpoint.name}, unit="ms"))
+    summary = CheckResult(check=check, target=target, component=COMPONENT, status=Status.OK, started_at=started_at,
+                          value=round(outcome.elapsed_ms, 1), unit="ms", labels=labels,
+                          message=f"HTTP {outcome.status_code} in {outcome.elapsed_ms:.0f} ms"
+                                  + (f"; {len(figures)} figure(s) read" if figures else ""),
+                          details={"url": url, "status_code": outcome.status_code, "figures": figures}, **timing)
+    reading.results.insert(0, summary)
+    return reading
+
+
+def settle(result: CheckResult, source: JsonApiSource, endpoint: Endpoint, store: HistoryStore | None) -> CheckResult:
+    """Flap control from the history, then the maintenance mark; both only touch failures."""
+    threshold = endpoint.failure_threshold or source.failure_threshold
+    if result.status is Status.FAIL and threshold > 1:
+        try:
+            if store is None:
+                raise RuntimeError("history store not available")
+            previous = store.result_history(result.check, result.target, since=result.started_at - FLAP_LOOKBACK)
+        except Exception as error:  # noqa: BLE001 - without history a failure is reported as is
+            result = result.model_copy(update={"details": {**result.details,
+                                                           "flap_control": f"skipped: {describe_exception(error)}"}})
+        else:
+            result = apply_failure_threshold(result, previous, threshold)
+    if window := active_window(source.maintenance, result.started_at):
+        result = silence(result, window)
+    return result
+
+
+async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
+    """Read every endpoint of one daily step from every json_api source, concurrently."""
+    jobs = [(source, endpoint) for source in config.metrics_sources for endpoint in source.endpoints
+            if endpoint.step == step]
+    if not jobs:
+        return [CheckResult(check=check_id(step), target="(none)", component=COMPONENT, status=Status.SKIPPED,
+                            message="no metrics_sources endpoint feeds this step")]
+
+    async def probe(client: httpx.AsyncClient, job: tuple[JsonApiSource, Endpoint]) -> Reading:
+        source, endpoint = job
+        started_at = utcnow()
+        outcome = await fetch(client, source.url(endpoint), config.http, headers={**source.headers, **endpoint.headers},
+                              timeout_s=source.timeout_s)
+        return read_response(source, endpoint, outcome, config.thresholds, started_at)
+
+    readings = await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
+    results, problems = [], []
+    try:
+        store: HistoryStore | None = open_store(config.history.url)
+        store.add_samples([s for reading in readings for s in reading.samples])
+    except Exception as error:  # noqa: BLE001 - the figures are still judged and reported
+        store = None
+        problems.append(error_result(check_id(step), "(history)", COMPONENT,
+                                     f"figures not stored: {describe_exception(error)}"))
+    for (source, endpoint), reading in zip(jobs, readings, strict=True):
+        results.extend(settle(result, source, endpoint, store) for result in reading.results)
+    return results + problems
+
+
+def _step_task(step: AppStep):  # type: ignore[no-untyped-def]
+    name, title = STEPS[step]
+
+    async def run(config: EstateConfig) -> list[CheckResult]:
+        return await read_step(config, step)
+
+    run.__name__ = run.__qualname__ = name.replace("-", "_")
+    run.__doc__ = f"The runbook's KPI review: {title}, from the application's JSON API."
+    return task(name=name, timeout_seconds=300, cache_policy=NO_CACHE)(run)
+
+
+check_web_vitals = _step_task("web_vitals")
+check_api_performance = _step_task("api_performance")
+check_user_engagement = _step_task("engagement")
+check_security_dashboard = _step_task("security")
+check_app_resources = _step_task("resources")
+check_real_user_monitoring = _step_task("rum")
+check_error_rate_24h = _step_task("error_rate")
+
