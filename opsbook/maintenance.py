@@ -15,9 +15,8 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from opsbook.config.thresholds import Section
 from opsbook.results import CheckResult, Status
 
 SILENCED = "silenced_by_maintenance"
@@ -25,8 +24,14 @@ _SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=M
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$")
 
 
-class MaintenanceWindow(Section):
-    """One planned window, e.g. Sundays 02:00-04:00 Europe/London."""
+class MaintenanceWindow(BaseModel):
+    """One planned window, e.g. Sundays 02:00-04:00 Europe/London.
+
+    A config section like `opsbook.config.Section` (unknown keys are errors), defined here so
+    that this core module does not depend on the config package that uses it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field("maintenance", min_length=1, description="shown on silenced results")
     start: datetime = Field(description="first occurrence, wall-clock time in `timezone` (no offset)")
