@@ -83,10 +83,10 @@ def metric_value(body: Any, metric: MetricMap) -> tuple[float, Any]:
     """The figure at the metric's path, scaled; raises PathNotFound or BadValue naming the path."""
     raw = resolve(body, metric.parts)
     if metric.values is not None:
-        if isinstance(raw, str) and raw.lower() in {k.lower(): v for k, v in metric.values.items()}:
-            return {k.lower(): v for k, v in metric.values.items()}[raw.lower()], raw
-        known = ", ".join(metric.values)
-        raise BadValue(f"{metric.path}: {raw!r} is not one of {known}")
+        levels = {name.lower(): number for name, number in metric.values.items()}
+        if isinstance(raw, str) and raw.lower() in levels:
+            return levels[raw.lower()], raw
+        raise BadValue(f"{metric.path}: {json.dumps(raw)} is not one of {', '.join(metric.values)}")
     if isinstance(raw, bool) or not isinstance(raw, (int, float)):
         shown = f" {_excerpt(json.dumps(raw))}" if not isinstance(raw, (dict, list)) else ""
         raise BadValue(f"{metric.path}: expected a number, found {json_type(raw)}{shown}")
