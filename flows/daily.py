@@ -37,6 +37,7 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))
+    sections = [section for section in sections if section.results]  # steps with nothing configured
     for section in sections:
         section.tables.extend(figures_tables(section.results))
 

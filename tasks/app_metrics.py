@@ -227,7 +227,13 @@ def settle(result: CheckResult, source: JsonApiSource, endpoint: Endpoint, store
 
 
 async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
-    """Read every endpoint of one daily step from every json_api source, concurrently."""
+    """Read every endpoint of one daily step from every json_api source, concurrently.
+
+    With no `metrics_sources` at all the step has nothing to say (no results, no section); with
+    sources that feed other steps only, it is reported as skipped.
+    """
+    if not config.metrics_sources:
+        return []
     jobs = [(source, endpoint) for source in config.metrics_sources for endpoint in source.endpoints
             if endpoint.step == step]
     if not jobs:

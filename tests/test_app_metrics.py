@@ -290,3 +290,8 @@ def test_an_unwritable_history_is_reported_and_the_figures_are_still_judged(tmp_
     assert results["app/disk"].status is Status.WARN
     assert results["(history)"].status is Status.ERROR
     assert results["(history)"].message.startswith("figures not stored:")
+
+
+def test_without_metrics_sources_the_steps_say_nothing(tmp_path: Path) -> None:
+    config = configure(tmp_path)
+    assert all(asyncio.run(read_step(config, step)) == [] for step in STEPS)
