@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from tasks.http import FetchedResponse, FetchFailure, fetch, sweep
 COMPONENT = "application"
 FLAP_LOOKBACK = timedelta(days=30)
 _EXCERPT_CHARS = 120
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 # step -> (task name, section title), in the runbook's order.
 STEPS: dict[AppStep, tuple[str, str]] = {
@@ -65,12 +67,19 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
 
 
+def _said(response: FetchedResponse) -> str:
+    """What a body says in one line: an HTML page's title (a proxy's error page), else its start."""
+    if title := _TITLE.search(response.text):
+        return f"page titled {_excerpt(title.group(1))!r}"
+    return _excerpt(response.text)
+
+
 def decode_json(response: FetchedResponse) -> Any:
     """The body as JSON, or BadValue saying what came back instead (an HTML error page, text...)."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
     text = response.text
     if "html" in content_type or text.lstrip()[:1] == "<":
-        raise BadValue(f"not JSON: an HTML page ({content_type}): {_excerpt(text)}")
+        raise BadValue(f"not JSON: an HTML page ({content_type}): {_said(response)}")
     try:
         return json.loads(response.body)
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -150,9 +159,12 @@ def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedRes
 
     if isinstance(outcome, FetchFailure):
         details: dict[str, Any] = {"url": url, "failure": outcome.kind}
+        reason = outcome.reason
         if outcome.last_response is not None:
             details["status_code"] = outcome.last_response.status_code
-        return Reading([error_result(check, target, COMPONENT, f"{url}: {outcome.reason}", started_at=started_at,
+            if said := _said(outcome.last_response):
+                reason += f": {said}"
+        return Reading([error_result(check, target, COMPONENT, f"{url}: {reason}", started_at=started_at,
                                      labels=labels, attempts=outcome.attempts, duration_ms=outcome.elapsed_ms,
                                      details=details)])
     timing = dict(attempts=outcome.attempts, duration_ms=outcome.elapsed_ms)
@@ -160,7 +172,7 @@ def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedRes
         cause = f"HTTP {outcome.status_code}"
         if outcome.status_code in (401, 403):
             cause += " (the API refused the credentials: check the secret in the source's headers)"
-        if said := _excerpt(outcome.text):
+        if said := _said(outcome):
             cause += f": {said}"
         return Reading([error_result(check, target, COMPONENT, f"{url}: {cause}", started_at=started_at,
                                      labels=labels, details={"url": url, "status_code": outcome.status_code},

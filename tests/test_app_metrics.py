@@ -151,11 +151,14 @@ HTML_PAGE = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><bo
     (Reply.json({"core_web_vitals": {"fcp": [1, 2]}}), "app/fcp_p75",
      "core_web_vitals.fcp.p75: expected an object, found array"),
     (Reply(200, "OK", {"Content-Type": "text/plain"}), "app/rum", "body is not JSON (text/plain): Expecting value"),
-    (Reply(200, HTML_PAGE, {"Content-Type": "text/html"}), "app/rum", "not JSON: an HTML page (text/html)"),
+    (Reply(200, HTML_PAGE, {"Content-Type": "text/html"}), "app/rum",
+     "not JSON: an HTML page (text/html): page titled '502 Bad Gateway'"),
+    (Reply(503, HTML_PAGE, {"Content-Type": "text/html"}), "app/rum", "HTTP 503: page titled '502 Bad Gateway'"),
     (Reply(200, b'{"core_web_vitals": {"fcp": {"p75": 1', {"Content-Type": "application/json"}), "app/rum",
      "body is not JSON (application/json)"),
     (Reply.json({"core_web_vitals": {"fcp": {"p75": 1e999}}}), "app/fcp_p75", "is not a finite number"),
-], ids=["missing-field", "wrong-type", "wrong-container", "plain-text", "html-page", "truncated-json", "infinite"])
+], ids=["missing-field", "wrong-type", "wrong-container", "plain-text", "html-page", "html-5xx", "truncated-json",
+        "infinite"])
 def test_bad_bodies_become_errors_naming_the_path_or_cause(tmp_path: Path, reply: Reply, target: str,
                                                            cause: str) -> None:
     routes = {"/healthy": lambda _r: Reply.json({"lcp": 2100}), "/faulty": lambda _r: reply}
@@ -295,3 +298,18 @@ def test_an_unwritable_history_is_reported_and_the_figures_are_still_judged(tmp_
 def test_without_metrics_sources_the_steps_say_nothing(tmp_path: Path) -> None:
     config = configure(tmp_path)
     assert all(asyncio.run(read_step(config, step)) == [] for step in STEPS)
+
+
+def test_engagement_is_judged_only_where_a_limit_is_configured_and_lower_can_be_worse(tmp_path: Path) -> None:
+    endpoint = {"name": "engagement", "step": "engagement", "path": "/api/analytics/engagement", "metrics": [
+        {"name": "satisfaction_score", "path": "satisfaction_score",
+         "limit": {"warn": 4.5, "fail": 3.5, "higher_is_worse": False}},
+        {"name": "active_users_24h", "path": "active_users_24h", "unit": "users"}]}
+    with LoopbackServer(app_api_routes(TOKEN)) as server:
+        results = read(configure(tmp_path, source(server, endpoints=[endpoint])), "engagement")
+    score = results["app/satisfaction_score"]
+    assert (score.status, score.value, score.threshold) == (Status.WARN, 4.4, 4.5)
+    assert score.message == "satisfaction_score 4.4: below the warning level 4.5"
+    assert "app/active_users_24h" not in results
+    assert results["app/engagement"].details["figures"][1] == {
+        "metric": "active_users_24h", "value": 8214, "unit": "users", "status": "recorded"}

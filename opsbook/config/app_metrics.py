@@ -115,7 +115,7 @@ class Endpoint(Section):
         return [value] if isinstance(value, int) else value
 
     @model_validator(mode="after")
-    def _something_to_check(self) -> Endpoint:
+    def _unique_metric_names(self) -> Endpoint:
         names = [m.name for m in self.metrics]
         if duplicate := next((n for n in names if names.count(n) > 1), None):
             raise ValueError(f"metric {duplicate!r} is mapped twice")
