@@ -145,78 +145,85 @@ def judge_condition(spec: ConditionSpec, response: FetchedResponse, body: Any, *
                        details={"condition": condition.text, "severity": spec.severity}, **common)
 
 
-def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedResponse | FetchFailure,
-                  thresholds: Thresholds, started_at: datetime) -> Reading:
-    """Turn one endpoint's answer into results and samples. Pure: no I/O."""
-    check = check_id(endpoint.step)
-    url = source.url(endpoint)
-    labels = {"source": source.name, "endpoint": endpoint.name}
-    target = f"{source.name}/{endpoint.name}"
+class Unreadable(Exception):
+    """The endpoint gave nothing to read figures from: the cause, and what is known of the answer."""
 
-    def common(name: str) -> dict[str, Any]:
-        return dict(check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at,
-                    labels=labels)
+    def __init__(self, cause: str, details: dict[str, Any], attempts: int, elapsed_ms: float) -> None:
+        super().__init__(cause)
+        self.details, self.attempts, self.elapsed_ms = details, attempts, elapsed_ms
 
+
+def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> tuple[FetchedResponse, Any]:
+    """The response and its decoded JSON body (None when nothing needs it), or Unreadable."""
     if isinstance(outcome, FetchFailure):
-        details: dict[str, Any] = {"url": url, "failure": outcome.kind}
-        reason = outcome.reason
+        cause, details = outcome.reason, {"failure": outcome.kind}
         if outcome.last_response is not None:
             details["status_code"] = outcome.last_response.status_code
             if said := _said(outcome.last_response):
-                reason += f": {said}"
-        return Reading([error_result(check, target, COMPONENT, f"{url}: {reason}", started_at=started_at,
-                                     labels=labels, attempts=outcome.attempts, duration_ms=outcome.elapsed_ms,
-                                     details=details)])
-    timing = dict(attempts=outcome.attempts, duration_ms=outcome.elapsed_ms)
+                cause += f": {said}"
+        raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
+    details = {"status_code": outcome.status_code}
     if outcome.status_code not in endpoint.expected_status:
         cause = f"HTTP {outcome.status_code}"
         if outcome.status_code in (401, 403):
             cause += " (the API refused the credentials: check the secret in the source's headers)"
         if said := _said(outcome):
             cause += f": {said}"
-        return Reading([error_result(check, target, COMPONENT, f"{url}: {cause}", started_at=started_at,
-                                     labels=labels, details={"url": url, "status_code": outcome.status_code},
-                                     **timing)])
-    body: Any = None
-    if endpoint.needs_body:
-        try:
-            body = decode_json(outcome)
-        except BadValue as error:
-            return Reading([error_result(check, target, COMPONENT, f"{url}: {error}", started_at=started_at,
-                                         labels=labels, details={"url": url, "status_code": outcome.status_code},
-                                         **timing)])
+        raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
+    try:
+        return outcome, decode_json(outcome) if endpoint.needs_body else None
+    except BadValue as error:
+        raise Unreadable(str(error), details, outcome.attempts, outcome.elapsed_ms) from None
 
-    reading = Reading()
-    figures: list[dict[str, Any]] = []
+
+def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedResponse | FetchFailure,
+                  thresholds: Thresholds, started_at: datetime) -> Reading:
+    """Turn one endpoint's answer into results and samples. Pure: no I/O.
+
+    The first result speaks for the endpoint (answered in so many ms, or could not be read);
+    then one per judged figure, one per figure that could not be read, one per condition.
+    """
+    check, url = check_id(endpoint.step), source.url(endpoint)
+    labels = {"source": source.name, "endpoint": endpoint.name}
+
+    def common(name: str) -> dict[str, Any]:
+        return dict(check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at,
+                    labels=labels)
+
+    try:
+        response, body = usable_body(endpoint, outcome)
+    except Unreadable as problem:
+        return Reading([error_result(**common(endpoint.name), error=f"{url}: {problem}",
+                                     details={"url": url, **problem.details}, attempts=problem.attempts,
+                                     duration_ms=problem.elapsed_ms)])
+    reading, figures = Reading(), []
     for metric in endpoint.metrics:
         try:
             value, raw = metric_value(body, metric)
         except (PathNotFound, BadValue) as error:
-            reading.results.append(error_result(check, f"{source.name}/{metric.name}", COMPONENT,
-                                                f"{url}: {error}", started_at=started_at, labels=labels,
+            reading.results.append(error_result(**common(metric.name), error=f"{url}: {error}",
                                                 details={"path": metric.path}))
             figures.append({"metric": metric.name, "value": None, "unit": metric.unit, "status": "error"})
             continue
         reading.samples.append(Sample(metric=metric.name, value=value, ts=started_at, source=source.name,
                                       labels={"endpoint": endpoint.name}, unit=metric.unit))
-        limit = metric.judged_by(thresholds)
         figure = {"metric": metric.name, "value": round(value, 4), "unit": metric.unit, "status": "recorded"}
-        if limit is not None:
+        if (limit := metric.judged_by(thresholds)) is not None:
             result = judge_metric(metric, value, raw, limit, **common(metric.name))
             reading.results.append(result)
             figure.update(status=result.status.value, threshold=result.threshold)
         figures.append(figure)
     for index, spec in enumerate(endpoint.conditions):
         name = f"{endpoint.name}[{index}]" if len(endpoint.conditions) > 1 else endpoint.name
-        reading.results.append(judge_condition(spec, outcome, body, **{**common(name), "target": f"{source.name}/{name} condition"}))
-    reading.samples.append(Sample(metric="response_time", value=outcome.elapsed_ms, ts=started_at, source=source.name,
-                                  labels={"endpoint": endpoint.name}, unit="ms"))
-    summary = CheckResult(check=check, target=target, component=COMPONENT, status=Status.OK, started_at=started_at,
-                          value=round(outcome.elapsed_ms, 1), unit="ms", labels=labels,
-                          message=f"HTTP {outcome.status_code} in {outcome.elapsed_ms:.0f} ms"
-                                  + (f"; {len(figures)} figure(s) read" if figures else ""),
-                          details={"url": url, "status_code": outcome.status_code, "figures": figures}, **timing)
-    reading.results.insert(0, summary)
+        reading.results.append(judge_condition(spec, response, body, **common(f"{name} condition")))
+    reading.samples.append(Sample(metric="response_time", value=response.elapsed_ms, ts=started_at,
+                                  source=source.name, labels={"endpoint": endpoint.name}, unit="ms"))
+    read = f"; {len(figures)} figure(s) read" if figures else ""
+    reading.results.insert(0, CheckResult(
+        **common(endpoint.name), status=Status.OK, value=round(response.elapsed_ms, 1), unit="ms",
+        message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}",
+        details={"url": url, "status_code": response.status_code, "figures": figures},
+        attempts=response.attempts, duration_ms=response.elapsed_ms))
     return reading
 
 
