@@ -110,14 +110,19 @@ def _figure_text(value: float, unit: str | None) -> str:
 
 
 def _judged_message(metric: MetricMap, value: float, raw: Any, status: Status, limit: Limit) -> str:
-    shown = repr(raw) if metric.values is not None else _figure_text(value, metric.unit)
-    unit = metric.unit if metric.values is None else None
+    names = {number: name for name, number in (metric.values or {}).items()}
+
+    def shown(number: float, original: Any = None) -> str:
+        if metric.values is not None:  # a level such as a threat level: say its name
+            return repr(original if original is not None else names.get(number, f"{number:g}"))
+        return _figure_text(number, metric.unit)
+
     worse, better = ("above", "below") if limit.higher_is_worse else ("below", "above")
     if status is Status.OK:
         level, words = (limit.warn, "warning") if limit.warn is not None else (limit.fail, "critical")
-        return f"{metric.name} {shown}: {better} the {words} level {_figure_text(level or 0, unit)}"
+        return f"{metric.name} {shown(value, raw)}: {better} the {words} level {shown(level or 0)}"
     level, words = (limit.fail, "critical") if status is Status.FAIL else (limit.warn, "warning")
-    return f"{metric.name} {shown}: {worse} the {words} level {_figure_text(level or 0, unit)}"
+    return f"{metric.name} {shown(value, raw)}: {worse} the {words} level {shown(level or 0)}"
 
 
 def judge_metric(metric: MetricMap, value: float, raw: Any, limit: Limit, **common: Any) -> CheckResult:

@@ -57,3 +57,28 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
     assert [s.value for s in store.samples("disk", source="app")] == [86.3]
     stored = {r.key: r for r in store.get_run(outcome.run_id).results}  # type: ignore[union-attr]
     assert stored[("app.resources", "app/disk")].status is Status.WARN
+
+
+def test_opsbook_demo_prints_value_threshold_and_status_of_the_app_figures(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from opsbook import cli
+
+    monkeypatch.setattr(cli.out, "width", 250)  # one table row per line, however narrow the terminal
+    result = CliRunner().invoke(cli.app, ["demo", "--workdir", str(tmp_path / "demo")])
+    assert result.exit_code == 1, result.output  # the degraded platform still fails the run
+    rows = {tuple(cell.strip() for cell in line.split("│")[1:5]): line for line in result.output.splitlines()
+            if line.count("│") >= 6}
+    expected = {  # (check, target, status) -> value and threshold cells
+        ("app.web_vitals", "app/lcp", "ok"): ("2140 ms", "2500 ms"),
+        ("app.api_performance", "app/avg_response_time", "ok"): ("142 ms", "200 ms"),
+        ("app.rum", "app/rum_lcp_p75", "ok"): ("2180 ms", "2500 ms"),
+        ("app.resources", "app/disk", "warn"): ("86.3 %", "80 %"),
+        ("app.security", "app/vulnerability_count", "ok"): ("0 vulnerabilities", "1 vulnerabilities"),
+    }
+    for (check, target, status), (value, threshold) in expected.items():
+        [line] = [line for key, line in rows.items() if key[:3] == (check, target, status)]
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        assert cells[3:5] == [value, threshold], line
+    assert "threat_level 'low': below the warning level 'high'" in result.output
