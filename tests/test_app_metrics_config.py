@@ -88,7 +88,14 @@ def test_duplicate_names_are_rejected() -> None:
     assert problems({"base_url": "https://a.example", "endpoints": [
         {"name": "one", "step": "rum", "path": "/1", "metrics": [metric]},
         {"name": "two", "step": "rum", "path": "/2", "metrics": [metric]}]}) == [
-        "metrics_sources[0]: metric name 'lcp' is used twice in this source"]
+        "metrics_sources[0]: name 'lcp' is used twice in this source (endpoint and metric names must all differ)"]
+    assert problems({"base_url": "https://a.example", "endpoints": [
+        {"name": "lcp", "step": "rum", "path": "/1", "metrics": [metric]}]})[0].startswith(
+        "metrics_sources[0]: name 'lcp' is used twice")
+    with pytest.raises(ConfigError) as caught:
+        parse_config({"metrics_sources": [{"base_url": "https://a.example"}, {"base_url": "https://b.example"}]})
+    assert caught.value.problems == [
+        "metrics_sources: source name 'app' is used twice; give each source its own `name`"]
     assert problems({"base_url": "https://a.example", "endpoints": [
         {"name": "one", "step": "rum", "path": "/1", "metrics": [metric, metric]}]}) == [
         "metrics_sources[0].endpoints[0]: metric 'lcp' is mapped twice"]

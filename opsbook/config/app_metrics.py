@@ -8,9 +8,9 @@ endpoint maps JSON paths to named metrics, each judged against a named runbook t
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
 
 from opsbook.conditions import Condition, ConditionError, parse_condition
 from opsbook.config.thresholds import Limit, Section, Thresholds
@@ -206,12 +206,22 @@ class JsonApiSource(Section):
 
     @model_validator(mode="after")
     def _unique_names(self) -> JsonApiSource:
-        endpoints = [e.name for e in self.endpoints]
-        metrics = [m.name for e in self.endpoints for m in e.metrics]
-        for kind, names in (("endpoint", endpoints), ("metric", metrics)):
-            if duplicate := next((n for n in names if names.count(n) > 1), None):
-                raise ValueError(f"{kind} name {duplicate!r} is used twice in this source")
+        # Endpoint and metric names both become result targets (`app/rum`, `app/rum_lcp_p75`).
+        names = [e.name for e in self.endpoints] + [m.name for e in self.endpoints for m in e.metrics]
+        if duplicate := next((n for n in names if names.count(n) > 1), None):
+            raise ValueError(f"name {duplicate!r} is used twice in this source (endpoint and metric names "
+                             "must all differ)")
         return self
 
     def url(self, endpoint: Endpoint) -> str:
         return str(self.base_url).rstrip("/") + endpoint.path
+
+
+def _unique_source_names(sources: list[JsonApiSource]) -> list[JsonApiSource]:
+    names = [source.name for source in sources]
+    if duplicate := next((n for n in names if names.count(n) > 1), None):
+        raise ValueError(f"source name {duplicate!r} is used twice; give each source its own `name`")
+    return sources
+
+
+JsonApiSources = Annotated[list[JsonApiSource], AfterValidator(_unique_source_names)]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from opsbook.config.app_metrics import JsonApiSource
+from opsbook.config.app_metrics import JsonApiSources
 from opsbook.config.platforms import Platform
 from opsbook.config.thresholds import Section, Thresholds
 
@@ -70,7 +70,7 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
-    metrics_sources: list[JsonApiSource] = Field(default_factory=list, description="the application's JSON API")
+    metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
 
     @model_validator(mode="before")
     @classmethod
