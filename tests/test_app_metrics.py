@@ -313,3 +313,23 @@ def test_engagement_is_judged_only_where_a_limit_is_configured_and_lower_can_be_
     assert "app/active_users_24h" not in results
     assert results["app/engagement"].details["figures"][1] == {
         "metric": "active_users_24h", "value": 8214, "unit": "users", "status": "recorded"}
+
+
+def test_a_secret_in_the_url_or_headers_never_reaches_the_history(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from opsbook.config import parse_config
+
+    secret = "query-secret-0a9f3e"
+    with LoopbackServer({"/healthy": lambda _r: Reply(500, "down")}) as server:
+        config = parse_config({"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                               "http": {"retries": 0}, "metrics_sources": [{
+                                   "name": "app", "base_url": server.url("/") + "?key=${KEY}",
+                                   "headers": {"Authorization": "Bearer ${KEY}"}, "endpoints": [
+                                       {**HEALTHY, "path": "/healthy"}]}]}, environ={"KEY": secret})
+        stored = _run_and_store(config, "web_vitals", 1)
+    assert stored["app/vitals"].status is Status.ERROR  # the raw result still holds the URL ...
+    store = open_store(config.history.url)
+    with store.engine.connect() as connection:
+        dump = repr(connection.execute(text("SELECT * FROM check_results")).all())
+    assert "HTTP 500" in dump and secret not in dump and "key=***" in dump  # ... the history never does

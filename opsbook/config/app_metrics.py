@@ -9,6 +9,7 @@ endpoint maps JSON paths to named metrics, each judged against a named runbook t
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
 
@@ -214,7 +215,9 @@ class JsonApiSource(Section):
         return self
 
     def url(self, endpoint: Endpoint) -> str:
-        return str(self.base_url).rstrip("/") + endpoint.path
+        """base_url's path joined with the endpoint's; a query in base_url (an API key) is kept."""
+        base = urlsplit(str(self.base_url))
+        return urlunsplit(base._replace(path=base.path.rstrip("/") + endpoint.path))
 
 
 def _unique_source_names(sources: list[JsonApiSource]) -> list[JsonApiSource]:
