@@ -24,6 +24,15 @@ _SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=M
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$")
 
 
+def known_time_zone(value: str) -> str:
+    """A pydantic validator for IANA time-zone names (shared by every config with a `timezone`)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from None
+    return value
+
+
 class MaintenanceWindow(BaseModel):
     """One planned window, e.g. Sundays 02:00-04:00 Europe/London.
 
@@ -61,14 +70,7 @@ class MaintenanceWindow(BaseModel):
             raise ValueError("give a wall-clock time without an offset; the zone goes in `timezone`")
         return value
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from None
-        return value
+    _known_zone = field_validator("timezone")(known_time_zone)
 
     @field_validator("recurrence")
     @classmethod
