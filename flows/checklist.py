@@ -107,7 +107,7 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
         charts = [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days)
                   for t in step.trends] if config is not None else []
         sections.append(Section(step.title, results, charts=charts))
-    return sections
+    return [section for section in sections if section.results]  # an empty section would read "All clear"
 
 
 def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,

@@ -11,8 +11,12 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
+from reports.app_metrics import figures_tables
 from tasks.analytics.performance_review import review_performance
 from tasks.analytics.slo import evaluate_slos
+from tasks.app_metrics import (check_api_performance, check_app_resources, check_error_rate_24h,
+                               check_real_user_monitoring, check_security_dashboard, check_user_engagement,
+                               check_web_vitals)
 from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
@@ -25,12 +29,26 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
     thresholds = config.thresholds
 
+    app = config.metrics_sources  # the application's own JSON API: KPI review, resources, RUM
     sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms",
              trends=[Trend("platform.health", "Health-check latency, 30 days", "ms", thresholds.http.latency_ms)]),
         *when(config.databases, Step("Database health", check_database_health, (config,), check="database.connection",
                                      component="database",
                                      trends=[Trend("database.size", "Database size, 30 days", "MB")])),
+        *when(app,
+              Step("Core Web Vitals", check_web_vitals, (config,), check="app.web_vitals", component="application"),
+              Step("API performance", check_api_performance, (config,), check="app.api_performance",
+                   component="application"),
+              Step("User engagement", check_user_engagement, (config,), check="app.engagement", component="application"),
+              Step("Security dashboard", check_security_dashboard, (config,), check="app.security",
+                   component="application"),
+              Step("Application resources", check_app_resources, (config,), check="app.resources",
+                   component="application"),
+              Step("Real User Monitoring", check_real_user_monitoring, (config,), check="app.rum",
+                   component="application"),
+              Step("Error rate, last 24 h", check_error_rate_24h, (config,), check="app.error_rate",
+                   component="application")),
         Step("Resource utilisation", check_resource_utilisation, (config,), check="resource.utilisation",
              component="resources",
              trends=[Trend("resource.disk", "Disk usage, 30 days", "%", thresholds.resources.disk_pct)]),
@@ -40,6 +58,8 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
         *when(config.analytics.slos, Step("SLOs and error budgets", evaluate_slos, (config,), check="slo.error_budget",
                                           component="slo")),
     ], config)
+    for section in sections:
+        section.tables.extend(figures_tables(section.results))
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Daily health check", kind="daily",
                                artifact_key="daily-report", run_id=run_id, started_at=started_at,

@@ -69,12 +69,13 @@ def db_upgrade(config: ConfigOption = None) -> None:
 def print_outcome(outcome: Any) -> None:
     """The summary table of a checklist run, then its notes and the report path."""
     table = Table(title=f"{outcome.flow}: {outcome.verdict.value.upper()}", title_justify="left")
-    for column in ("check", "target", "status", "value", "message"):
+    for column in ("check", "target", "status", "value", "threshold", "message"):
         table.add_column(column, overflow="fold")
     for r in outcome.results:
         value = "" if r.value is None else f"{r.value:g} {r.unit or ''}".strip()
+        threshold = "" if r.threshold is None else f"{r.threshold:g} {r.unit or ''}".strip()
         table.add_row(r.check, redact(r.target), f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
-                      value, redact(r.message).replace("[", r"\["))
+                      value, threshold, redact(r.message).replace("[", r"\["))
     out.print(table)
     for note in outcome.notes:
         err.print(f"problem: {note}", markup=False, highlight=False)

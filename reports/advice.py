@@ -84,6 +84,32 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "An index could not be rebuilt: read the reason (often duplicate rows for a unique index), fix, re-run.",
         "Invalid indexes remain: re-run the maintenance with apply.",
     ),
+    "app.web_vitals": (
+        "Core Web Vitals are poor: check the last frontend deploy and the largest assets; roll back if it regressed.",
+        "A Core Web Vital is past its 'good' level: compare with the 7-day trend and plan a frontend fix.",
+    ),
+    "app.api_performance": (
+        "API response time or error rate is critical: start a performance investigation and check the database.",
+        "API performance is past its target: compare with the baseline and look at the slowest endpoints.",
+    ),
+    "app.engagement": ("Engagement figures are past their configured limit: tell the product owner.",
+                       "Engagement is past its warning level: watch the trend."),
+    "app.security": (
+        "The security dashboard is critical: follow the security incident runbook now.",
+        "Threat level or open vulnerabilities are up: review the security events and patch plan today.",
+    ),
+    "app.resources": (
+        "A resource is nearly exhausted: scale up or free space now, then find what grew.",
+        "A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical.",
+    ),
+    "app.rum": (
+        "Real users see poor page loads (p75): check the last frontend deploy and the CDN.",
+        "RUM p75 is past its 'good' level: compare with lab vitals and the 7-day trend.",
+    ),
+    "app.error_rate": (
+        "The 24-hour error rate is critical: open an incident and check recent deploys for a rollback.",
+        "The 24-hour error rate is above 1 %: read the top errors in the logs and fix the largest source.",
+    ),
     "cost.export_gate": (
         "Fix or re-export the named file (missing FOCUS column, wrong type, unconverted currency); "
         "it is left out of the review until then.",

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from opsbook.config.app_metrics import JsonApiSources
 from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
 from opsbook.config.analytics import AnalyticsConfig
@@ -79,6 +80,7 @@ class EstateConfig(Section):
     platforms: list[Platform] = Field(default_factory=list)
     databases: DatabaseList = Field(default_factory=list)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)

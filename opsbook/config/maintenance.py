@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
 from opsbook.config.thresholds import Section
+from opsbook.maintenance import known_time_zone
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
@@ -61,13 +62,4 @@ class MaintenanceConfig(Section):
     def _runbook(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _relative_to_config(value, info)
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+    _known_zone = field_validator("timezone")(known_time_zone)

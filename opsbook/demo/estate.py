@@ -6,6 +6,8 @@ first run needs no setup at all. Later runbooks add their parts of the estate he
 
 from __future__ import annotations
 
+import os
+import secrets
 from contextlib import contextmanager
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -13,9 +15,11 @@ from pathlib import Path
 
 import yaml
 
+from opsbook.demo.app_api import app_api_routes
 from opsbook.demo.server import LoopbackServer, Reply, Request
 
 DEGRADED_PLATFORM = "render"
+APP_TOKEN_ENV = "OPSBOOK_DEMO_API_TOKEN"  # the app API's bearer token, a secret read via ${ENV}
 
 
 def _healthy(name: str):  # type: ignore[no-untyped-def]
@@ -32,6 +36,7 @@ def _degraded(_request: Request) -> Reply:
 class DemoEstate:
     servers: dict[str, LoopbackServer]
     workdir: Path
+    app_api: LoopbackServer | None = None  # the application's JSON metrics API
 
     def config(self) -> dict:
         return {
@@ -43,6 +48,8 @@ class DemoEstate:
                 {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
             ],
             "resources": {"host": {"mountpoints": ["/"]}},  # this machine's CPU, memory and disk
+            "metrics_sources": [{"kind": "json_api", "name": "app", "base_url": self.app_api.url("/"),
+                                 "headers": {"Authorization": f"Bearer ${{{APP_TOKEN_ENV}}}"}}] if self.app_api else [],
         }
 
     def write_config(self) -> Path:
@@ -61,10 +68,11 @@ def demo_estate(workdir: Path) -> Iterator[DemoEstate]:
         "railway": LoopbackServer({"/api/health": _healthy("railway")}),
         DEGRADED_PLATFORM: LoopbackServer({"/api/health": _degraded}),
     }
-    for server in servers.values():
+    app_api = LoopbackServer(app_api_routes(os.environ.setdefault(APP_TOKEN_ENV, secrets.token_urlsafe(24))))
+    for server in [*servers.values(), app_api]:
         server.start()
     try:
-        yield DemoEstate(servers, workdir)
+        yield DemoEstate(servers, workdir, app_api)
     finally:
-        for server in servers.values():
+        for server in [*servers.values(), app_api]:
             server.stop()

@@ -40,6 +40,12 @@ class Reply:
 Handler = Callable[[Request], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 drops concurrent connects; each dropped SYN is
+    # retried by the client after a full second, which made concurrent checks look slow.
+    request_queue_size = 128
+
+
 class LoopbackServer:
     """Serve `routes` (path -> handler) on 127.0.0.1 in a background thread."""
 
@@ -89,7 +95,7 @@ class LoopbackServer:
 
             do_GET = do_HEAD = do_POST = _serve
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="loopback-http", daemon=True)
 

@@ -1,0 +1,111 @@
+"""The runbook's KPI review from the application's own JSON API: web vitals, API performance,
+engagement, security dashboard, resources, RUM and the 24-hour error rate, one task per step.
+
+One fetch per endpoint (bounded body, deadline, retries only when transient), read by
+`tasks.json_api`; a fault in one endpoint never stops the others. Every figure read is stored as
+a metric sample. Failures then pass flap control and maintenance windows before they return.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import httpx
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config import EstateConfig
+from opsbook.config.app_metrics import AppStep, Endpoint, JsonApiSource
+from opsbook.flapping import apply_failure_threshold
+from opsbook.maintenance import active_window, silence
+from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
+from opsbook.store import HistoryStore, open_store
+from tasks.http import fetch, sweep
+from tasks.json_api import COMPONENT, Reading, check_id, read_response
+
+FLAP_LOOKBACK = timedelta(days=30)
+
+# step -> (task name, section title), in the runbook's order.
+STEPS: dict[AppStep, tuple[str, str]] = {
+    "web_vitals": ("check-web-vitals", "Core Web Vitals"),
+    "api_performance": ("check-api-performance", "API performance"),
+    "engagement": ("check-user-engagement", "User engagement"),
+    "security": ("check-security-dashboard", "Security dashboard"),
+    "resources": ("check-app-resources", "Resource utilisation (application API)"),
+    "rum": ("check-real-user-monitoring", "Real User Monitoring"),
+    "error_rate": ("check-error-rate-24h", "Error rate, last 24 h"),
+}
+
+
+def settle(result: CheckResult, source: JsonApiSource, endpoint: Endpoint, store: HistoryStore | None) -> CheckResult:
+    """Flap control from the history, then the maintenance mark; both only touch failures."""
+    threshold = endpoint.failure_threshold or source.failure_threshold
+    if result.status is Status.FAIL and threshold > 1:
+        try:
+            if store is None:
+                raise RuntimeError("history store not available")
+            previous = store.result_history(result.check, result.target, since=result.started_at - FLAP_LOOKBACK)
+        except Exception as error:  # noqa: BLE001 - without history a failure is reported as is
+            result = result.model_copy(update={"details": {**result.details,
+                                                           "flap_control": f"skipped: {describe_exception(error)}"}})
+        else:
+            result = apply_failure_threshold(result, previous, threshold)
+    if window := active_window(source.maintenance, result.started_at):
+        result = silence(result, window)
+    return result
+
+
+async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
+    """Read every endpoint of one daily step from every json_api source, concurrently.
+
+    With no `metrics_sources` at all the step has nothing to say (no results, no section); with
+    sources that feed other steps only, it is reported as skipped.
+    """
+    if not config.metrics_sources:
+        return []
+    jobs = [(source, endpoint) for source in config.metrics_sources for endpoint in source.endpoints
+            if endpoint.step == step]
+    if not jobs:
+        return [CheckResult(check=check_id(step), target="(none)", component=COMPONENT, status=Status.SKIPPED,
+                            message="no metrics_sources endpoint feeds this step")]
+
+    async def probe(client: httpx.AsyncClient, job: tuple[JsonApiSource, Endpoint]) -> Reading:
+        source, endpoint = job
+        started_at = utcnow()
+        outcome = await fetch(client, source.url(endpoint), config.http, headers={**source.headers, **endpoint.headers},
+                              timeout_s=source.timeout_s)
+        return read_response(source, endpoint, outcome, config.thresholds, started_at)
+
+    readings = await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
+    results, problems = [], []
+    try:
+        store: HistoryStore | None = open_store(config.history.url)
+        store.add_samples([s for reading in readings for s in reading.samples])
+    except Exception as error:  # noqa: BLE001 - the figures are still judged and reported
+        store = None
+        problems.append(error_result(check_id(step), "(history)", COMPONENT,
+                                     f"figures not stored: {describe_exception(error)}"))
+    for (source, endpoint), reading in zip(jobs, readings, strict=True):
+        results.extend(settle(result, source, endpoint, store) for result in reading.results)
+    return results + problems
+
+
+def _step_task(step: AppStep):  # type: ignore[no-untyped-def]
+    name, title = STEPS[step]
+
+    async def run(config: EstateConfig) -> list[CheckResult]:
+        return await read_step(config, step)
+
+    run.__name__ = run.__qualname__ = name.replace("-", "_")
+    run.__doc__ = f"The runbook's KPI review: {title}, from the application's JSON API."
+    return task(name=name, timeout_seconds=300, cache_policy=NO_CACHE)(run)
+
+
+check_web_vitals = _step_task("web_vitals")
+check_api_performance = _step_task("api_performance")
+check_user_engagement = _step_task("engagement")
+check_security_dashboard = _step_task("security")
+check_app_resources = _step_task("resources")
+check_real_user_monitoring = _step_task("rum")
+check_error_rate_24h = _step_task("error_rate")
+

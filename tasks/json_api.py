@@ -1,0 +1,213 @@
+"""Reading one JSON API endpoint: decode the body, pull each mapped figure by its path, judge
+figures and conditions. Pure functions of a fetched answer, so every fault is easy to cause.
+
+Every way an answer can be unusable (a transport failure, an unexpected status, an HTML error
+page, a body that is not JSON, a missing field, a wrong type) becomes an `error` result whose
+message names the cause or the JSON path.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from opsbook.config import Limit, Thresholds
+from opsbook.config.app_metrics import AppStep, ConditionSpec, Endpoint, JsonApiSource, MetricMap
+from opsbook.json_path import PathNotFound, json_type, resolve
+from opsbook.results import CheckResult, Status, error_result, judge
+from opsbook.store import Sample
+from tasks.http import FetchedResponse, FetchFailure
+
+COMPONENT = "application"
+_EXCERPT_CHARS = 120
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+
+
+def check_id(step: AppStep) -> str:
+    return f"app.{step}"
+
+
+class BadValue(ValueError):
+    """A mapped field is there but cannot be read as the figure it should be."""
+
+
+@dataclass
+class Reading:
+    """What one endpoint gave: results to judge and figures to keep."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
+
+
+def _said(response: FetchedResponse) -> str:
+    """What a body says in one line: an HTML page's title (a proxy's error page), else its start."""
+    if title := _TITLE.search(response.text):
+        return f"page titled {_excerpt(title.group(1))!r}"
+    return _excerpt(response.text)
+
+
+def decode_json(response: FetchedResponse) -> Any:
+    """The body as JSON, or BadValue saying what came back instead (an HTML error page, text...)."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+    text = response.text
+    if "html" in content_type or text.lstrip()[:1] == "<":
+        raise BadValue(f"not JSON: an HTML page ({content_type}): {_said(response)}")
+    try:
+        return json.loads(response.body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        raise BadValue(f"body is not JSON ({content_type}): {reason}{where}: {_excerpt(text) or '(empty)'}") from None
+
+
+def metric_value(body: Any, metric: MetricMap) -> tuple[float, Any]:
+    """The figure at the metric's path, scaled; raises PathNotFound or BadValue naming the path."""
+    raw = resolve(body, metric.parts)
+    if metric.values is not None:
+        levels = {name.lower(): number for name, number in metric.values.items()}
+        if isinstance(raw, str) and raw.lower() in levels:
+            return levels[raw.lower()], raw
+        raise BadValue(f"{metric.path}: {json.dumps(raw)} is not one of {', '.join(metric.values)}")
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)):
+        shown = f" {_excerpt(json.dumps(raw))}" if not isinstance(raw, (dict, list)) else ""
+        raise BadValue(f"{metric.path}: expected a number, found {json_type(raw)}{shown}")
+    if not math.isfinite(raw):
+        raise BadValue(f"{metric.path}: {raw} is not a finite number")
+    return float(raw) * metric.scale, raw
+
+
+def _figure_text(value: float, unit: str | None) -> str:
+    shown = f"{value:.4g}" if abs(value) < 1000 else f"{value:,.0f}"
+    return f"{shown} {unit}".strip() if unit and unit != "%" else f"{shown}{unit or ''}"
+
+
+def _judged_message(metric: MetricMap, value: float, raw: Any, status: Status, limit: Limit) -> str:
+    names = {number: name for name, number in (metric.values or {}).items()}
+
+    def shown(number: float, original: Any = None) -> str:
+        if metric.values is not None:  # a level such as a threat level: say its name
+            return repr(original if original is not None else names.get(number, f"{number:g}"))
+        return _figure_text(number, metric.unit)
+
+    worse, better = ("above", "below") if limit.higher_is_worse else ("below", "above")
+    if status is Status.OK:
+        level, words = (limit.warn, "warning") if limit.warn is not None else (limit.fail, "critical")
+        return f"{metric.name} {shown(value, raw)}: {better} the {words} level {shown(level or 0)}"
+    level, words = (limit.fail, "critical") if status is Status.FAIL else (limit.warn, "warning")
+    return f"{metric.name} {shown(value, raw)}: {worse} the {words} level {shown(level or 0)}"
+
+
+def judge_metric(metric: MetricMap, value: float, raw: Any, limit: Limit, **common: Any) -> CheckResult:
+    status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
+    details = {"path": metric.path, "warn": limit.warn, "fail": limit.fail}
+    if metric.values is not None:
+        details["observed"] = raw
+    return CheckResult(status=status, value=round(value, 4), unit=metric.unit, threshold=threshold,
+                       message=_judged_message(metric, value, raw, status, limit), details=details, **common)
+
+
+def judge_condition(spec: ConditionSpec, response: FetchedResponse, body: Any, **common: Any) -> CheckResult:
+    condition = spec.parsed
+    outcome = condition.evaluate(response.status_code, response.elapsed_ms, body)
+    if outcome.passed is None:
+        status, message = Status.ERROR, f"cannot evaluate {condition.text}: {outcome.reason}"
+    elif outcome.passed:
+        status, message = Status.OK, f"{condition.text} holds ({outcome.reason})"
+    else:
+        status, message = Status(spec.severity), f"{condition.text} does not hold ({outcome.reason})"
+    observed = outcome.observed
+    value = float(observed) if isinstance(observed, (int, float)) and not isinstance(observed, bool) else None
+    return CheckResult(status=status, value=value, threshold=condition.numeric_threshold, message=message,
+                       unit="ms" if condition.subject == "response_time" else None,
+                       details={"condition": condition.text, "severity": spec.severity}, **common)
+
+
+class Unreadable(Exception):
+    """The endpoint gave nothing to read figures from: the cause, and what is known of the answer."""
+
+    def __init__(self, cause: str, details: dict[str, Any], attempts: int, elapsed_ms: float) -> None:
+        super().__init__(cause)
+        self.details, self.attempts, self.elapsed_ms = details, attempts, elapsed_ms
+
+
+def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> tuple[FetchedResponse, Any]:
+    """The response and its decoded JSON body (None when nothing needs it), or Unreadable."""
+    if isinstance(outcome, FetchFailure):
+        cause, details = outcome.reason, {"failure": outcome.kind}
+        if outcome.last_response is not None:
+            details["status_code"] = outcome.last_response.status_code
+            if said := _said(outcome.last_response):
+                cause += f": {said}"
+        raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
+    details = {"status_code": outcome.status_code}
+    if outcome.status_code not in endpoint.expected_status:
+        cause = f"HTTP {outcome.status_code}"
+        if outcome.status_code in (401, 403):
+            cause += " (the API refused the credentials: check the secret in the source's headers)"
+        if said := _said(outcome):
+            cause += f": {said}"
+        raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
+    try:
+        return outcome, decode_json(outcome) if endpoint.needs_body else None
+    except BadValue as error:
+        raise Unreadable(str(error), details, outcome.attempts, outcome.elapsed_ms) from None
+
+
+def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedResponse | FetchFailure,
+                  thresholds: Thresholds, started_at: datetime) -> Reading:
+    """Turn one endpoint's answer into results and samples. Pure: no I/O.
+
+    The first result speaks for the endpoint (answered in so many ms, or could not be read);
+    then one per judged figure, one per figure that could not be read, one per condition.
+    """
+    check, url = check_id(endpoint.step), source.url(endpoint)
+    labels = {"source": source.name, "endpoint": endpoint.name}
+
+    def common(name: str) -> dict[str, Any]:
+        return dict(check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at,
+                    labels=labels)
+
+    try:
+        response, body = usable_body(endpoint, outcome)
+    except Unreadable as problem:
+        return Reading([error_result(**common(endpoint.name), error=f"{url}: {problem}",
+                                     details={"url": url, **problem.details}, attempts=problem.attempts,
+                                     duration_ms=problem.elapsed_ms)])
+    reading, figures = Reading(), []
+    for metric in endpoint.metrics:
+        try:
+            value, raw = metric_value(body, metric)
+        except (PathNotFound, BadValue) as error:
+            reading.results.append(error_result(**common(metric.name), error=f"{url}: {error}",
+                                                details={"path": metric.path}))
+            figures.append({"metric": metric.name, "value": None, "unit": metric.unit, "status": "error"})
+            continue
+        reading.samples.append(Sample(metric=metric.name, value=value, ts=started_at, source=source.name,
+                                      labels={"endpoint": endpoint.name}, unit=metric.unit))
+        figure = {"metric": metric.name, "value": round(value, 4), "unit": metric.unit, "status": "recorded"}
+        if (limit := metric.judged_by(thresholds)) is not None:
+            result = judge_metric(metric, value, raw, limit, **common(metric.name))
+            reading.results.append(result)
+            figure.update(status=result.status.value, threshold=result.threshold)
+        figures.append(figure)
+    for index, spec in enumerate(endpoint.conditions):
+        name = f"{endpoint.name}[{index}]" if len(endpoint.conditions) > 1 else endpoint.name
+        reading.results.append(judge_condition(spec, response, body, **common(f"{name} condition")))
+    reading.samples.append(Sample(metric="response_time", value=response.elapsed_ms, ts=started_at,
+                                  source=source.name, labels={"endpoint": endpoint.name}, unit="ms"))
+    read = f"; {len(figures)} figure(s) read" if figures else ""
+    reading.results.insert(0, CheckResult(
+        **common(endpoint.name), status=Status.OK, value=round(response.elapsed_ms, 1), unit="ms",
+        message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}",
+        details={"url": url, "status_code": response.status_code, "figures": figures},
+        attempts=response.attempts, duration_ms=response.elapsed_ms))
+    return reading
