@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import re
 from pathlib import Path
 
@@ -106,7 +108,7 @@ def test_the_example_config_and_its_commented_mapping_are_valid() -> None:
     parse_config(yaml.safe_load(text), environ={})
     # Uncomment the example `endpoints:` block and validate the mapping it shows.
     lines = text[text.index("    # endpoints:"):].splitlines()
-    block = "\n".join(line.replace("    # ", "    ", 1) for line in lines if line.startswith("    #"))
+    block = "\n".join(line.replace("    # ", "    ", 1) for line in itertools.takewhile(lambda l: l.startswith("    #"), lines))
     source = yaml.safe_load("x:\n" + block)["x"]
     config = parse_config({"metrics_sources": [{"base_url": "https://a.example", **source}]}, environ={})
     [endpoint] = config.metrics_sources[0].endpoints

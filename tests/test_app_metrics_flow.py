@@ -40,7 +40,7 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
     html = outcome.report_path.read_text()  # type: ignore[union-attr]
     titles = re.findall(r"<h2[^>]*>\s*(?:\d+\.\s*)?([^<—]+?)\s*(?:—|<)", html)
     expected = ["Platform health", "Core Web Vitals", "API performance", "User engagement", "Security dashboard",
-                "Resource utilisation", "Real User Monitoring", "Error rate, last 24 h"]
+                "Application resources", "Real User Monitoring", "Error rate, last 24 h"]
     assert [t for t in titles if t in expected] == expected
     def row(target: str) -> str:  # status, value and threshold cells of one result row
         match = re.search(re.escape(f"<td>{target}</td>") + r"(.*?)</tr>", html, re.DOTALL)
