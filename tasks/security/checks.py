@@ -120,11 +120,11 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
         if problem := _unreadable(parsed):
             return error_result(ACTIVITY_CHECK, str(path), COMPONENT, problem, details=parsed.account())
         found = access_findings(in_window(parsed.events, since, now), security.error_burst)
-        flagged = bool(found.attack_count or found.scanners or found.probes or found.bursts)
+        flagged = bool(found.attack_requests or found.scanners or found.probes or found.bursts)
         parts = [f"{found.requests} requests in {span}"]
-        if found.attack_count:
+        if found.attack_requests:
             kinds = ", ".join(f"{name} {count}" for name, count in found.attacks.items())
-            parts.append(f"{found.attack_count} attack requests ({kinds}), top source {found.attack_ips[0][0]}")
+            parts.append(f"{found.attack_requests} attack requests ({kinds}), top source {found.attack_ips[0][0]}")
         if found.scanners:
             parts.append(f"scanner agents from {len(found.scanners)} IP(s)")
         if found.probes:
@@ -134,7 +134,7 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
         if parsed.unparsed_lines:
             parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
         return CheckResult(check=ACTIVITY_CHECK, target=str(path), component=COMPONENT,
-                           status=Status.WARN if flagged else Status.OK, value=found.attack_count, unit="requests",
+                           status=Status.WARN if flagged else Status.OK, value=found.attack_requests, unit="requests",
                            message="; ".join(parts), details={**found.details(), "window": span,
                                                               "lines": parsed.account()})
 

@@ -118,6 +118,7 @@ class AccessFindings:
     requests: int = 0
     errors_4xx: int = 0
     errors_5xx: int = 0
+    attack_requests: int = 0
     attacks: dict[str, int] = field(default_factory=dict)
     attack_ips: list[list[object]] = field(default_factory=list)
     attack_samples: list[dict[str, object]] = field(default_factory=list)
@@ -125,12 +126,8 @@ class AccessFindings:
     probes: list[list[object]] = field(default_factory=list)
     bursts: list[dict[str, object]] = field(default_factory=list)
 
-    @property
-    def attack_count(self) -> int:
-        return sum(self.attacks.values())
-
     def details(self) -> dict[str, object]:
-        return {**self.__dict__, "attack_count": self.attack_count}
+        return dict(self.__dict__)
 
 
 def access_findings(requests: pd.DataFrame, burst: BurstRule) -> AccessFindings:
@@ -143,6 +140,7 @@ def access_findings(requests: pd.DataFrame, burst: BurstRule) -> AccessFindings:
     decoded = requests["path"].fillna("").map(_decoded)
     matched = pd.DataFrame({name: decoded.str.contains(pattern) for name, pattern in SIGNATURES.items()})
     attacked = matched.any(axis=1)
+    found.attack_requests = int(attacked.sum())
     found.attacks = {name: int(count) for name, count in matched.sum().items() if count}
     found.attack_ips = _top(requests.loc[attacked, "ip"].value_counts())
     for row in requests.loc[attacked].head(TOP).itertuples():
