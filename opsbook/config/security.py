@@ -7,6 +7,7 @@ Everything has a default except the paths, so a first config names only what exi
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -75,11 +76,14 @@ class HeaderPolicy(Section):
     check_platforms: bool = Field(True, description="check every platform URL too")
 
 
+Severity = Literal["critical", "high", "medium", "low", "unknown"]
+
+
 class VulnerabilityPolicy(Section):
     reports: list[Path] = Field(default_factory=list,
                                 description="pip-audit -f json, npm audit --json or OSV-Scanner JSON files")
-    fail_on: list[str] = Field(default_factory=lambda: ["critical"])
-    warn_on: list[str] = Field(default_factory=lambda: ["high"])
+    fail_on: list[Severity] = Field(default_factory=lambda: ["critical"])
+    warn_on: list[Severity] = Field(default_factory=lambda: ["high", "unknown"], description="pip-audit states no severity: unknown")
     max_age_days: float = Field(7, gt=0, description="an older report is stale: warn")
 
     @field_validator("reports")
