@@ -73,7 +73,7 @@ class HeaderPolicy(Section):
         "Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"])
     hsts_min_max_age_s: int = Field(15_552_000, ge=0, description="180 days, the common audit minimum")
     urls: list[str] = Field(default_factory=list, description="extra URLs besides the platforms'")
-    check_platforms: bool = Field(True, description="check every platform URL too")
+    check_platforms: bool = Field(False, description="check every platform URL too (opt-in: health endpoints often send none)")
 
 
 Severity = Literal["critical", "high", "medium", "low", "unknown"]
