@@ -9,6 +9,7 @@ as kind `other`; lines that are not syslog at all are reported as unparsed.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -51,6 +52,19 @@ def infer_year(month: int, day: int, clock: str, reference: datetime, zone: Zone
     raise ValueError(f"no year puts {month:02d}-{day:02d} before {reference:%Y-%m-%d}")
 
 
+_ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
+
+
+def first_address(message: str) -> str | None:
+    """The first IP address mentioned in a message (for lines that are evidence, not attempts)."""
+    for token in _ADDRESS_LIKE.findall(message):
+        try:
+            return str(ipaddress.ip_address(token.strip(".:")))
+        except ValueError:
+            continue
+    return None
+
+
 def _pam_fields(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split() if "=" in part)
 
@@ -69,7 +83,7 @@ def classify(message: str) -> dict[str, object]:
         service = match["service"]
         return {"kind": "pam_failure" if service == "sshd" else "failure", "user": fields.get("user"),
                 "ip": fields.get("rhost") or None, "method": f"pam:{service}"}
-    return {"kind": "other"}
+    return {"kind": "other", "ip": first_address(message)}
 
 
 def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> ParsedLog:
