@@ -102,7 +102,7 @@ def _contain(params: SecurityIncidentParams, blocklist: Any, reason: str) -> tup
         return {"block": plan.describe() + (" (dry run)" if params.dry_run and not plan.already_blocked else "")}, False
     if params.require_approval:
         answer = pause_flow_run(wait_for_input=BlockApproval, timeout=params.approval_timeout_s,
-                                key=f"block-{plan.ip}")
+                                key="block-approval")
         if not answer.approve:
             return {"block": f"not approved: {plan.describe()}", "approver": answer.approver}, False
         reason += f" (approved by {answer.approver or 'unnamed approver'})"

@@ -59,7 +59,7 @@ def first_address(message: str) -> str | None:
     """The first IP address mentioned in a message (for lines that are evidence, not attempts)."""
     for token in _ADDRESS_LIKE.findall(message):
         try:
-            return str(ipaddress.ip_address(token.strip(".:")))
+            return str(ipaddress.ip_address(token.rstrip(".:")))
         except ValueError:
             continue
     return None
