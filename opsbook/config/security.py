@@ -65,6 +65,12 @@ class CertificatePolicy(Section):
     def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _resolve(value, info)
 
+    @field_validator("days_left", mode="before")
+    @classmethod
+    def _fewer_days_is_worse(cls, value: object) -> object:
+        # `{warn: 30, fail: 7}` reads naturally; fewer days left is worse unless said otherwise.
+        return {"higher_is_worse": False, **value} if isinstance(value, dict) else value
+
 
 class HeaderPolicy(Section):
     """Response headers every platform URL must send (names are case-insensitive)."""
