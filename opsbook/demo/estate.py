@@ -13,6 +13,7 @@ from pathlib import Path
 
 import yaml
 
+from opsbook.demo.security import start_security
 from opsbook.demo.server import LoopbackServer, Reply, Request
 
 DEGRADED_PLATFORM = "render"
@@ -32,6 +33,7 @@ def _degraded(_request: Request) -> Reply:
 class DemoEstate:
     servers: dict[str, LoopbackServer]
     workdir: Path
+    security: dict | None = None
 
     def config(self) -> dict:
         return {
@@ -42,6 +44,7 @@ class DemoEstate:
             "platforms": [
                 {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
             ],
+            **({"security": self.security} if self.security else {}),
         }
 
     def write_config(self) -> Path:
@@ -62,8 +65,10 @@ def demo_estate(workdir: Path) -> Iterator[DemoEstate]:
     }
     for server in servers.values():
         server.start()
+    tls, security = start_security(workdir)
     try:
-        yield DemoEstate(servers, workdir)
+        yield DemoEstate(servers, workdir, security)
     finally:
+        tls.stop()
         for server in servers.values():
             server.stop()
