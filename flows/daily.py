@@ -23,7 +23,8 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
 
     platforms, *_ = sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
-        Step("Security status", check_security_status, (config,), check="security.status", component="security"),
+        *([Step("Security status", check_security_status, (config,), check="security.status", component="security")]
+          if config.security.configured else []),
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))

@@ -19,7 +19,8 @@ def test_defaults_and_paths_relative_to_the_config(tmp_path: Path) -> None:
     assert security.window_hours == 24 and security.brute_force.failures == 10
     assert security.certificates[0].name == "example.org" and security.certificates[0].port == 443
     assert security.certificate_policy.days_left.higher_is_worse is False
-    assert parse_config({}).security.auth_logs == []
+    assert parse_config({}).security.auth_logs == [] and not parse_config({}).security.configured
+    assert security.configured
 
 
 def test_problems_name_their_key_paths(tmp_path: Path) -> None:

@@ -112,6 +112,12 @@ class SecurityConfig(Section):
     headers: HeaderPolicy = Field(default_factory=HeaderPolicy)
     blocklist: Path | None = Field(None, description="nginx include of `deny <ip>;` lines the incident flow edits")
 
+    @property
+    def configured(self) -> bool:
+        """True when there is anything to check (the daily checklist leaves the step out otherwise)."""
+        return bool(self.auth_logs or self.access_logs or self.vulnerabilities.reports or self.certificates
+                    or self.headers.urls or self.headers.check_platforms)
+
     @field_validator("auth_logs", "access_logs")
     @classmethod
     def _absolute_logs(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
