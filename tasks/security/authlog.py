@@ -65,6 +65,26 @@ def first_address(message: str) -> str | None:
     return None
 
 
+class _YearCache:
+    """infer_year per line is costly; one answer per calendar day serves every line but the edge."""
+
+    def __init__(self, reference: datetime, zone: ZoneInfo) -> None:
+        self.reference, self.zone = reference, zone
+        self.years: dict[tuple[int, int], int | None] = {}
+
+    def stamp(self, month: int, day: int, clock: str) -> datetime:
+        key = (month, day)
+        if key not in self.years:
+            first = infer_year(month, day, "00:00:00", self.reference, self.zone).year
+            last = infer_year(month, day, "23:59:59", self.reference, self.zone).year
+            self.years[key] = first if first == last else None  # the day the limit falls in
+        year = self.years[key]
+        if year is None:
+            return infer_year(month, day, clock, self.reference, self.zone)
+        hour, minute, second = (int(part) for part in clock.split(":"))
+        return datetime(year, month, day, hour, minute, second, tzinfo=self.zone)
+
+
 def _pam_fields(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split() if "=" in part)
 
@@ -91,13 +111,14 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
     tz = ZoneInfo(zone)
     reference = reference.astimezone(tz)
     parsed = ParsedLog(str(path), pd.DataFrame(columns=COLUMNS))
+    years = _YearCache(reference, tz)
     rows: list[dict[str, object]] = []
     for number, line in numbered_lines(path):
         parsed.total_lines += 1
         if match := _CLASSIC.match(line):
             month = _MONTHS.get(match["mon"])
             try:
-                ts = infer_year(month, int(match["day"]), match["time"], reference, tz) if month else None
+                ts = years.stamp(month, int(match["day"]), match["time"]) if month else None
             except ValueError:
                 ts = None
         elif match := _ISO.match(line):
