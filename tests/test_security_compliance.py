@@ -30,7 +30,8 @@ def test_headers_are_judged_on_real_responses(tmp_path: Path) -> None:
     with LoopbackServer(routes) as server:
         dead = f"http://127.0.0.1:{free_port()}/"
         config = estate(tmp_path, platforms=[{"name": "fly", "url": server.url("/good")}],
-                        security={"headers": {"urls": [server.url("/weak"), server.url("/bare"), dead]}},
+                        security={"headers": {"check_platforms": True,
+                                              "urls": [server.url("/weak"), server.url("/bare"), dead]}},
                         http={"timeout_s": 2, "retries": 0})
         good, weak_result, bare, down = asyncio.run(header_results(config))
     assert good.status is Status.OK
