@@ -252,3 +252,13 @@ def test_web_login_failures_only_count_login_paths() -> None:
                           "path": ["/login?next=/", "/api/data", "/login"], "status": [401, 401, 200]})
     assert web_login_failures(frame, ["/login"])["ip"].tolist() == ["a"]
     assert access_findings(frame.assign(agent="", method="GET"), BurstRule()).attack_requests == 0
+
+
+def test_real_apache_log_has_probes_but_no_attacks_as_grep_says() -> None:
+    path = _need(APACHE)
+    text = path.read_text()
+    found = access_findings(parse_access_log(path).events, BurstRule())
+    assert found.attack_requests == len(re.findall(r"(?i)union.{0,5}select|etc/passwd|<script|%3cscript|\.\./|\.\.%2f", text)) == 0
+    probing = re.findall(r'^(\S+) .*?"(?:GET|POST|HEAD) /(?:xmlrpc\.php|wp-login\.php|wp-admin|admin\.php)', text, re.MULTILINE)
+    assert probing and found.probe_sources == len(set(probing))
+    assert all(Counter(probing)[ip] == count for ip, count in found.probes)

@@ -126,9 +126,9 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
             kinds = ", ".join(f"{name} {count}" for name, count in found.attacks.items())
             parts.append(f"{found.attack_requests} attack requests ({kinds}), top source {found.attack_ips[0][0]}")
         if found.scanners:
-            parts.append(f"scanner agents from {len(found.scanners)} IP(s)")
+            parts.append(f"scanner agents from {found.scanner_sources} IP(s)")
         if found.probes:
-            parts.append(f"probe paths from {len(found.probes)} IP(s)")
+            parts.append(f"probe paths from {found.probe_sources} IP(s)")
         if found.bursts:
             parts.append(f"4xx/5xx bursts from {len(found.bursts)} IP(s)")
         if parsed.unparsed_lines:

@@ -123,7 +123,9 @@ class AccessFindings:
     attack_ips: list[list[object]] = field(default_factory=list)
     attack_samples: list[dict[str, object]] = field(default_factory=list)
     scanners: list[list[object]] = field(default_factory=list)
+    scanner_sources: int = 0
     probes: list[list[object]] = field(default_factory=list)
+    probe_sources: int = 0
     bursts: list[dict[str, object]] = field(default_factory=list)
 
     def details(self) -> dict[str, object]:
@@ -147,8 +149,10 @@ def access_findings(requests: pd.DataFrame, burst: BurstRule) -> AccessFindings:
         found.attack_samples.append({"ip": row.ip, "at": row.ts.isoformat(), "path": row.path[:200],
                                      "status": row.status,
                                      "signatures": [n for n in SIGNATURES if matched.at[row.Index, n]]})
-    found.scanners = _top(requests.loc[requests["agent"].fillna("").str.contains(SCANNER_AGENTS), "ip"].value_counts())
-    found.probes = _top(requests.loc[decoded.str.contains(PROBE_PATHS), "ip"].value_counts())
+    scanners = requests.loc[requests["agent"].fillna("").str.contains(SCANNER_AGENTS), "ip"].value_counts()
+    probes = requests.loc[decoded.str.contains(PROBE_PATHS), "ip"].value_counts()
+    found.scanners, found.scanner_sources = _top(scanners), len(scanners)
+    found.probes, found.probe_sources = _top(probes), len(probes)
     errors = requests.loc[requests["status"] >= 400]
     peaks = most_in_window(errors, "ip", burst.minutes)
     found.bursts = [{"ip": ip, "errors": int(peak), "minutes": burst.minutes}
