@@ -37,3 +37,9 @@ def test_incident_apply_blocks_and_run_security_exits_1_on_a_compromise(tmp_path
     compromised = CliRunner().invoke(app, ["security", "check", "-c", str(config)])
     assert compromised.exit_code == 1, compromised.output
     assert "LOGIN SUCCEEDED" in compromised.output
+
+
+def test_security_commands_have_help() -> None:
+    for command in (["security"], ["security", "check"], ["security", "incident"], ["run", "security"]):
+        result = CliRunner().invoke(app, [*command, "--help"])
+        assert result.exit_code == 0 and "Usage" in result.output, command
