@@ -16,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
-from opsbook.config.security import SecurityConfig
+from opsbook.config.security import CertificateTarget, SecurityConfig
 from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
 from tasks.security.accesslog import parse_access_log
 from tasks.security.authlog import parse_auth_log
@@ -171,7 +171,7 @@ async def certificate_results(config: EstateConfig) -> list[CheckResult]:
     """Every configured endpoint's certificate, handshakes in threads, concurrently."""
     security = config.security
 
-    def one(target):  # type: ignore[no-untyped-def]
+    def one(target: CertificateTarget) -> CheckResult:
         return _guarded(CERT_CHECK, target.endpoint, lambda: judge_certificate(
             target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)))
 
