@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
@@ -32,14 +33,31 @@ from tasks.report import write_html_report
 
 
 @dataclass(frozen=True)
+class Trend:
+    """A chart of one check's history drawn under a step's results."""
+
+    check: str
+    title: str
+    unit: str
+    limit: Limit | None = None
+    days: int = 30
+
+
+@dataclass(frozen=True)
 class Step:
-    """One checklist step: a titled Prefect task and the arguments it is called with."""
+    """One checklist step: a titled Prefect task, the arguments it is called with, its trend charts."""
 
     title: str
     task: Any  # a prefect Task returning list[CheckResult]
     args: tuple[Any, ...] = ()
     check: str = "step"
     component: str = "checklist"
+    trends: Sequence[Trend] = ()
+
+
+def when(condition: object, *steps: Step) -> tuple[Step, ...]:
+    """The steps, only when what they check is configured (an empty section would read "All clear")."""
+    return steps if condition else ()
 
 
 @dataclass
@@ -66,12 +84,18 @@ def open_checklist(config_path: str) -> tuple[EstateConfig, str, datetime]:
     return config, run_id, utcnow()
 
 
-def run_steps(steps: Sequence[Step]) -> list[Section]:
-    """Run every step concurrently; a crashed or timed-out step becomes one error result."""
+def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list[Section]:
+    """Run every step concurrently; a crashed or timed-out step becomes one error result.
+
+    With the config, each step's trend charts are drawn from the history under its results.
+    """
     submitted = [(step, step.task.submit(*step.args)) for step in steps]
+    progress = create_progress_artifact(progress=0.0, description=f"{len(steps)} checklist step(s)")
     sections = []
-    for step, future in submitted:
-        state = future.wait() or future.state
+    for done, (step, future) in enumerate(submitted, start=1):
+        future.wait()
+        state = future.state
+        update_progress_artifact(progress, progress=100.0 * done / len(submitted))
         outcome = state.result(raise_on_failure=False) if state.is_completed() else None
         if state.is_completed() and isinstance(outcome, list):
             results = outcome
@@ -79,15 +103,17 @@ def run_steps(steps: Sequence[Step]) -> list[Section]:
             cause = state.result(raise_on_failure=False) if state.is_failed() else None
             reason = describe_exception(cause) if isinstance(cause, BaseException) else (state.message or state.name)
             results = [error_result(step.check, "(step)", step.component, f"step did not finish: {reason}")]
-        sections.append(Section(step.title, results))
+        charts = [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days)
+                  for t in step.trends] if config is not None else []
+        sections.append(Section(step.title, results, charts=charts))
     return sections
 
 
 def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,
-                limit: Limit | None = None) -> Markup:
-    """A 30-day chart of one check from the history; a history that cannot be read gives a note."""
+                limit: Limit | None = None, days: int = 30) -> Markup:
+    """A chart of one check over `days` from the history; a history that cannot be read gives a note."""
     try:
-        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit)
+        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit, days=days)
     except Exception as error:  # noqa: BLE001 - a missing chart must not stop the checklist
         return Markup('<p class="chart-empty">{}: history not available ({}).</p>').format(
             title, redact(describe_exception(error)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
+from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.results import CheckResult
 from reports import Section, Table
 from tasks.security.checks import (
@@ -64,12 +64,15 @@ def security_health_check(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
     sections = run_steps([
-        Step("Failed authentication", analyze_failed_authentication, (config,), check=AUTH_CHECK, component="security"),
+        Step("Failed authentication", analyze_failed_authentication, (config,), check=AUTH_CHECK, component="security",
+             trends=[Trend(AUTH_CHECK, "Failed logins in the window, 30 days", "failures")]),
         Step("Suspicious activity", review_suspicious_activity, (config,), check=ACTIVITY_CHECK, component="security"),
         Step("Vulnerability status", check_vulnerability_status, (config,), check=VULN_CHECK, component="security"),
-        Step("TLS certificates", check_tls_certificates, (config,), check="security.certificate", component="security"),
+        Step("TLS certificates", check_tls_certificates, (config,), check="security.certificate", component="security",
+             trends=[Trend("security.certificate", "Certificate days left, 30 days", "days",
+                           config.security.certificate_policy.days_left)]),
         Step("Security headers", check_security_headers, (config,), check="security.headers", component="security"),
-    ])
+    ], config)
     for section in sections:
         _tables(section)
         section.intro = _line_intro(section.results)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,12 +82,12 @@ def print_outcome(outcome: Any) -> None:
         out.print(f"report: {outcome.report_path}", markup=False, highlight=False, soft_wrap=True)
 
 
-def run_checklist(flow_function: Any, config_file: Path) -> int:
+def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> int:
     """Run a checklist flow in this process and turn its outcome into an exit code."""
     from flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
-    state = flow_function(config_path=str(config_file), return_state=True)
+    state = flow_function(config_path=str(config_file), return_state=True, **parameters)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, ChecklistOutcome):
         reason = outcome if isinstance(outcome, BaseException) else state.message
@@ -103,6 +104,102 @@ def run_daily(config: ConfigOption = None) -> None:
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(daily_checklist, file))
+
+
+@run_app.command("database-maintenance")
+def run_database_maintenance(
+    config: ConfigOption = None,
+    apply: Annotated[bool, typer.Option("--apply", help="really ANALYZE, REINDEX and reset query stats "
+                                                        "(default: dry run, nothing changes)")] = False,
+    database: Annotated[list[str] | None, typer.Option("--database", "-d", help="a configured database's name; "
+                                                       "repeat for several (default: all)")] = None,
+) -> None:
+    """Run the weekly database maintenance now, a dry run unless --apply (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    from flows.database_maintenance import MaintenanceParameters, database_maintenance
+
+    file, _ = _load_or_exit(config)
+    params = MaintenanceParameters(apply=apply, databases=database or [])
+    raise typer.Exit(run_checklist(database_maintenance, file, params=params))
+
+
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve every deployment of prefect.yaml on its schedule from this one process (Ctrl-C stops)."""
+    from deployments.serve import serve_all
+
+    file, _ = _load_or_exit(config)
+    err.print(f"serving opsbook deployments with {file}; schedules in prefect.yaml", markup=False, highlight=False)
+    serve_all(file)
+
+
+@run_app.command("weekly")
+def run_weekly(
+    config: ConfigOption = None,
+    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs and run cache actions")] = False,
+) -> None:
+    """Run the weekly maintenance now (dry run unless --apply)."""
+    from flows.weekly import weekly_maintenance
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(weekly_maintenance, file, apply=apply))
+
+
+@run_app.command("cost-review")
+def run_cost_review(
+    config: ConfigOption = None,
+    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the month of the latest charge)")] = None,
+) -> None:
+    """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    import re
+
+    from flows.cost_review import MONTH, cost_review
+
+    if month is not None and not re.match(MONTH, month):
+        err.print(f"invalid --month {month!r}: use YYYY-MM", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG)
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(cost_review, file, month=month))
+@app.command()
+def backfill(
+    config: ConfigOption = None,
+    days: Annotated[float | None, typer.Option(min=0.0001, max=3650, help="how far back (default: resources.prometheus.backfill_days, 30)")] = None,
+    step: Annotated[float | None, typer.Option(min=0.001, max=86400, help="seconds between samples (default: resources.prometheus.step_s, 300)")] = None,
+) -> None:
+    """Copy Prometheus' CPU, memory, disk and network history into the history store.
+
+    Safe to repeat: samples already stored are skipped. Exit 1 when any window failed.
+    """
+    import asyncio
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from opsbook.store import StoreError
+    from tasks.resource_history import METRICS, backfill_resources
+
+    _, estate = _load_or_exit(config)
+    if estate.resources.prometheus is None:
+        err.print("error: resources.prometheus is not configured: nothing to backfill from", markup=False)
+        raise typer.Exit(EXIT_CONFIG)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as progress:
+        bars: dict[str, Any] = {}
+
+        def advance(metric: str, done: int, total: int) -> None:
+            if metric not in bars:
+                bars[metric] = progress.add_task(metric, total=total)
+            progress.update(bars[metric], completed=done)
+
+        try:
+            outcome = asyncio.run(backfill_resources(estate, days=days, step_s=step, on_progress=advance))
+        except StoreError as error:
+            err.print(f"error: {error}", markup=False, highlight=False)
+            raise typer.Exit(EXIT_PROBLEMS) from None
+    out.print(f"backfilled {len(METRICS)} metrics from {outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} UTC "
+              f"every {outcome.step_s:g} s: {outcome.windows} range queries, {outcome.points} points, "
+              f"{outcome.inserted} new, {outcome.points - outcome.inserted} already stored, "
+              f"{outcome.not_a_number} NaN skipped", markup=False, highlight=False)
+    for problem in outcome.errors:
+        err.print(f"problem: {redact(problem)}", markup=False, highlight=False)
+    raise typer.Exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
 
 
 # --- security (issue 7) ------------------------------------------------------------------------
@@ -166,8 +263,6 @@ def security_incident(
 
 
 def _default_demo_dir() -> Path:
-    import os
-
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "opsbook" / "demo"
 
@@ -189,4 +284,7 @@ def demo(
 
 
 def main() -> None:
+    # Without PREFECT_API_URL, Prefect starts a temporary server; its 20 s default start-up limit
+    # is too tight on a busy two-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     sys.exit(app())

@@ -38,6 +38,117 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "Add the missing security headers in the web server or application and redeploy.",
         "Strengthen the weak header values (HSTS max-age of at least 180 days, nosniff, DENY/SAMEORIGIN).",
     ),
+    "database.connection": (
+        "The database is down or refusing opsbook: check the server, then escalate (runbook: --service database "
+        "--severity high).",
+        "Connecting took long: check the server's load and network.",
+    ),
+    "database.connections": (
+        "Connections are nearly exhausted: find the client holding them (details: by state) and add a pooler.",
+        "Connection use is high: check for leaks (idle sessions) before raising max_connections.",
+    ),
+    "database.idle_in_transaction": (
+        "Terminate the oldest idle transaction (pg_terminate_backend(pid)) and fix the client that left it open.",
+        "A session sits idle in a transaction: find its application (details) before it blocks VACUUM.",
+    ),
+    "database.blocked_queries": (
+        "Queries wait on a lock: find the blocking pid (details) and end its transaction.",
+        "Queries are waiting on locks: watch the blocking pid (details).",
+    ),
+    "database.long_running_queries": (
+        "Cancel the runaway statement (pg_cancel_backend(pid)) if it is not expected.",
+        "A statement runs long: check it is expected (a report, a migration).",
+    ),
+    "database.slow_queries": (
+        "Queries average far above 1000 ms: EXPLAIN (ANALYZE, BUFFERS) the top one and index or rewrite it.",
+        "Queries average over the runbook's 1000 ms: EXPLAIN the top one; the weekly report lists them.",
+    ),
+    "database.size": (
+        "The database grows fast: find the growing tables and check disk headroom now.",
+        "Growth is above usual: check disk headroom and the capacity trend.",
+    ),
+    "database.cache_hit_rate": (
+        "Most reads miss the cache: the working set no longer fits memory; plan more shared_buffers/RAM.",
+        "Cache hit rate is under 99 %: watch it; the weekly report recommends a change with evidence.",
+    ),
+    "database.invalid_indexes": (
+        "Rebuild the invalid index: `opsbook run database-maintenance --apply`.",
+        "An invalid index costs writes and helps no read: `opsbook run database-maintenance --apply` rebuilds it.",
+    ),
+    "database.unused_indexes": (
+        "Unused indexes cost every write: confirm no rare job needs them, then DROP INDEX CONCURRENTLY.",
+        "Unused indexes cost every write: the weekly report lists each with its size and scan count.",
+    ),
+    "database.duplicate_indexes": (
+        "Drop the duplicate index; the index covering it serves the same queries.",
+        "A duplicate index costs every write: drop it (the details name the index covering it).",
+    ),
+    "database.missing_indexes": (
+        "A large table is read by sequential scans: index the columns its queries filter by.",
+        "A large table is read mostly by sequential scans: EXPLAIN its queries and consider an index.",
+    ),
+    "database.xid_wraparound": (
+        "Transaction-ID wraparound is near: VACUUM (FREEZE) the oldest tables now and escalate (P1).",
+        "Transaction IDs are ageing: check autovacuum keeps up on the oldest tables.",
+    ),
+    "database.sequences": (
+        "A sequence is about to run out: move the column to bigint now.",
+        "A sequence has used most of its range: plan the move to bigint.",
+    ),
+    "database.vacuum_analyze": (
+        "Tables have waited two days for VACUUM/ANALYZE: run them in the maintenance window, tune autovacuum.",
+        "Tables are due for VACUUM/ANALYZE: the weekly maintenance analyzes them.",
+    ),
+    "database.replication_lag": (
+        "The standby lags far behind: check its network, disk and replay conflicts; failover would lose data.",
+        "Replication lags: watch the trend.",
+    ),
+    "database.replication_slots": (
+        "An inactive slot retains WAL: drop it if its consumer is gone (pg_drop_replication_slot).",
+        "An inactive replication slot retains WAL: drop it if its consumer is gone.",
+    ),
+    "database.maintenance.reindex": (
+        "An index could not be rebuilt: read the reason (often duplicate rows for a unique index), fix, re-run.",
+        "Invalid indexes remain: re-run the maintenance with apply.",
+    ),
+    "cost.export_gate": (
+        "Fix or re-export the named file (missing FOCUS column, wrong type, unconverted currency); "
+        "it is left out of the review until then.",
+        "Read the named rows with the provider: negative usage that is not a credit, or charges outside "
+        "their billing period, usually mean a late correction.",
+    ),
+    "cost.export_overlap": (
+        "Remove the older of the two exports of the same month from costs.exports.",
+        "Remove the older of the two exports of the same month from costs.exports.",
+    ),
+    "cost.budget": (
+        "The month is over budget: review the top movers with the service owners and agree cuts or a new budget.",
+        "The month is close to its budget: check the top movers and the anomalous days before month end.",
+    ),
+    "cost.month_over_month": (
+        "Cost grew sharply: find the top movers' owners and confirm the growth was planned.",
+        "Cost grew past the warning level: confirm the top movers with their owners.",
+    ),
+    "cost.anomalies": (
+        "Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+        "Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+    ),
+    "cost.idle_resources": (
+        "Stop, downsize or schedule the idle resources listed (dry-run first).",
+        "Stop, downsize or schedule the idle resources listed (dry-run first).",
+    ),
+    "resource.cpu": (
+        "CPU is saturated: find the busiest processes or pods, scale out or up, and check for a runaway job.",
+        "CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
+    ),
+    "resource.memory": (
+        "Memory is nearly exhausted: look for leaks or oversized caches, restart or scale before the OOM killer acts.",
+        "Memory is above 80 %: check its growth over the last days and plan more headroom.",
+    ),
+    "resource.disk": (
+        "The disk is nearly full: clean old logs and backups (dry-run first) or grow the volume now.",
+        "Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
+    ),
 }
 
 _GENERIC_ERROR = "The check could not measure: fix the cause in the message (config, credentials, reachability)."

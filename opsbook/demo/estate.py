@@ -45,6 +45,7 @@ class DemoEstate:
                 {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
             ],
             **({"security": self.security} if self.security else {}),
+            "resources": {"host": {"mountpoints": ["/"]}},  # this machine's CPU, memory and disk
         }
 
     def write_config(self) -> Path:

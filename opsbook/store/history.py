@@ -210,12 +210,12 @@ class HistoryStore:
         inserted = 0
         try:
             with self.engine.begin() as connection:
-                for start in range(0, len(rows), 5000):
-                    statement = insert(MetricSample).values(rows[start : start + 5000])
-                    statement = statement.on_conflict_do_nothing(
-                        index_elements=["source", "metric", "labels_key", "ts"]
-                    ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
-                    inserted += len(connection.execute(statement).all())
+                # One statement, many parameter sets: SQLAlchemy's "insertmanyvalues" batches them
+                # without compiling a 5000-row VALUES clause (that compile cost ~1 ms per row).
+                statement = insert(MetricSample).on_conflict_do_nothing(
+                    index_elements=["source", "metric", "labels_key", "ts"]
+                ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
+                inserted += len(connection.execute(statement, rows).all())
         except Exception as error:  # noqa: BLE001
             raise StoreError(self._describe(error)) from None
         return inserted

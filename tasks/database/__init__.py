@@ -1,0 +1,1 @@
+"""PostgreSQL: the daily health checks and the weekly maintenance actions."""

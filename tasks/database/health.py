@@ -1,0 +1,117 @@
+"""The runbook's daily database health check: every check of `checks.py` on every database.
+
+One connection per database per run, READ ONLY, `statement_timeout` on every query. A database
+that cannot be reached, or a role that cannot see what it must, gives one `error` result naming
+the cause; a query that fails gives an `error` for its check only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import psycopg
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config import EstateConfig
+from opsbook.config.databases import Database
+from opsbook.results import CheckResult, Status, describe_exception, error_result, stopwatch, utcnow
+from opsbook.secrets import redact
+from opsbook.store import Sample, open_store
+from opsbook.store.engine import safe_url
+from tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, TITLES, Probe
+from tasks.database.connect import connect, describe_database_error
+
+CONNECTION_CHECK = "database.connection"
+
+
+def size_history(history_url: str, name: str) -> list[Sample] | str:
+    """This database's size samples of the last 8 days, or why they cannot be read."""
+    try:
+        return open_store(history_url).samples("database.size", since=utcnow() - timedelta(days=8),
+                                               labels={"target": name})
+    except Exception as error:  # noqa: BLE001 - growth is then unknown, the size still measured
+        return redact(f"history not readable: {describe_database_error(error)}")
+
+
+def open_probe(database: Database, slow_default_ms: float, history: list[Sample] | str) -> tuple[Probe | None, CheckResult]:
+    """Connect and check who we are; the result is the `database.connection` check."""
+    started = utcnow()
+    common = dict(check=CONNECTION_CHECK, target=database.name, component=COMPONENT, started_at=started,
+                  labels={"url": safe_url(database.url)})
+    with stopwatch() as timing:
+        try:
+            conn = connect(database.url, connect_timeout_s=database.connect_timeout_s,
+                           statement_timeout_ms=database.statement_timeout_ms, read_only=True)
+        except psycopg.Error as error:
+            return None, error_result(error=f"cannot connect: {describe_database_error(error)}",
+                                      duration_ms=timing["ms"], **common)
+    try:
+        with conn.transaction():
+            who = Probe(conn, database, database.slow_query_limit(slow_default_ms)).one(PREFLIGHT)
+    except psycopg.Error as error:
+        conn.close()
+        return None, error_result(error=f"cannot query: {describe_database_error(error)}",
+                                  duration_ms=timing["ms"], **common)
+    problem = None
+    if not who["can_monitor"]:
+        problem = (f"role {who['role']!r} is not a member of pg_monitor, so other sessions and statistics are "
+                   f"hidden from it (GRANT pg_monitor TO {who['role']})")
+    elif who["version_num"] < MIN_VERSION_NUM:
+        problem = f"PostgreSQL {who['version']} is not supported (13 or later)"
+    if problem:
+        conn.close()
+        return None, error_result(error=problem, duration_ms=timing["ms"], details=who, **common)
+    result = CheckResult(status=Status.OK, value=round(timing["ms"], 1), unit="ms", duration_ms=timing["ms"],
+                         message=f"Connection: connected as {who['role']} to PostgreSQL {who['version']}",
+                         details=who, **common)
+    return Probe(conn, database, database.slow_query_limit(slow_default_ms), history), result
+
+
+def run_checks(probe: Probe) -> list[CheckResult]:
+    """Every registered check in its own read-only transaction; a failed query is that check's error."""
+    results = []
+    for check_id, function in CHECKS:
+        started = utcnow()
+        with stopwatch() as timing:
+            try:
+                with probe.conn.transaction():
+                    result = function(probe)
+            except psycopg.Error as error:
+                if probe.conn.broken or probe.conn.closed:
+                    raise  # the connection is gone: no later check can run either
+                result = error_result(check_id, probe.database.name, COMPONENT,
+                                      f"query failed: {describe_database_error(error)}")
+            except Exception as error:  # noqa: BLE001 - one check's bug must not hide the others
+                result = error_result(check_id, probe.database.name, COMPONENT, redact(describe_exception(error)))
+        message = f"{TITLES.get(check_id, check_id)}: {result.message}"
+        results.append(result.model_copy(update={"started_at": started, "duration_ms": timing["ms"],
+                                                 "message": message}))
+    return results
+
+
+def check_database(database: Database, slow_default_ms: float, history: list[Sample] | str) -> list[CheckResult]:
+    """All health checks of one database over one connection."""
+    probe, connection = open_probe(database, slow_default_ms, history)
+    if probe is None:
+        return [connection]
+    try:
+        return [connection, *run_checks(probe)]
+    except psycopg.Error as error:  # the connection itself broke mid-run
+        return [connection, error_result("database.checks", database.name, COMPONENT,
+                                         f"connection lost: {describe_database_error(error)}")]
+    finally:
+        probe.conn.close()
+
+
+@task(name="check-database-health", timeout_seconds=900, cache_policy=NO_CACHE)
+def check_database_health(config: EstateConfig) -> list[CheckResult]:
+    """The runbook's step 2: connections, slow queries, size, indexes, wraparound, vacuum, replication."""
+    if not config.databases:
+        return [CheckResult(check=CONNECTION_CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
+                            message="no databases configured")]
+    results = []
+    for database in config.databases:
+        history = size_history(config.history.url, database.name)
+        results += check_database(database, config.thresholds.database.slow_query_ms, history)
+    return results
