@@ -8,14 +8,13 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
+from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Section
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
-    base = Path((info.context or {}).get("base_dir", "."))
-    return value if value.is_absolute() else (base / value).resolve()
+_relative_to_config = relative_to_config
 
 
 class LogDirectory(Section):
@@ -64,10 +63,4 @@ class MaintenanceConfig(Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)

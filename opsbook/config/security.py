@@ -11,12 +11,11 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
 
 
-def _resolve(value: Path, info: ValidationInfo) -> Path:
-    base = Path((info.context or {}).get("base_dir", "."))
-    return value if value.is_absolute() else (base / value).resolve()
+_resolve = relative_to_config
 
 
 class BruteForceRule(Section):
@@ -131,10 +130,4 @@ class SecurityConfig(Section):
     @field_validator("syslog_timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
-        return value
+        return known_zone(value)
