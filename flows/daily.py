@@ -20,6 +20,7 @@ from tasks.app_metrics import (check_api_performance, check_app_resources, check
 from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
+from tasks.security.checks import check_security_status
 
 FLOW_NAME = "daily-checklist"
 
@@ -36,6 +37,8 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
         *when(config.databases, Step("Database health", check_database_health, (config,), check="database.connection",
                                      component="database",
                                      trends=[Trend("database.size", "Database size, 30 days", "MB")])),
+        *when(config.security.configured, Step("Security status", check_security_status, (config,),
+                                               check="security.status", component="security")),
         *when(app,
               Step("Core Web Vitals", check_web_vitals, (config,), check="app.web_vitals", component="application"),
               Step("API performance", check_api_performance, (config,), check="app.api_performance",

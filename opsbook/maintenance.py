@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,15 +22,6 @@ from opsbook.results import CheckResult, Status
 SILENCED = "silenced_by_maintenance"
 _SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MONTHLY"}
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$")
-
-
-def known_time_zone(value: str) -> str:
-    """A pydantic validator for IANA time-zone names (shared by every config with a `timezone`)."""
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from None
-    return value
 
 
 class MaintenanceWindow(BaseModel):
@@ -70,7 +61,12 @@ class MaintenanceWindow(BaseModel):
             raise ValueError("give a wall-clock time without an offset; the zone goes in `timezone`")
         return value
 
-    _known_zone = field_validator("timezone")(known_time_zone)
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from opsbook.config.fields import known_zone  # imported here: opsbook.config imports this module
+
+        return known_zone(value)
 
     @field_validator("recurrence")
     @classmethod

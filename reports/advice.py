@@ -11,6 +11,33 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "open a P1 incident (`opsbook incident open`) and follow the escalation matrix.",
         "Latency is above target: compare with the 7-day baseline and run a performance investigation.",
     ),
+    "security.auth_failures": (
+        "A login succeeded after a brute force: treat the account as compromised; lock it, rotate its keys and run "
+        "`opsbook security incident --type brute_force --ip <source> --severity critical`.",
+        "Brute force or user enumeration: confirm fail2ban/sshd limits, then block the source "
+        "(`opsbook security incident --type brute_force --ip <source>`, dry run first).",
+    ),
+    "security.web_logins": (
+        "A web login succeeded after many failures: force a password reset and review the session.",
+        "Repeated failed web logins: rate-limit the login path and block the source if it persists.",
+    ),
+    "security.suspicious_activity": (
+        "Review the attack requests in the report and open a security incident for the source.",
+        "Attack traffic, scanners or error bursts: check the targeted paths returned no data "
+        "(`opsbook security incident --type injection_attempt --ip <source>`).",
+    ),
+    "security.vulnerabilities": (
+        "Critical vulnerabilities: upgrade the named packages today and redeploy; re-run the audit.",
+        "High or unrated vulnerabilities, or a stale report: plan the upgrades this week and re-run the audit.",
+    ),
+    "security.certificate": (
+        "Renew or fix the certificate now (expiry under 7 days, wrong name, untrusted chain, old TLS or weak hash).",
+        "The certificate expires within 30 days: renew it and check the automation (certbot/ACME) is running.",
+    ),
+    "security.headers": (
+        "Add the missing security headers in the web server or application and redeploy.",
+        "Strengthen the weak header values (HSTS max-age of at least 180 days, nosniff, DENY/SAMEORIGIN).",
+    ),
     "database.connection": (
         "The database is down or refusing opsbook: check the server, then escalate (runbook: --service database "
         "--severity high).",

@@ -20,6 +20,7 @@ from opsbook.config.incidents import IncidentsConfig
 from opsbook.config.notifications import NotificationsConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
+from opsbook.config.security import SecurityConfig
 from opsbook.config.thresholds import Section, Thresholds
 
 
@@ -78,6 +79,7 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
     databases: DatabaseList = Field(default_factory=list)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")

@@ -8,15 +8,13 @@ from typing import Literal
 
 from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
+from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Section
-from opsbook.maintenance import known_time_zone
 
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 
 
-def _relative_to_config(value: Path, info: ValidationInfo) -> Path:
-    base = Path((info.context or {}).get("base_dir", "."))
-    return value if value.is_absolute() else (base / value).resolve()
+_relative_to_config = relative_to_config
 
 
 class LogDirectory(Section):
@@ -62,4 +60,7 @@ class MaintenanceConfig(Section):
     def _runbook(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _relative_to_config(value, info)
 
-    _known_zone = field_validator("timezone")(known_time_zone)
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return known_zone(value)

@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from opsbook.demo.app_api import app_api_routes
+from opsbook.demo.security import start_security
 from opsbook.demo.server import LoopbackServer, Reply, Request
 
 DEGRADED_PLATFORM = "render"
@@ -37,6 +38,7 @@ class DemoEstate:
     servers: dict[str, LoopbackServer]
     workdir: Path
     app_api: LoopbackServer | None = None  # the application's JSON metrics API
+    security: dict | None = None
 
     def config(self) -> dict:
         return {
@@ -47,6 +49,7 @@ class DemoEstate:
             "platforms": [
                 {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
             ],
+            **({"security": self.security} if self.security else {}),
             "resources": {"host": {"mountpoints": ["/"]}},  # this machine's CPU, memory and disk
             "metrics_sources": [{"kind": "json_api", "name": "app", "base_url": self.app_api.url("/"),
                                  "headers": {"Authorization": f"Bearer ${{{APP_TOKEN_ENV}}}"}}] if self.app_api else [],
@@ -71,8 +74,10 @@ def demo_estate(workdir: Path) -> Iterator[DemoEstate]:
     app_api = LoopbackServer(app_api_routes(os.environ.setdefault(APP_TOKEN_ENV, secrets.token_urlsafe(24))))
     for server in [*servers.values(), app_api]:
         server.start()
+    tls, security = start_security(workdir)
     try:
-        yield DemoEstate(servers, workdir, app_api)
+        yield DemoEstate(servers, workdir, app_api, security)
     finally:
+        tls.stop()
         for server in [*servers.values(), app_api]:
             server.stop()

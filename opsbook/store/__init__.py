@@ -1,5 +1,6 @@
 """The history store (SQLAlchemy 2 + Alembic)."""
 
+from opsbook.store import security_models  # noqa: F401  (complete metadata)
 from opsbook.store.history import HistoryStore, RunRecord, Sample, StoreError, open_store
 
 __all__ = ["HistoryStore", "RunRecord", "Sample", "StoreError", "open_store"]

@@ -1,0 +1,1 @@
+"""Security operations: log parsers, findings, certificates, headers, vulnerability reports."""

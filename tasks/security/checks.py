@@ -1,0 +1,234 @@
+"""The security health check's steps as Prefect tasks, each returning CheckResults.
+
+One result per configured file, report, endpoint or URL; a file that cannot be read becomes an
+`error` result for that file only. Findings are judged: a login that succeeded after a brute
+force fails; brute force, enumeration and attack traffic warn; a critical vulnerability fails.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config import EstateConfig
+from opsbook.config.security import CertificateTarget, SecurityConfig
+from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
+from tasks.security.accesslog import parse_access_log
+from tasks.security.authlog import parse_auth_log
+from tasks.security.certificates import CHECK as CERT_CHECK
+from tasks.security.certificates import inspect_endpoint, judge_certificate
+from tasks.security.findings import AuthFindings, access_findings, auth_findings, in_window, web_login_failures
+from tasks.security.headers import CHECK as HEADERS_CHECK
+from tasks.security.headers import check_headers
+from tasks.security.logfile import ParsedLog
+from tasks.security.vulns import count_by_severity, read_report
+
+COMPONENT = "security"
+AUTH_CHECK = "security.auth_failures"
+WEB_LOGIN_CHECK = "security.web_logins"
+ACTIVITY_CHECK = "security.suspicious_activity"
+VULN_CHECK = "security.vulnerabilities"
+MOSTLY_UNPARSED = 0.5  # above this share of unparsed lines the file is not the format we think
+
+
+def _guarded(check: str, target: str, measure: Callable[[], CheckResult]) -> CheckResult:
+    """One target's result; its exception becomes an error result for that target only."""
+    started = utcnow()
+    try:
+        with stopwatch() as timing:
+            result = measure()
+        return result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]})
+    except Exception as error:  # noqa: BLE001 - one bad file must not hide the others
+        return error_result(check, target, COMPONENT, error, started_at=started)
+
+
+def _skipped(check: str, what: str) -> list[CheckResult]:
+    return [CheckResult(check=check, target="(none)", component=COMPONENT, status=Status.SKIPPED,
+                        message=f"no {what} configured")]
+
+
+def _unreadable(parsed: ParsedLog) -> str | None:
+    if parsed.total_lines and parsed.unparsed_lines / parsed.total_lines > MOSTLY_UNPARSED:
+        return (f"{parsed.unparsed_lines} of {parsed.total_lines} lines are not in the expected format "
+                f"(first: {parsed.unparsed_samples[0][1][:80]!r}); wrong file or log format?")
+    return None
+
+
+def _window(config: SecurityConfig, now: datetime) -> tuple[datetime, str]:
+    return now - timedelta(hours=config.window_hours), f"{config.window_hours:g} h"
+
+
+def judge_auth(check: str, target: str, parsed: ParsedLog, found: AuthFindings, span: str) -> CheckResult:
+    """Success after brute force fails; brute force or user enumeration warns; else ok."""
+    if problem := _unreadable(parsed):
+        return error_result(check, target, COMPONENT, problem, details=parsed.account())
+    status = Status.FAIL if found.compromised else Status.WARN if found.brute_force or found.enumeration else Status.OK
+    sources = len(found.failures_by_ip)
+    parts = [f"{found.failures} failed logins in {span}"
+             + (f", most from {found.failures_by_ip[0][0]} ({found.failures_by_ip[0][1]})" if sources else "")]
+    if found.compromised:
+        first = found.compromised[0]
+        parts.insert(0, f"LOGIN SUCCEEDED for {first['user']} from {first['ip']} after "
+                        f"{first['failures_before']} failures")
+    if found.brute_force:
+        parts.append(f"brute force from {len(found.brute_force)} IP(s): "
+                     + ", ".join(str(b["ip"]) for b in found.brute_force[:3]))
+    if found.enumeration:
+        parts.append(f"user enumeration from {len(found.enumeration)} IP(s)")
+    if parsed.unparsed_lines:
+        parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
+    return CheckResult(check=check, target=target, component=COMPONENT, status=status, value=found.failures,
+                       unit="failures", message="; ".join(parts),
+                       details={**found.details(), "window": span, "lines": parsed.account()})
+
+
+def failed_authentication_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
+    """sshd/PAM failures per auth log, and 401/403 on login paths per access log, in the window."""
+    security = config.security
+    now = now or utcnow()
+    since, span = _window(security, now)
+    rule = security.brute_force
+
+    def from_auth_log(path: Path) -> CheckResult:
+        parsed = parse_auth_log(path, now, security.syslog_timezone)
+        found = auth_findings(in_window(parsed.events, since, now), rule)
+        return judge_auth(AUTH_CHECK, str(path), parsed, found, span)
+
+    def from_access_log(path: Path) -> CheckResult:
+        parsed = parse_access_log(path)
+        logins = web_login_failures(in_window(parsed.events, since, now), security.login_paths)
+        return judge_auth(WEB_LOGIN_CHECK, str(path), parsed, auth_findings(logins, rule), span)
+
+    results = [_guarded(AUTH_CHECK, str(p), lambda p=p: from_auth_log(p)) for p in security.auth_logs]
+    results += [_guarded(WEB_LOGIN_CHECK, str(p), lambda p=p: from_access_log(p)) for p in security.access_logs]
+    return results or _skipped(AUTH_CHECK, "auth_logs or access_logs")
+
+
+def suspicious_activity_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
+    """Attack signatures, scanners, probes and error bursts per access log, in the window."""
+    security = config.security
+    now = now or utcnow()
+    since, span = _window(security, now)
+
+    def review(path: Path) -> CheckResult:
+        parsed = parse_access_log(path)
+        if problem := _unreadable(parsed):
+            return error_result(ACTIVITY_CHECK, str(path), COMPONENT, problem, details=parsed.account())
+        found = access_findings(in_window(parsed.events, since, now), security.error_burst)
+        flagged = bool(found.attack_requests or found.scanners or found.probes or found.bursts)
+        parts = [f"{found.requests} requests in {span}"]
+        if found.attack_requests:
+            kinds = ", ".join(f"{name} {count}" for name, count in found.attacks.items())
+            parts.append(f"{found.attack_requests} attack requests ({kinds}), top source {found.attack_ips[0][0]}")
+        if found.scanners:
+            parts.append(f"scanner agents from {found.scanner_sources} IP(s)")
+        if found.probes:
+            parts.append(f"probe paths from {found.probe_sources} IP(s)")
+        if found.bursts:
+            parts.append(f"4xx/5xx bursts from {len(found.bursts)} IP(s)")
+        if parsed.unparsed_lines:
+            parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
+        return CheckResult(check=ACTIVITY_CHECK, target=str(path), component=COMPONENT,
+                           status=Status.WARN if flagged else Status.OK, value=found.attack_requests, unit="requests",
+                           message="; ".join(parts), details={**found.details(), "window": span,
+                                                              "lines": parsed.account()})
+
+    results = [_guarded(ACTIVITY_CHECK, str(p), lambda p=p: review(p)) for p in security.access_logs]
+    return results or _skipped(ACTIVITY_CHECK, "access_logs")
+
+
+def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
+    """Counts by severity per report; fail_on severities fail, warn_on warn, a stale report warns."""
+    policy = config.security.vulnerabilities
+    now = now or utcnow()
+
+    def ingest(path: Path) -> CheckResult:
+        kind, found = read_report(path)
+        counts = count_by_severity(found)
+        age_days = (now.timestamp() - path.stat().st_mtime) / 86400
+        failing = sum(counts.get(s, 0) for s in policy.fail_on)
+        warning = sum(counts.get(s, 0) for s in policy.warn_on)
+        status = Status.FAIL if failing else Status.WARN if warning or age_days > policy.max_age_days else Status.OK
+        summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "none"
+        message = f"{len(found)} vulnerabilities ({summary}) in a {kind} report"
+        if age_days > policy.max_age_days:
+            message += f"; report is {age_days:.0f} days old"
+        return CheckResult(check=VULN_CHECK, target=str(path), component=COMPONENT, status=status,
+                           value=len(found), unit="vulnerabilities", message=message,
+                           details={"format": kind, "by_severity": counts, "age_days": round(age_days, 1),
+                                    "findings": [v.__dict__ for v in found[:50]]})
+
+    results = [_guarded(VULN_CHECK, str(p), lambda p=p: ingest(p)) for p in policy.reports]
+    return results or _skipped(VULN_CHECK, "vulnerabilities.reports")
+
+
+async def certificate_results(config: EstateConfig) -> list[CheckResult]:
+    """Every configured endpoint's certificate, handshakes in threads, concurrently."""
+    security = config.security
+
+    def one(target: CertificateTarget) -> CheckResult:
+        return _guarded(CERT_CHECK, target.endpoint, lambda: judge_certificate(
+            target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)))
+
+    results = await asyncio.gather(*(asyncio.to_thread(one, t) for t in security.certificates))
+    return list(results) or _skipped(CERT_CHECK, "certificates")
+
+
+def header_urls(config: EstateConfig) -> list[str]:
+    policy = config.security.headers
+    urls = [str(p.url) for p in config.platforms] if policy.check_platforms else []
+    return list(dict.fromkeys([*urls, *policy.urls]))
+
+
+async def header_results(config: EstateConfig) -> list[CheckResult]:
+    urls = header_urls(config)
+    if not urls:
+        return _skipped(HEADERS_CHECK, "platforms or headers.urls")
+    return await check_headers(urls, config.security.headers, config.http)
+
+
+@task(name="analyze-failed-authentication", timeout_seconds=600, cache_policy=NO_CACHE)
+def analyze_failed_authentication(config: EstateConfig) -> list[CheckResult]:
+    """Runbook step 2: failed logins per IP and user, brute force, enumeration."""
+    return failed_authentication_results(config)
+
+
+@task(name="review-suspicious-activity", timeout_seconds=600, cache_policy=NO_CACHE)
+def review_suspicious_activity(config: EstateConfig) -> list[CheckResult]:
+    """Runbook step 3: injection, traversal, scanners, probes and error bursts."""
+    return suspicious_activity_results(config)
+
+
+@task(name="check-vulnerability-status", timeout_seconds=300, cache_policy=NO_CACHE)
+def check_vulnerability_status(config: EstateConfig) -> list[CheckResult]:
+    """Runbook steps 4-5: the latest dependency-audit reports, by severity."""
+    return vulnerability_results(config)
+
+
+@task(name="check-tls-certificates", timeout_seconds=300, cache_policy=NO_CACHE)
+async def check_tls_certificates(config: EstateConfig) -> list[CheckResult]:
+    """Runbook step 6 (certificate policy): expiry, name, chain, protocol, signature."""
+    return await certificate_results(config)
+
+
+@task(name="check-security-headers", timeout_seconds=300, cache_policy=NO_CACHE)
+async def check_security_headers(config: EstateConfig) -> list[CheckResult]:
+    """Runbook step 6 (header policy): HSTS, CSP, X-Content-Type-Options, X-Frame-Options."""
+    return await header_results(config)
+
+
+@task(name="check-security-status", timeout_seconds=900, cache_policy=NO_CACHE)
+async def check_security_status(config: EstateConfig) -> list[CheckResult]:
+    """The daily checklist's security step: every security check, in one step."""
+    now = utcnow()
+    logs = await asyncio.to_thread(lambda: failed_authentication_results(config, now)
+                                   + suspicious_activity_results(config, now) + vulnerability_results(config, now))
+    certificates, headers = await asyncio.gather(certificate_results(config), header_results(config))
+    return [r for r in [*logs, *certificates, *headers]
+            if r.status is not Status.SKIPPED] or _skipped("security.status", "security checks")
+
