@@ -21,7 +21,8 @@ db_app = typer.Typer(help="The history database.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
 app.add_typer(db_app, name="db")
 
-out = Console(soft_wrap=True)
+# Piped output (CI logs, files) gets wide tables rather than messages folded at 80 columns.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, soft_wrap=True)
 
 ConfigOption = Annotated[
