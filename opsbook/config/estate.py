@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from opsbook.config.backups import BackupsConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.thresholds import Section, Thresholds
 
@@ -69,6 +70,7 @@ class EstateConfig(Section):
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
 
     @model_validator(mode="before")
     @classmethod
