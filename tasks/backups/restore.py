@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import shutil
 import subprocess
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -77,25 +78,30 @@ def _psql_from_gzip(clear: Path, url: str, timeout_s: float) -> None:
     """Stream a gzipped SQL dump into psql, stopping at the first error."""
     argv = [tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_name(url)]
     deadline = time.monotonic() + timeout_s
-    with subprocess.Popen(argv, env=libpq_env(url), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE) as psql:
+    with tempfile.TemporaryFile() as errors, subprocess.Popen(
+            argv, env=libpq_env(url), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors) as psql:
         assert psql.stdin is not None
         try:
             with gzip.open(clear, "rb") as source:
                 shutil.copyfileobj(source, psql.stdin, 1 << 20)
-            psql.stdin.close()
         except BrokenPipeError:
-            pass
+            pass  # psql stopped at an error: its exit code and stderr say which
         except (OSError, EOFError) as error:
             psql.kill()
             raise ToolError(f"cannot read {clear.name}: {error}") from None
+        finally:
+            try:
+                psql.stdin.close()
+            except BrokenPipeError:
+                pass
         try:
-            _, stderr = psql.communicate(timeout=max(1.0, deadline - time.monotonic()))
+            psql.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             psql.kill()
             raise ToolError(f"psql did not finish within {timeout_s:g} s") from None
         if psql.returncode != 0:
-            said = stderr.decode("utf-8", "replace").strip()[-600:]
+            errors.seek(0)
+            said = errors.read().decode("utf-8", "replace").strip()[-600:]
             raise ToolError(redact(f"psql exited {psql.returncode}: {said}"))
 
 
