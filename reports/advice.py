@@ -11,6 +11,29 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "open a P1 incident (`opsbook incident open`) and follow the escalation matrix.",
         "Latency is above target: compare with the 7-day baseline and run a performance investigation.",
     ),
+    "backup.completion": (
+        "The newest backup is missing, empty, stale or much smaller than the last: check the backup job's log "
+        "and run `opsbook backup create` now if it did not run.",
+        "The newest backup is getting old: check that the backup job is scheduled.",
+    ),
+    "backup.integrity": (
+        "Do not trust this backup: take a new one (`opsbook backup create`) and find what damaged it (disk, copy, job).",
+        "Backup integrity needs a look: read the message.",
+    ),
+    "backup.restore": (
+        "The restore test failed: the backup cannot be relied on for recovery. Read the message, fix the dump "
+        "or the restore server, and re-run the verification.",
+        "The restore is slower than the RTO target: plan for a faster restore (parallel jobs, smaller dumps).",
+    ),
+    "backup.rpo": (
+        "The data in the backup is older than the RPO allows: back up more often or check the backup job.",
+        "The achieved RPO is near its limit: check the backup schedule.",
+    ),
+    "backup.encryption": (
+        "A backup that must be encrypted is readable plaintext, or the configured key cannot decrypt it: "
+        "fix the backup job's encryption and rotate the exposed backup.",
+        "An unencrypted backup was found where encryption is optional: consider encrypting.",
+    ),
 }
 
 _GENERIC_ERROR = "The check could not measure: fix the cause in the message (config, credentials, reachability)."

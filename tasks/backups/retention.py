@@ -71,9 +71,10 @@ def prune(repo: BackupRepository, plan: RetentionPlan, *, apply: bool = False) -
     newest = next((name for name, why in plan.keep.items() if "newest" in why), None)
     if any(b.name == newest for b in plan.prune):
         raise UnsafePath(f"refusing to prune the newest backup {newest}")
+    # Every target is checked before anything is deleted: one unsafe entry stops the whole prune.
+    targets = [(backup, _safe_target(repo.path, backup.path)) for backup in plan.prune]
     removed = []
-    for backup in plan.prune:
-        target = _safe_target(repo.path, backup.path)
+    for backup, target in targets:
         sidecar = manifest_path(backup.path)
         if apply:
             if target.is_dir():
