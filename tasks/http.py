@@ -89,10 +89,10 @@ def new_client(settings: HttpSettings, *, verify: bool = True, connections: int 
 
 
 async def _read_once(client: httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
-                     timeout_s: float, max_body_bytes: int) -> FetchedResponse:
+                     timeout_s: float, max_body_bytes: int, content: bytes | None = None) -> FetchedResponse:
     started = time.perf_counter()
     async with asyncio.timeout(timeout_s):  # a total deadline: a trickling body cannot outlive it
-        async with client.stream(method, url, headers=dict(headers)) as response:
+        async with client.stream(method, url, headers=dict(headers), content=content) as response:
             chunks: list[bytes] = []
             size = 0
             truncated = False
@@ -124,6 +124,7 @@ async def fetch(
     method: str = "GET",
     headers: Mapping[str, str] | None = None,
     timeout_s: float | None = None,
+    content: bytes | None = None,
 ) -> FetchedResponse | FetchFailure:
     """GET (or HEAD) one URL with retries on connection errors, timeouts and 5xx only.
 
@@ -147,7 +148,8 @@ async def fetch(
         async for attempt in retrying:
             with attempt:
                 attempts += 1
-                response = await _read_once(client, method, url, headers or {}, deadline, settings.max_body_bytes)
+                response = await _read_once(client, method, url, headers or {}, deadline, settings.max_body_bytes,
+                                              content)
         response.attempts = attempts
         return response
     except RetryError as exhausted:
