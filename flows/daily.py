@@ -21,9 +21,11 @@ FLOW_NAME = "daily-checklist"
 def daily_checklist(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    platforms, _backups = sections = run_steps([
+    platforms, *_ = sections = run_steps([
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms"),
-        Step("Backup verification", verify_backups, (config, run_id), check="backup.verify", component="backups"),
+        # Runbook database step 6; shown only when backup repositories are configured.
+        *([Step("Backup verification", verify_backups, (config, run_id), check="backup.verify",
+                component="backups")] if config.backups.repositories else []),
     ])
     platforms.charts.append(trend_chart(config, platforms.results, "platform.health", "Health-check latency, 30 days",
                                         "ms", config.thresholds.http.latency_ms))

@@ -76,7 +76,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
 
     assessed = assess_components.submit(config, target).result()  # async task: submit from a sync flow
     notified = communicate(dr.communication, "notify", params)
-    restored, record = restore_for_dr(config, target, params.drill)
+    restored, record = restore_for_dr.submit(config, target, params.drill).result()
     restore_ok = not any(r.status.is_problem for r in restored)
 
     actions: list[CheckResult] = []

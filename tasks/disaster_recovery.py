@@ -7,6 +7,7 @@ or absent: opsbook never overwrites a database that holds tables.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import time
@@ -102,8 +103,15 @@ def _target_is_empty(url: str) -> str | None:
 
 
 @task(name="restore-into-dr-target", timeout_seconds=7200, cache_policy=NO_CACHE)
-def restore_for_dr(config: EstateConfig, target: DrTarget, drill: bool) -> tuple[list[CheckResult], dict]:
-    """Check the chosen backup, restore it (drill: scratch copy; real: the DR target), validate it."""
+async def restore_for_dr(config: EstateConfig, target: DrTarget, drill: bool) -> tuple[list[CheckResult], dict]:
+    """Check the chosen backup, restore it (drill: scratch copy; real: the DR target), validate it.
+
+    Async with the blocking work in a thread, so that Prefect's timeout can end the step.
+    """
+    return await asyncio.to_thread(restore_and_check, config, target, drill)
+
+
+def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tuple[list[CheckResult], dict]:
     repo = config.backups.repository(target.repository)
     backup, why = choose_backup(config.history.url, repo)
     if backup is None:

@@ -7,8 +7,10 @@ which is how the disaster-recovery flow knows which backup is the newest *verifi
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -116,13 +118,23 @@ def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, n
 
 
 @task(name="verify-backups", timeout_seconds=7200, cache_policy=NO_CACHE)
-def verify_backups(config: EstateConfig, run_id: str | None = None, apply_retention: bool = False) -> list[CheckResult]:
-    """The runbook's daily backup verification for every configured repository."""
+async def verify_backups(config: EstateConfig, run_id: str | None = None,
+                         apply_retention: bool = False) -> list[CheckResult]:
+    """The runbook's daily backup verification for every configured repository.
+
+    Async, with the blocking work in a thread, so that Prefect's timeout ends the step (the
+    tools' own timeouts end the work itself).
+    """
     section = config.backups
     if not section.repositories:
         return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
                             message="no backup repositories configured")]
-    logger = get_run_logger()
+    return await asyncio.to_thread(verify_all, config, get_run_logger(), run_id, apply_retention)
+
+
+def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_retention: bool) -> list[CheckResult]:
+    """Verify every repository in turn and keep a record of each; one repository never stops the rest."""
+    section = config.backups
     results: list[CheckResult] = []
     for repo in section.repositories:
         now = utcnow()
