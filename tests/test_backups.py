@@ -233,3 +233,17 @@ def test_row_counts_outside_tolerance_fail_validation(good, server: RestoreServe
     manifest_path(path).write_text(json.dumps(manifest))
     restore = by_check(verify_repository(repo, server)[0])["backup.restore"]
     assert restore.status is Status.FAIL and "deviation_pct" in restore.message
+
+
+def test_an_unreachable_restore_server_is_a_clear_failure_without_the_password(good, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from opsbook.config import parse_config
+    from tests.conftest import free_port
+
+    repo, _ = good
+    estate = parse_config({"backups": {"restore_server": {
+        "url": f"postgresql+psycopg://postgres:${{RESTORE_PW}}@127.0.0.1:{free_port()}/postgres"}}},
+        base_dir=tmp_path, environ={"RESTORE_PW": "hunter2-restore"})
+    restore = by_check(verify_repository(repo, estate.backups.restore_server)[0])["backup.restore"]
+    assert restore.status is Status.FAIL and "scratch database" in restore.message
+    assert "refused" in restore.message.lower() or "connect" in restore.message.lower()
+    assert "hunter2-restore" not in restore.model_dump_json()

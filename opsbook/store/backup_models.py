@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsbook.store.models import Base
@@ -27,7 +27,7 @@ class BackupVerification(Base):
     taken_at: Mapped[datetime | None]
     verified_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(10), doc="worst status of the backup's checks")
-    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     sha256: Mapped[str | None] = mapped_column(String(64))
     restore_seconds: Mapped[float | None] = mapped_column(Float, doc="RTO of the data step")
     rpo_seconds: Mapped[float | None] = mapped_column(Float, doc="verified_at minus the newest row")

@@ -25,6 +25,7 @@ from sqlalchemy import create_engine, text
 
 from opsbook.config.backups import BackupRepository
 from opsbook.quality import GateResult, expectation, validate_frame
+from opsbook.results import describe_exception
 from opsbook.secrets import redact
 from tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool, with_database
 
@@ -188,7 +189,7 @@ def restore_and_validate(repo: BackupRepository, manifest: dict[str, Any] | None
         report.gate = validate_restore(repo, manifest, report.tables)
     except Exception as error:  # noqa: BLE001 - a failed restore is a result, not a crash
         report.seconds = report.seconds or round(time.perf_counter() - started, 3)
-        report.error = redact(f"{type(error).__name__}: {error}")
+        report.error = redact(describe_exception(getattr(error, "orig", None) or error))
     return report
 
 
@@ -200,7 +201,8 @@ def restore_test(repo: BackupRepository, manifest: dict[str, Any] | None, clear:
         with scratch_database(server_url, report) as url:
             restore_and_validate(repo, manifest, clear, url, report, timeout_s)
     except Exception as error:  # noqa: BLE001 - creating or dropping the scratch database failed
-        report.error = report.error or redact(f"scratch database: {type(error).__name__}: {error}")
+        cause = describe_exception(getattr(error, "orig", None) or error)
+        report.error = report.error or redact(f"scratch database: {cause}")
         if report.dropped is None and report.database != "(not created)":
             report.dropped = False
     return report

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column("taken_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("verified_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=10), nullable=False),
-        sa.Column("size_bytes", sa.Integer(), nullable=True),
+        sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("sha256", sa.String(length=64), nullable=True),
         sa.Column("restore_seconds", sa.Float(), nullable=True),
         sa.Column("rpo_seconds", sa.Float(), nullable=True),
