@@ -147,3 +147,27 @@ def test_an_activation_refuses_to_overwrite_a_target_that_holds_tables(
     results = {r.check: r for r in outcome.results}
     assert results["dr.restore"].status is Status.FAIL and "refusing to overwrite" in results["dr.restore"].message
     assert results["dr.switch_over.dns-to-dr"].status is Status.SKIPPED and not marker.exists()
+
+
+def test_webhook_actions_post_once_and_a_5xx_is_not_retried(tmp_path: Path) -> None:
+    from opsbook.config.backups import SwitchOverAction
+    from opsbook.demo.server import LoopbackServer, Reply
+    from tasks.disaster_recovery import run_switch_over
+    from tests.helpers import estate
+
+    seen: list[tuple[str, str]] = []
+
+    def record(request):  # type: ignore[no-untyped-def]
+        seen.append((request.method, request.headers.get("Content-Type", "")))
+        return Reply(200 if request.path == "/ok" else 503, "switched" if request.path == "/ok" else "busy")
+
+    config = estate(tmp_path)
+    with LoopbackServer({"/ok": record, "/busy": record}) as server:
+        ok = asyncio.run(run_switch_over.fn(config, SwitchOverAction(name="lb", webhook=server.url("/ok")),
+                                            {"action": "lb"}, "ops-lead"))
+        busy = asyncio.run(run_switch_over.fn(config, SwitchOverAction(name="lb", webhook=server.url("/busy")),
+                                              {"action": "lb"}, "ops-lead"))
+        assert server.hits["/busy"] == 1  # a switch-over is not idempotent: never retried
+    assert ok.status is Status.OK and "HTTP 200" in ok.message
+    assert busy.status is Status.FAIL and "503" in busy.message
+    assert seen[0] == ("POST", "application/json")
