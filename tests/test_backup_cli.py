@@ -75,9 +75,14 @@ def test_backup_prune_is_a_dry_run_without_apply(tmp_path: Path) -> None:
 
 
 def test_backup_commands_have_help() -> None:
-    for command in (["backup"], ["backup", "create"], ["backup", "verify"], ["backup", "prune"]):
+    for command in (["backup"], ["backup", "create"], ["backup", "verify"], ["backup", "prune"], ["dr"]):
         result = CliRunner().invoke(app, [*command, "--help"])
         assert result.exit_code == 0 and "Usage" in result.output
+
+
+def test_dr_command_rejects_an_unknown_scenario_with_exit_2(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["dr", "-c", str(config(tmp_path)), "--target", "x", "--scenario", "meteor"])
+    assert result.exit_code == 2 and "unknown DR target 'x'" in result.output
 
 
 def test_config_problems_name_their_key_path(tmp_path: Path) -> None:
