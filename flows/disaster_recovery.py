@@ -127,7 +127,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         try:
             record_verification(config.history.url, kind="dr-drill" if params.drill else "dr", run_id=run_id,
                                 repository=target.repository, verified_at=finished,
-                                results=[r for r in restored if r.check != "dr.switch_over"],
+                                results=restored,
                                 rpo_seconds=rpo, **{k: v for k, v in record.items()
                                                     if k in ("backup", "taken_at", "size_bytes", "sha256",
                                                              "restore_seconds", "scratch_database")})
