@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
@@ -69,9 +70,12 @@ def open_checklist(config_path: str) -> tuple[EstateConfig, str, datetime]:
 def run_steps(steps: Sequence[Step]) -> list[Section]:
     """Run every step concurrently; a crashed or timed-out step becomes one error result."""
     submitted = [(step, step.task.submit(*step.args)) for step in steps]
+    progress = create_progress_artifact(progress=0.0, description=f"{len(steps)} checklist step(s)")
     sections = []
-    for step, future in submitted:
-        state = future.wait() or future.state
+    for done, (step, future) in enumerate(submitted, start=1):
+        future.wait()
+        state = future.state
+        update_progress_artifact(progress, progress=100.0 * done / len(submitted))
         outcome = state.result(raise_on_failure=False) if state.is_completed() else None
         if state.is_completed() and isinstance(outcome, list):
             results = outcome

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -81,12 +82,12 @@ def print_outcome(outcome: Any) -> None:
         out.print(f"report: {outcome.report_path}", markup=False, highlight=False, soft_wrap=True)
 
 
-def run_checklist(flow_function: Any, config_file: Path) -> int:
+def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> int:
     """Run a checklist flow in this process and turn its outcome into an exit code."""
     from flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
-    state = flow_function(config_path=str(config_file), return_state=True)
+    state = flow_function(config_path=str(config_file), return_state=True, **parameters)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, ChecklistOutcome):
         reason = outcome if isinstance(outcome, BaseException) else state.message
@@ -105,9 +106,46 @@ def run_daily(config: ConfigOption = None) -> None:
     raise typer.Exit(run_checklist(daily_checklist, file))
 
 
-def _default_demo_dir() -> Path:
-    import os
+@app.command()
+def serve(config: ConfigOption = None) -> None:
+    """Serve every deployment of prefect.yaml on its schedule from this one process (Ctrl-C stops)."""
+    from deployments.serve import serve_all
 
+    file, _ = _load_or_exit(config)
+    err.print(f"serving opsbook deployments with {file}; schedules in prefect.yaml", markup=False, highlight=False)
+    serve_all(file)
+
+
+@run_app.command("weekly")
+def run_weekly(
+    config: ConfigOption = None,
+    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs and run cache actions")] = False,
+) -> None:
+    """Run the weekly maintenance now (dry run unless --apply)."""
+    from flows.weekly import weekly_maintenance
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(weekly_maintenance, file, apply=apply))
+
+
+@run_app.command("cost-review")
+def run_cost_review(
+    config: ConfigOption = None,
+    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the month of the latest charge)")] = None,
+) -> None:
+    """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    import re
+
+    from flows.cost_review import MONTH, cost_review
+
+    if month is not None and not re.match(MONTH, month):
+        err.print(f"invalid --month {month!r}: use YYYY-MM", markup=False, highlight=False)
+        raise typer.Exit(EXIT_CONFIG)
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(cost_review, file, month=month))
+
+
+def _default_demo_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(base) / "opsbook" / "demo"
 
@@ -266,4 +304,7 @@ def disaster_recovery_command(
 
 
 def main() -> None:
+    # Without PREFECT_API_URL, Prefect starts a temporary server; its 20 s default start-up limit
+    # is too tight on a busy two-core machine.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     sys.exit(app())

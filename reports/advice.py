@@ -34,6 +34,32 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "fix the backup job's encryption and rotate the exposed backup.",
         "An unencrypted backup was found where encryption is optional: consider encrypting.",
     ),
+    "cost.export_gate": (
+        "Fix or re-export the named file (missing FOCUS column, wrong type, unconverted currency); "
+        "it is left out of the review until then.",
+        "Read the named rows with the provider: negative usage that is not a credit, or charges outside "
+        "their billing period, usually mean a late correction.",
+    ),
+    "cost.export_overlap": (
+        "Remove the older of the two exports of the same month from costs.exports.",
+        "Remove the older of the two exports of the same month from costs.exports.",
+    ),
+    "cost.budget": (
+        "The month is over budget: review the top movers with the service owners and agree cuts or a new budget.",
+        "The month is close to its budget: check the top movers and the anomalous days before month end.",
+    ),
+    "cost.month_over_month": (
+        "Cost grew sharply: find the top movers' owners and confirm the growth was planned.",
+        "Cost grew past the warning level: confirm the top movers with their owners.",
+    ),
+    "cost.anomalies": (
+        "Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+        "Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+    ),
+    "cost.idle_resources": (
+        "Stop, downsize or schedule the idle resources listed (dry-run first).",
+        "Stop, downsize or schedule the idle resources listed (dry-run first).",
+    ),
 }
 
 _GENERIC_ERROR = "The check could not measure: fix the cause in the message (config, credentials, reachability)."

@@ -49,18 +49,25 @@ def report_filename(report: Report) -> str:
     return f"{report.kind}-{stamp}-{report.run_id[:8]}.html"
 
 
-def write_report(report: Report, directory: Path) -> Path:
-    """Write atomically (temp file then rename) so a reader never sees half a report."""
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / report_filename(report)
-    html = render_report(report)
-    fd, temp = tempfile.mkstemp(dir=directory, prefix=".report-", suffix=".tmp")
+def atomic_write(path: Path, text: str) -> None:
+    """Write via a temp file and a rename, so a reader never sees half a page."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(html)
+            handle.write(text)
         os.chmod(temp, 0o644)
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+
+
+def write_report(report: Report, directory: Path) -> Path:
+    """Write the report, then refresh the directory's index page."""
+    from reports.index import write_index
+
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / report_filename(report)
+    atomic_write(path, render_report(report))
+    write_index(directory)
     return path

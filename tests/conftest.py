@@ -15,6 +15,7 @@ os.environ["PREFECT_HOME"] = _PREFECT_HOME
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["XDG_DATA_HOME"] = os.path.join(_PREFECT_HOME, "xdg")
 
 import pytest  # noqa: E402
@@ -28,7 +29,7 @@ def prefect_server() -> Iterator[None]:
     """One real, temporary Prefect server for every flow test of the session."""
     from prefect.testing.utilities import prefect_test_harness
 
-    with prefect_test_harness(server_startup_timeout=60):
+    with prefect_test_harness(server_startup_timeout=120):
         yield
 
 

@@ -47,7 +47,7 @@ def test_run_daily_with_a_bad_config_exits_2_and_runs_nothing(tmp_path: Path) ->
 
 def test_every_command_has_help() -> None:
     runner = CliRunner()
-    for command in ([], ["validate"], ["run"], ["run", "daily"], ["db"], ["db", "upgrade"], ["demo"]):
+    for command in ([], ["validate"], ["run"], ["run", "daily"], ["db"], ["db", "upgrade"], ["demo"], ["serve"], ["run", "weekly"]):
         result = runner.invoke(app, [*command, "--help"])
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output

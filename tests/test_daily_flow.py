@@ -71,6 +71,8 @@ def test_all_healthy_completes_and_writes_everything(tmp_path: Path) -> None:
     assert {"daily-report", "daily-report-results", "daily-report-link"} <= set(by_key)
     assert "GREEN" in by_key["daily-report"].data
     assert outcome.report_path.resolve().as_uri() in by_key["daily-report-link"].data
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert len(progress) == 1 and float(progress[0].data) == 100.0
 
 
 def test_second_run_report_has_a_latency_trend_chart_from_history(tmp_path: Path) -> None:

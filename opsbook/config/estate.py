@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from opsbook.config.backups import BackupsConfig
+from opsbook.config.costs import CostsConfig
+from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.thresholds import Section, Thresholds
 
@@ -71,6 +73,8 @@ class EstateConfig(Section):
     thresholds: Thresholds = Field(default_factory=Thresholds)
     platforms: list[Platform] = Field(default_factory=list)
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -78,7 +82,7 @@ class EstateConfig(Section):
         # Sections holding paths are validated even when left out, so their defaults are
         # resolved against the config file's folder (default factories see no context).
         if isinstance(data, dict):
-            data = {"history": {}, "reports": {}, **data}
+            data = {"history": {}, "reports": {}, "maintenance": {}, **data}
         return data
 
     @field_validator("platforms")

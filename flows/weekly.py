@@ -1,0 +1,45 @@
+"""The weekly maintenance checklist, run in the maintenance window (default Sunday 02:00 UTC).
+
+In the runbook's order: system updates and security patches, dependency updates, log rotation
+and cleanup, cache actions, monitoring-system check, and the weekly report. Steps that change
+things (logs, caches) only report what they would do unless `apply` is set.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+
+from deployments.serve import expected_schedule_slugs
+from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
+from tasks.caches import optimize_caches
+from tasks.dependencies import review_dependency_updates
+from tasks.logs import rotate_and_clean_logs
+from tasks.monitoring import check_monitoring_system
+from tasks.patches import review_system_updates
+
+FLOW_NAME = "weekly-maintenance"
+
+
+@flow(name=FLOW_NAME, description="The runbook's weekly maintenance routine, in the maintenance window.")
+def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -> State:
+    config, run_id, started_at = open_checklist(config_path)
+    maintenance = config.maintenance
+
+    sections = run_steps([
+        Step("System updates and security patches", review_system_updates,
+             (maintenance.patch_reports, maintenance.check_local_patches), check="maintenance.patches"),
+        Step("Dependency updates", review_dependency_updates, (maintenance.dependency_reports,),
+             check="maintenance.dependencies"),
+        Step("Log rotation and cleanup", rotate_and_clean_logs,
+             (maintenance.log_directories, config.thresholds.logs.retention_days, apply), check="maintenance.logs"),
+        Step("Cache optimisation", optimize_caches, (maintenance.cache_actions, config.http, apply),
+             check="maintenance.cache"),
+        Step("Monitoring system", check_monitoring_system,
+             (config.history.url, expected_schedule_slugs(), maintenance.deadman_hours, config.http),
+             check="monitoring", component="monitoring"),
+    ])
+
+    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Weekly maintenance", kind="weekly",
+                               artifact_key="weekly-report", run_id=run_id, started_at=started_at, sections=sections)
+    return final_state(outcome)

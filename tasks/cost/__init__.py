@@ -1,0 +1,1 @@
+"""The monthly cost review: FOCUS billing exports read, gated and analysed."""

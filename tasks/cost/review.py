@@ -1,0 +1,280 @@
+"""Prefect tasks of the monthly cost review: load and gate the exports, then judge the month.
+
+Each export is read and gated on its own, so one bad file is one `error` result and the others
+are still reviewed. When no export is usable the review says "insufficient data" instead of
+printing a total that would be wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config.costs import CostsConfig
+from opsbook.results import CheckResult, Status, error_result, judge, stopwatch
+from opsbook.store import open_store
+from tasks.cost import analysis
+from tasks.cost.expectations import credits_and_refunds, gate_export
+from tasks.cost.focus import ExportError, convert_currency, export_files, read_export
+from tasks.cost.gate import GateReport
+
+COMPONENT = "costs"
+
+
+@dataclass
+class LoadedExports:
+    """Rows of every usable export (one frame) and one gate result per export."""
+
+    frame: pd.DataFrame
+    results: list[CheckResult]
+    gates: list[GateReport] = field(default_factory=list)
+
+
+@task(name="gate-focus-exports", cache_policy=NO_CACHE, timeout_seconds=600)
+def load_focus_exports(costs: CostsConfig) -> LoadedExports:
+    """Read, convert and gate each configured export; keep the rows of those the gate allows."""
+    files = export_files(costs.exports)
+    if not files:
+        skipped = CheckResult(check="cost.export_gate", target="(exports)", component=COMPONENT,
+                              status=Status.SKIPPED, message="no FOCUS exports configured or matched (costs.exports)")
+        return LoadedExports(pd.DataFrame(), [skipped])
+    frames, results, gates = [], [], []
+    for path in files:
+        with stopwatch() as timing:
+            try:
+                frame, converted = convert_currency(read_export(path), costs.currency, costs.exchange_rates)
+            except ExportError as error:
+                results.append(error_result("cost.export_gate", path.name, COMPONENT, str(error)))
+                continue
+            gate = gate_export(path.name, frame, costs.currency)
+        gates.append(gate)
+        results.append(_gate_result(path.name, frame, gate, converted, costs.currency, timing["ms"]))
+        if gate.usable:
+            frames.append(frame.assign(source_file=path.name))
+    overlap = _overlap_result(frames)
+    if overlap is not None:
+        results.append(overlap)
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return LoadedExports(frame, results, gates)
+
+
+def _overlap_result(frames: list[pd.DataFrame]) -> CheckResult | None:
+    """Two files billing the same account for the same month (a re-export) would count it twice."""
+    seen: dict[tuple[str, str, str], str] = {}
+    clashes: list[str] = []
+    for frame in frames:
+        account = frame["BillingAccountId"] if "BillingAccountId" in frame else pd.Series("", index=frame.index)
+        keys = pd.DataFrame({"provider": frame["ProviderName"].astype(str), "account": account.fillna("").astype(str),
+                             "month": frame["BillingPeriodStart"].dt.strftime("%Y-%m")}).drop_duplicates()
+        name = str(frame["source_file"].iloc[0]) if len(frame) else "?"
+        for key in keys.itertuples(index=False, name=None):
+            if key in seen and seen[key] != name:
+                clashes.append(f"{key[0]} {key[1] or '(no account)'} {key[2]} in {seen[key]} and {name}")
+            seen.setdefault(key, name)
+    if not clashes:
+        return None
+    return CheckResult(check="cost.export_overlap", target="(exports)", component=COMPONENT, status=Status.WARN,
+                       value=float(len(clashes)), unit="months",
+                       message="the same account and month appear in more than one export, so they are counted "
+                               "twice: " + "; ".join(clashes[:5]), details={"overlaps": clashes})
+
+
+def _gate_result(name: str, frame: pd.DataFrame, gate: GateReport, converted: int, currency: str,
+                 ms: float) -> CheckResult:
+    refunds = credits_and_refunds(frame)
+    refund_total = float(refunds["BilledCost"].sum()) if "BilledCost" in refunds else 0.0
+    flagged = f"{len(refunds)} credit/refund row(s) flagged ({refund_total:,.2f} {currency})"
+    details = {"rows": gate.rows, "rules": gate.rules, "converted_rows": converted,
+               "credits_and_refunds": {"rows": len(refunds), "billed": refund_total},
+               "findings": [{"reason": f.reason, "blocking": f.blocking, "rows": f.unexpected_count,
+                             "examples": f.examples} for f in gate.findings]}
+    if gate.passed:
+        status, message = Status.OK, f"passed {gate.rules} rules on {gate.rows} rows; {flagged}"
+    elif gate.usable:
+        status = Status.WARN
+        message = f"gate failed, rows kept: {'; '.join(gate.reasons)}; {flagged}"
+    else:
+        status = Status.ERROR
+        message = f"gate failed, export left out: {'; '.join(gate.reasons)}"
+    return CheckResult(check="cost.export_gate", target=name, component=COMPONENT, status=status,
+                       value=float(len(gate.findings)), unit="findings", message=message, details=details,
+                       duration_ms=ms)
+
+
+@dataclass
+class CostReview:
+    """The judged month: results for the verdict, and the figures the report shows."""
+
+    month: str | None
+    currency: str
+    results: list[CheckResult]
+    totals: analysis.MonthTotals | None = None
+    breakdowns: dict[str, pd.DataFrame] = field(default_factory=dict)
+    movers: tuple[pd.DataFrame, pd.DataFrame] | None = None
+    anomalies: list[analysis.AnomalyDay] = field(default_factory=list)
+    daily: pd.Series | None = None
+    idle: list[analysis.IdleResource] = field(default_factory=list)
+    recommendations: list[analysis.PricedRecommendation] = field(default_factory=list)
+
+
+@task(name="review-monthly-costs", cache_policy=NO_CACHE, timeout_seconds=600)
+def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, month: str | None) -> CostReview:
+    """Totals against last month and the budget, breakdowns, movers, anomalies, unit costs, idle."""
+    frame = loaded.frame
+    if frame.empty:
+        reason = "insufficient data: no FOCUS export passed the gate"
+        return CostReview(month, costs.currency, [error_result("cost.month_total", month or "(month)", COMPONENT, reason)])
+    frame = analysis.with_dimensions(frame, costs.environment_tag, costs.application_tag)
+    month = month or analysis.latest_month(frame)
+    if month is None or not (frame["month"] == month).any():
+        reason = f"insufficient data: the exports hold no rows billed in {month}"
+        return CostReview(month, costs.currency, [error_result("cost.month_total", str(month), COMPONENT, reason)])
+
+    cur = costs.currency
+    totals = analysis.month_totals(frame, month, costs.budget)
+    review = CostReview(month, cur, [], totals=totals)
+    review.breakdowns = {name: analysis.breakdown(frame, month, name) for name in analysis.DIMENSIONS}
+    review.movers = analysis.top_movers(review.breakdowns["service"], costs.top_movers)
+    rule = costs.anomaly
+    review.anomalies, review.daily, _ = analysis.anomalies(frame, month, rule.window_days, rule.factor,
+                                                          rule.min_daily_cost)
+    review.recommendations = analysis.price_recommendations(frame, month, costs.recommendations)
+    results = review.results
+    results.append(_result("cost.month_total", month, Status.OK, totals.billed, cur,
+                           f"billed {totals.billed:,.2f} {cur}, effective {totals.effective:,.2f} {cur} "
+                           f"over {totals.rows} rows", {"effective": totals.effective, "rows": totals.rows}))
+    results.append(_budget_result(costs, totals))
+    results.append(_growth_result(costs, totals))
+    results.append(_anomaly_result(review, rule.factor, rule.window_days))
+    history = _History(history_url, month)
+    results += _unit_cost_results(costs, totals, history)
+    results.append(_idle_result(costs, frame, month, history, review))
+    results.append(_recommendation_result(review))
+    return review
+
+
+def _result(check: str, target: str, status: Status, value: float | None, unit: str | None, message: str,
+            details: dict | None = None, threshold: float | None = None) -> CheckResult:
+    return CheckResult(check=check, target=target, component=COMPONENT, status=status, value=value, unit=unit,
+                       threshold=threshold, message=message, details=details or {})
+
+
+def _skipped(check: str, month: str, message: str) -> CheckResult:
+    return _result(check, month, Status.SKIPPED, None, None, message)
+
+
+def _budget_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
+    use = totals.budget_use_pct
+    if use is None:
+        return _skipped("cost.budget", totals.month, "no monthly budget configured (costs.budget)")
+    limit = costs.budget_use_pct
+    status, threshold = judge(use, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
+    return _result("cost.budget", totals.month, status, use, "%",
+                   f"{totals.billed:,.2f} of a {totals.budget:,.2f} {costs.currency} budget ({use:.1f} %)",
+                   {"budget": totals.budget, "billed": totals.billed}, threshold)
+
+
+def _growth_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
+    if totals.previous_billed is None:
+        return _skipped("cost.month_over_month", totals.month,
+                        f"the exports hold no month before {totals.month} to compare with")
+    growth = totals.change_pct
+    details = {"previous_billed": totals.previous_billed, "previous_effective": totals.previous_effective,
+               "change": totals.change}
+    text = (f"billed {totals.billed:,.2f} vs {totals.previous_billed:,.2f} {costs.currency} "
+            f"in {analysis.previous_month(totals.month)} ({totals.change:+,.2f}")
+    if growth is None:
+        return _result("cost.month_over_month", totals.month, Status.OK, None, "%", text + ")", details)
+    limit = costs.growth_pct
+    status, threshold = judge(growth, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
+    return _result("cost.month_over_month", totals.month, status, growth, "%", f"{text}, {growth:+.1f} %)",
+                   details, threshold)
+
+
+def _anomaly_result(review: CostReview, factor: float, window: int) -> CheckResult:
+    days = review.anomalies
+    details = {"days": [{"day": d.day.date().isoformat(), "cost": d.cost, "baseline": d.baseline} for d in days]}
+    if not days:
+        return _result("cost.anomalies", review.month or "", Status.OK, 0, "days",
+                       f"no day above {factor:g}x its trailing {window}-day median", details)
+    listed = ", ".join(f"{d.day:%Y-%m-%d} ({d.cost:,.2f} vs {d.baseline:,.2f})" for d in days[:5])
+    return _result("cost.anomalies", review.month or "", Status.WARN, len(days), "days",
+                   f"{len(days)} day(s) above {factor:g}x the trailing {window}-day median: {listed}", details)
+
+
+class _History:
+    """Reads of the month's samples from the history store (a missing store is not fatal)."""
+
+    def __init__(self, url: str, month: str) -> None:
+        start = pd.Period(month, freq="M").start_time.tz_localize(UTC)
+        self.url, self.start, self.end = url, start.to_pydatetime(), (start + pd.offsets.MonthBegin(1)).to_pydatetime()
+
+    def samples(self, metric: str) -> list:
+        rows = open_store(self.url).samples(metric, since=self.start)
+        return [s for s in rows if s.ts < self.end]
+
+
+def _unit_cost_results(costs: CostsConfig, totals: analysis.MonthTotals, history: _History) -> list[CheckResult]:
+    """Cost per average active user and per 1,000 requests served in the month."""
+    out = []
+    for check, metric, per, label in (("cost.per_active_user", costs.units.active_users, 1, "active user"),
+                                      ("cost.per_1000_requests", costs.units.requests, 1000, "1,000 requests")):
+        if not metric:
+            out.append(_skipped(check, totals.month, "no history metric configured"))
+            continue
+        try:
+            samples = history.samples(metric)
+        except Exception as error:  # noqa: BLE001 - the history is optional for the review
+            out.append(error_result(check, totals.month, COMPONENT, error))
+            continue
+        values = [s.value for s in samples]
+        # Active users are a level (average the samples); requests are counts (sum them).
+        units = (sum(values) / len(values) if per == 1 else sum(values)) if values else None
+        unit_cost = analysis.cost_per_unit(totals.effective, units, per)
+        if unit_cost is None:
+            out.append(_skipped(check, totals.month, f"no {metric} samples in the history for {totals.month}"))
+            continue
+        out.append(_result(check, totals.month, Status.OK, unit_cost, f"{costs.currency}/{label}",
+                           f"{unit_cost:,.4f} {costs.currency} per {label} (effective cost over {units:,.0f} "
+                           f"from {len(values)} sample(s) of {metric})", {"units": units, "samples": len(values)}))
+    return out
+
+
+def _idle_result(costs: CostsConfig, frame: pd.DataFrame, month: str, history: _History,
+                 review: CostReview) -> CheckResult:
+    rule = costs.idle
+    try:
+        samples = history.samples(rule.cpu_metric)
+    except Exception as error:  # noqa: BLE001
+        return error_result("cost.idle_resources", month, COMPONENT, error)
+    by_resource: dict[str, list[float]] = {}
+    for s in samples:
+        if rule.resource_label in s.labels:
+            by_resource.setdefault(s.labels[rule.resource_label], []).append(s.value)
+    if not by_resource:
+        return _skipped("cost.idle_resources", month,
+                        f"no {rule.cpu_metric} samples labelled {rule.resource_label} in {month}")
+    means = {rid: sum(v) / len(v) for rid, v in by_resource.items()}
+    review.idle = analysis.idle_resources(frame, month, means, rule.cpu_pct, rule.min_cost)
+    wasted = sum(r.cost for r in review.idle)
+    details = {"resources": [vars(r) for r in review.idle], "watched": len(means)}
+    if not review.idle:
+        return _result("cost.idle_resources", month, Status.OK, 0, "resources",
+                       f"none of {len(means)} watched resources idled under {rule.cpu_pct:g} % CPU", details)
+    return _result("cost.idle_resources", month, Status.WARN, len(review.idle), "resources",
+                   f"{len(review.idle)} resource(s) under {rule.cpu_pct:g} % CPU cost {wasted:,.2f} "
+                   f"{costs.currency}: " + ", ".join(r.resource_id for r in review.idle[:5]), details)
+
+
+def _recommendation_result(review: CostReview) -> CheckResult:
+    month = review.month or ""
+    if not review.recommendations:
+        return _skipped("cost.recommendations", month, "no capacity recommendations to price (costs.recommendations)")
+    change = sum(r.monthly_change for r in review.recommendations)
+    return _result("cost.recommendations", month, Status.OK, change, review.currency,
+                   f"{len(review.recommendations)} recommendation(s) change the monthly cost by "
+                   f"{change:+,.2f} {review.currency}", {"priced": [vars(r) for r in review.recommendations]})

@@ -1,0 +1,124 @@
+"""prefect.yaml end to end: a real server, `prefect deploy --all`, a real process worker, artifacts
+read back through the API, and a screenshot of the flow-run page in the Prefect UI."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
+from deployments.local_server import local_prefect_server
+from opsbook.config import HttpSettings
+from opsbook.results import Status
+from tasks.monitoring import check_prefect_server, check_schedules
+from opsbook.demo.server import LoopbackServer, Reply
+from reports.browser import chromium_path, visit
+from tests.helpers import write_config
+
+ROOT = Path(__file__).resolve().parents[1]
+TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+def expected_schedules() -> dict[str, list[dict]]:
+    """What prefect.yaml declares: deployment name -> its schedules."""
+    spec = yaml.safe_load((ROOT / "prefect.yaml").read_text())
+    return {d["name"]: d.get("schedules", []) for d in spec["deployments"]}
+
+
+def test_every_schedule_has_a_slug_and_a_time_zone() -> None:
+    for name, schedules in expected_schedules().items():
+        for schedule in schedules:
+            assert schedule.get("slug"), f"{name}: a schedule without a slug duplicates runs on redeploy"
+            assert schedule.get("timezone") == "UTC", name
+
+
+def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> None:
+    with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as target, \
+            local_prefect_server(tmp_path / "prefect") as prefect:
+        config = write_config(tmp_path, {
+            "estate": "e2e", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "platforms": [{"name": "fly", "url": target.url("/health")}]})
+        env = {"OPSBOOK_DIR": str(ROOT), "OPSBOOK_CONFIG": str(config)}
+
+        created = prefect.cli("work-pool", "create", "opsbook", "--type", "process")
+        assert created.returncode == 0, created.stdout + created.stderr
+        deployed = prefect.cli("deploy", "--all", cwd=ROOT, extra_env=env)
+        assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+
+        api = httpx.Client(base_url=prefect.api_url, timeout=30)
+        deployments = {d["name"]: d for d in api.post("/deployments/filter", json={}).json()}
+        for name, schedules in expected_schedules().items():
+            assert name in deployments, f"deployment {name} missing"
+            stored = deployments[name]["schedules"]
+            assert {s["slug"] for s in stored} == {s["slug"] for s in schedules}
+            for declared in schedules:
+                [match] = [s for s in stored if s["slug"] == declared["slug"]]
+                assert match["schedule"]["cron"] == declared["cron"]
+                assert match["schedule"]["timezone"] == declared["timezone"]
+        daily = deployments["daily"]
+        assert daily["parameters"]["config_path"] == str(config)
+
+        # The weekly monitoring check sees the same thing, and notices a paused schedule.
+        slugs = {name: [s["slug"] for s in schedules] for name, schedules in expected_schedules().items()}
+        with temporary_settings({PREFECT_API_URL: prefect.api_url}):
+            assert all(r.status is Status.OK for r in asyncio.run(check_schedules(slugs, HttpSettings())))
+            [schedule] = daily["schedules"]
+            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": False}).raise_for_status()
+            paused = {r.target: r for r in asyncio.run(check_schedules(slugs, HttpSettings()))}
+            assert paused["daily"].status is Status.FAIL and "daily-0800-utc" in paused["daily"].message
+            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": True}).raise_for_status()
+            assert asyncio.run(check_prefect_server(HttpSettings())).status is Status.OK
+
+        run = api.post(f"/deployments/{daily['id']}/create_flow_run", json={"name": "e2e-daily"}).json()
+        worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "opsbook",
+                                   "--type", "process"], env={**prefect.env, **env}, cwd=tmp_path,
+                                  stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 300
+            state = None
+            while time.monotonic() < deadline:
+                state = api.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
+                if state in TERMINAL:
+                    break
+                time.sleep(1)
+        finally:
+            worker.terminate()
+            worker.wait(30)
+        assert state == "COMPLETED", (state, (tmp_path / "worker.log").read_text()[-3000:])
+
+        artifacts = api.post("/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
+        keys = {a["key"] for a in artifacts if a["key"]}
+        assert {"daily-report", "daily-report-results", "daily-report-link"} <= keys
+        assert "GREEN" in next(a["data"] for a in artifacts if a["key"] == "daily-report")
+
+        if chromium_path() is None:
+            pytest.skip("Debian's chromium is not installed: no UI screenshot (.ci/run installs it)")
+        shots = Path(os.environ.get("OPSBOOK_TEST_SCREENSHOTS") or tmp_path / "screenshots")
+        png = shots / "prefect-ui-flow-run.png"
+        seen = visit(f"{prefect.ui_url}/runs/flow-run/{run['id']}", png, allow_prefixes=(prefect.ui_url,),
+                     selectors=("body",), wait_for="text=e2e-daily", timeout_ms=60_000)
+        assert "e2e-daily" in seen.texts["body"]
+        assert png.stat().st_size > 20_000
+
+
+def test_serve_builds_every_deployment_of_prefect_yaml(tmp_path: Path) -> None:
+    from deployments.serve import read_specs
+
+    specs = read_specs({"OPSBOOK_CONFIG": str(tmp_path / "opsbook.yaml"), "OPSBOOK_DIR": str(ROOT)})
+    assert {s.name for s in specs} == set(expected_schedules())
+    daily = next(s for s in specs if s.name == "daily")
+    assert daily.flow.name == "daily-checklist"
+    assert daily.parameters == {"config_path": str(tmp_path / "opsbook.yaml")}
+    [schedule] = daily.schedules
+    assert (schedule.cron, schedule.timezone, schedule.slug) == ("0 8 * * *", "UTC", "daily-0800-utc")
+    assert daily.concurrency.limit == 1 and daily.concurrency.collision_strategy == "CANCEL_NEW"
