@@ -18,6 +18,7 @@ from tasks.app_metrics import (check_api_performance, check_app_resources, check
                                check_real_user_monitoring, check_security_dashboard, check_user_engagement,
                                check_web_vitals)
 from tasks.database.health import check_database_health
+from tasks.backups.verify import verify_backups
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
 from tasks.security.checks import check_security_status
@@ -37,6 +38,8 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
         *when(config.databases, Step("Database health", check_database_health, (config,), check="database.connection",
                                      component="database",
                                      trends=[Trend("database.size", "Database size, 30 days", "MB")])),
+        *when(config.backups.repositories, Step("Backup verification", verify_backups, (config, run_id),
+                                                check="backup.verify", component="backups")),
         *when(config.security.configured, Step("Security status", check_security_status, (config,),
                                                check="security.status", component="security")),
         *when(app,

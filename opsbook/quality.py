@@ -25,9 +25,23 @@ class GateResult:
 
     passed: bool
     findings: list[str] = field(default_factory=list)
+    evaluated: int = 0
 
     def reason(self) -> str:
         return "; ".join(self.findings) or "all expectations met"
+
+    @property
+    def summary(self) -> str:
+        if self.passed:
+            return f"{self.evaluated} expectation(s) met"
+        return f"{len(self.findings)} of {self.evaluated} expectation(s) failed: {self.reason()}"
+
+
+def expectation(kind: str, **kwargs: Any) -> Any:
+    """A GE expectation by class name: expectation("ExpectColumnValuesToBeBetween", column="x", max_value=1)."""
+    import great_expectations as gx
+
+    return getattr(gx.expectations, kind)(**kwargs)
 
 
 @cache
@@ -68,7 +82,7 @@ def _plain(value: Any) -> str:
 def gate(df: pd.DataFrame, expectations: Sequence[Any]) -> GateResult:
     """Validate `df` against GE expectations; an empty frame never passes."""
     if df.empty:
-        return GateResult(False, ["no rows"])
+        return GateResult(False, ["no rows"], len(expectations))
     with _lock:  # the shared GE context is not thread-safe
         batch = _batch_definition().get_batch(batch_parameters={"dataframe": df})
         findings = []
@@ -80,5 +94,5 @@ def gate(df: pd.DataFrame, expectations: Sequence[Any]) -> GateResult:
                                     f"({outcome.exception_info.get('exception_message')})")
                 else:
                     findings.append(_describe(expectation, dict(outcome.result)))
-    return GateResult(not findings, findings)
+    return GateResult(not findings, findings, len(expectations))
 

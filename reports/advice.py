@@ -137,6 +137,29 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "The 24-hour error rate is critical: open an incident and check recent deploys for a rollback.",
         "The 24-hour error rate is above 1 %: read the top errors in the logs and fix the largest source.",
     ),
+    "backup.completion": (
+        "The newest backup is missing, empty, stale or much smaller than the last: check the backup job's log "
+        "and run `opsbook backup create` now if it did not run.",
+        "The newest backup is getting old: check that the backup job is scheduled.",
+    ),
+    "backup.integrity": (
+        "Do not trust this backup: take a new one (`opsbook backup create`) and find what damaged it (disk, copy, job).",
+        "Backup integrity needs a look: read the message.",
+    ),
+    "backup.restore": (
+        "The restore test failed: the backup cannot be relied on for recovery. Read the message, fix the dump "
+        "or the restore server, and re-run the verification.",
+        "The restore is slower than the RTO target: plan for a faster restore (parallel jobs, smaller dumps).",
+    ),
+    "backup.rpo": (
+        "The data in the backup is older than the RPO allows: back up more often or check the backup job.",
+        "The achieved RPO is near its limit: check the backup schedule.",
+    ),
+    "backup.encryption": (
+        "A backup that must be encrypted is readable plaintext, or the configured key cannot decrypt it: "
+        "fix the backup job's encryption and rotate the exposed backup.",
+        "An unencrypted backup was found where encryption is optional: consider encrypting.",
+    ),
     "cost.export_gate": (
         "Fix or re-export the named file (missing FOCUS column, wrong type, unconverted currency); "
         "it is left out of the review until then.",

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from opsbook.config.app_metrics import JsonApiSources
+from opsbook.config.backups import BackupsConfig
 from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
 from opsbook.config.analytics import AnalyticsConfig
@@ -83,6 +84,7 @@ class EstateConfig(Section):
     databases: DatabaseList = Field(default_factory=list)
     analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
     metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
+    backups: BackupsConfig = Field(default_factory=BackupsConfig)
     maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
     costs: CostsConfig = Field(default_factory=CostsConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)

@@ -1,7 +1,7 @@
 """The history store (SQLAlchemy 2 + Alembic)."""
 
-from opsbook.store import security_models  # noqa: F401  (complete metadata)
+# Every model module is imported so that Base.metadata describes the whole schema.
+from opsbook.store import backup_models, incident_models, security_models  # noqa: F401
 from opsbook.store.history import HistoryStore, RunRecord, Sample, StoreError, open_store
 
 __all__ = ["HistoryStore", "RunRecord", "Sample", "StoreError", "open_store"]
-from opsbook.store import incident_models as _incident_models  # noqa: F401,E402  (alerts, incidents)

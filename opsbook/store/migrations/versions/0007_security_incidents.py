@@ -1,7 +1,7 @@
 """security incidents
 
 Revision ID: 0007_security_incidents
-Revises: 0001_foundation
+Revises: 0006_backup_verifications
 Create Date: 2026-11-27
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0007_security_incidents'
-down_revision = '0001_foundation'
+down_revision = '0006_backup_verifications'
 branch_labels = None
 depends_on = None
 

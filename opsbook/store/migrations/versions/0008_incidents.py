@@ -1,7 +1,7 @@
 """alerts, silences, notification deliveries, incidents and their timeline
 
 Revision ID: 0008_incidents
-Revises: 0001_foundation
+Revises: 0007_security_incidents
 Create Date: 2026-11-27 03:56:57.916083
 """
 
@@ -12,7 +12,7 @@ from alembic import op
 
 
 revision = '0008_incidents'
-down_revision = '0001_foundation'
+down_revision = '0007_security_incidents'
 branch_labels = None
 depends_on = None
 

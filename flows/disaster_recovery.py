@@ -1,0 +1,140 @@
+"""The runbook's Disaster Recovery Activation, and the monthly DR drill.
+
+Assess the scope, notify, restore the newest verified backup into the DR target, validate it,
+switch over (each DNS/traffic action waits for a human approval in the Prefect UI), communicate,
+and record the RTO and RPO achieved. `drill=True` (the default) restores into a scratch copy
+beside the target and never runs a switch-over action: it is the monthly DR test, and its
+record (kind `dr-drill`) feeds the monthly report.
+
+Notifications are recorded as steps of the DR record and report; sending them is the
+notification channels' job (issue 8), wired in when they land.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from prefect import flow, get_run_logger
+from prefect.flow_runs import pause_flow_run
+from prefect.input import RunInput
+from prefect.states import State
+from pydantic import BaseModel, Field
+
+from flows.checklist import final_state, finish_checklist, open_checklist
+from opsbook.results import CheckResult, Status, judge, utcnow
+from reports import Section
+from tasks.backups.records import record_verification
+from tasks.disaster_recovery import COMPONENT, assess_components, restore_for_dr, rpo_seconds, run_switch_over
+
+FLOW_NAME = "disaster-recovery"
+
+
+class DisasterRecoveryParams(BaseModel):
+    """The Prefect UI's Run form: validated, every field described."""
+
+    config_path: str = Field("opsbook.yaml", max_length=500, description="estate config file")
+    scenario: Literal["database-loss", "data-corruption", "region-outage", "platform-outage", "security-breach",
+                      "drill"] = Field("drill", description="what happened (recorded, shown on the report)")
+    target: str = Field(min_length=1, max_length=100, description="DR target name in backups.disaster_recovery")
+    drill: bool = Field(True, description="restore into a scratch copy and run no switch-over action")
+    estimated_downtime_minutes: int = Field(60, ge=0, le=10080, description="announced in communications")
+    approval_timeout_s: int | None = Field(None, ge=10, le=86400,
+                                           description="override disaster_recovery.approval_timeout_s")
+
+
+class Approval(RunInput):
+    """What an approver enters in the Prefect UI before a switch-over action runs."""
+
+    approve: bool = Field(False, description="run this action now")
+    approver: str = Field("", max_length=100, description="who approves")
+    note: str = Field("", max_length=500)
+
+
+def _result(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
+    return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
+
+
+def communicate(steps: list[str], phase: str, params: DisasterRecoveryParams) -> list[CheckResult]:
+    """Record each communication step (sending is the notification channels' job)."""
+    return [_result("dr.communicate", f"{phase}: {step}", Status.SKIPPED,
+                    f"recorded, not sent (no notification channel wired): {params.scenario}, "
+                    f"{'drill' if params.drill else 'ACTIVATION'}, estimated downtime "
+                    f"{params.estimated_downtime_minutes} min") for step in steps]
+
+
+@flow(name=FLOW_NAME, description="Disaster Recovery Activation (drill=True: the monthly DR test).")
+def disaster_recovery(params: DisasterRecoveryParams) -> State:
+    config, run_id, started_at = open_checklist(params.config_path)
+    logger = get_run_logger()
+    dr = config.backups.disaster_recovery
+    target = next((t for t in dr.targets if t.name == params.target), None)
+    if target is None:
+        known = ", ".join(t.name for t in dr.targets) or "none configured"
+        raise ValueError(f"unknown DR target {params.target!r} (known: {known})")
+    mode = "drill" if params.drill else "activation"
+    logger.info("disaster recovery %s: scenario %s, target %s", mode, params.scenario, target.name)
+
+    assessed = assess_components.submit(config, target).result()  # async task: submit from a sync flow
+    notified = communicate(dr.communication, "notify", params)
+    restored, record = restore_for_dr.submit(config, target, params.drill).result()
+    restore_ok = not any(r.status.is_problem for r in restored)
+
+    actions: list[CheckResult] = []
+    for action in dr.switch_over:
+        check = f"dr.switch_over.{action.name}"
+        if params.drill:
+            actions.append(_result(check, action.name, Status.SKIPPED, "drill: not run (would wait for approval)"))
+        elif not restore_ok:
+            actions.append(_result(check, action.name, Status.SKIPPED, "not offered: the restore did not pass"))
+        else:
+            logger.info("waiting for approval of switch-over action %s", action.name)
+            try:
+                approval = pause_flow_run(wait_for_input=Approval, key=f"approve-{action.name}",
+                                          timeout=params.approval_timeout_s or dr.approval_timeout_s, poll_interval=2)
+            except Exception as error:  # noqa: BLE001 - no answer in time: recorded, next action
+                actions.append(_result(check, action.name, Status.FAIL, f"no approval: {type(error).__name__}"))
+                continue
+            if not approval.approve:
+                actions.append(_result(check, action.name, Status.SKIPPED,
+                                       f"rejected by {approval.approver or 'unknown'}: {approval.note}".rstrip(": ")))
+                continue
+            payload = {"scenario": params.scenario, "target": target.name, "action": action.name, "run_id": run_id}
+            actions.append(run_switch_over.submit(config, action, payload, approval.approver).result())
+
+    finished = utcnow()
+    rto = (finished - started_at).total_seconds()
+    rpo = rpo_seconds(started_at, record.get("newest"), record.get("taken_at"))
+    status, threshold = judge(rto, config.backups.restore_server.rto_s.warn if config.backups.restore_server else None,
+                              config.backups.restore_server.rto_s.fail if config.backups.restore_server else None)
+    measured = [_result("dr.rto", target.name, status if restore_ok else Status.FAIL,
+                        f"{mode} took {rto / 60:.1f} min from activation to "
+                        + ("validated restore" if params.drill else "switch-over"), value=round(rto, 1), unit="s",
+                        threshold=threshold)]
+    if rpo is None:
+        measured.append(_result("dr.rpo", target.name, Status.ERROR, "no backup restored: RPO unknown"))
+    else:
+        repo = config.backups.repository(target.repository)
+        status, threshold = judge(rpo, repo.rpo_s.warn, repo.rpo_s.fail)
+        measured.append(_result("dr.rpo", target.name, status, f"achieved RPO {rpo / 3600:.2f} h of data lost",
+                                value=round(rpo, 1), unit="s", threshold=threshold))
+    closing = communicate(dr.communication, "status", params)
+
+    sections = [Section("Assessment", assessed), Section("Notify", notified), Section("Restore and validate", restored),
+                Section("Switch-over", actions or [_result("dr.switch_over", "(none)", Status.SKIPPED,
+                                                           "no switch-over actions configured")]),
+                Section("RTO and RPO achieved", measured), Section("Communicate", closing)]
+    if record.get("backup"):
+        try:
+            record_verification(config.history.url, kind="dr-drill" if params.drill else "dr", run_id=run_id,
+                                repository=target.repository, verified_at=finished,
+                                results=restored,
+                                rpo_seconds=rpo, **{k: v for k, v in record.items()
+                                                    if k in ("backup", "taken_at", "size_bytes", "sha256",
+                                                             "restore_seconds", "scratch_database")})
+        except Exception as error:  # noqa: BLE001 - the run still finishes and says so
+            measured.append(_result("dr.record", target.name, Status.ERROR, f"DR record not written: {error}"))
+    outcome = finish_checklist(config=config, flow=FLOW_NAME, kind="disaster_recovery",
+                               title=f"Disaster recovery {mode}: {params.scenario} -> {target.name}",
+                               artifact_key="disaster-recovery-report", run_id=run_id, started_at=started_at,
+                               sections=sections)
+    return final_state(outcome)

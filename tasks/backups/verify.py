@@ -1,0 +1,154 @@
+"""The runbook's daily backup verification, per repository, as one Prefect task.
+
+1 completion, 2 integrity, 3 sample restore test, 4 retention, 5 encryption: the runbook's
+steps, each a CheckResult. Every verification is also kept as a record in the history store,
+which is how the disaster-recovery flow knows which backup is the newest *verified* one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from opsbook.config import EstateConfig
+from opsbook.config.backups import BackupRepository, RestoreServer
+from opsbook.results import CheckResult, Status, error_result, judge, utcnow
+from tasks.backups.files import Backup, list_backups
+from tasks.backups.integrity import COMPONENT, repo_result, check_completion, check_encryption, check_integrity, scratch_dir
+from tasks.backups.records import record_verification
+from tasks.backups.restore import RestoreReport, restore_test
+from tasks.backups.retention import plan_retention, prune
+
+CHECK = "backup.verify"
+
+
+def restore_results(repo: BackupRepository, server: RestoreServer, report: RestoreReport,
+                    now: datetime) -> list[CheckResult]:
+    """The restore test's result (value: restore seconds, the data-step RTO) and the achieved RPO."""
+    details = {"scratch_database": report.database, "dropped": report.dropped, "tables": report.tables,
+               "gate": report.gate.findings if report.gate else None}
+    dropped = "scratch database dropped" if report.dropped else f"scratch database {report.database} NOT dropped"
+    if report.error:
+        restore = repo_result("backup.restore", repo, Status.FAIL, f"restore failed: {report.error}; {dropped}",
+                          value=report.seconds, unit="s", details=details)
+    elif not report.passed:
+        assert report.gate is not None
+        restore = repo_result("backup.restore", repo, Status.FAIL, f"restored, but validation failed: "
+                          f"{report.gate.summary}; {dropped}", value=report.seconds, unit="s", details=details)
+    else:
+        assert report.seconds is not None and report.gate is not None
+        status, threshold = judge(report.seconds, server.rto_s.warn, server.rto_s.fail)
+        if report.dropped is False:
+            status = Status.FAIL
+        rows = sum(report.tables.values())
+        restore = repo_result("backup.restore", repo, status, f"restored {len(report.tables)} table(s), {rows:,} row(s) "
+                          f"in {report.seconds:.1f} s; {report.gate.summary}; {dropped}", value=report.seconds,
+                          unit="s", threshold=threshold, details=details)
+    results = [restore]
+    if repo.rpo_column and not report.error:
+        results.append(rpo_result(repo, report.newest, now))
+    return results
+
+
+def rpo_result(repo: BackupRepository, newest: datetime | None, now: datetime) -> CheckResult:
+    """Achieved RPO: how much data a restore of this backup would lose if disaster struck now."""
+    if not isinstance(newest, datetime):
+        return repo_result("backup.rpo", repo, Status.ERROR, f"no timestamp found in {repo.rpo_column}")
+    seconds = (now - newest).total_seconds()
+    status, threshold = judge(seconds, repo.rpo_s.warn, repo.rpo_s.fail)
+    return repo_result("backup.rpo", repo, status, f"achieved RPO {seconds / 3600:.1f} h (newest {repo.rpo_column} "
+                   f"{newest.isoformat(timespec='seconds')})", value=round(seconds / 3600, 3), unit="h",
+                   threshold=None if threshold is None else round(threshold / 3600, 3),
+                   details={"newest": newest.isoformat(), "rpo_seconds": round(seconds, 1)})
+
+
+def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool) -> CheckResult:
+    plan = plan_retention(backups, repo.retention)
+    try:
+        removed = prune(repo, plan, apply=apply)
+    except OSError as error:
+        return error_result("backup.retention", repo.name, COMPONENT, error)
+    policy = repo.retention
+    words = "pruned" if apply else "would prune"
+    return repo_result("backup.retention", repo, Status.OK,
+                   f"keeps {len(plan.keep)} of {len(backups)} (daily {policy.keep_daily}, weekly "
+                   f"{policy.keep_weekly}, monthly {policy.keep_monthly}); {words} {len(removed)}"
+                   + (f": {', '.join(removed[:5])}" + ("…" if len(removed) > 5 else "") if removed else ""),
+                   value=float(len(removed)), unit="backups",
+                   details={"keep": plan.keep, "prune": removed, "applied": apply})
+
+
+def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, now: datetime | None = None,
+                      apply_retention: bool = False) -> tuple[list[CheckResult], dict]:
+    """Verify the newest backup of one repository; return its results and the record's fields."""
+    now = now or utcnow()
+    try:
+        backups = list_backups(repo)
+    except OSError as error:
+        return [error_result("backup.completion", repo.name, COMPONENT, error)], {}
+    results = [check_completion(repo, backups, now)]
+    if not backups:
+        return results, {}
+    newest = backups[0]
+    record = {"backup": newest.name, "taken_at": newest.taken_at, "size_bytes": newest.size,
+              "sha256": (newest.manifest or {}).get("sha256")}
+    with scratch_dir() as work:
+        encryption, clear = check_encryption(repo, newest, Path(work))
+        integrity = check_integrity(repo, newest, clear)
+        results += [integrity, encryption]
+        if not repo.restore_test or server is None:
+            why = "restore test off for this repository" if server else "no restore_server configured"
+            results.append(repo_result("backup.restore", repo, Status.SKIPPED, why))
+        elif integrity.status is not Status.OK or clear is None:
+            results.append(repo_result("backup.restore", repo, Status.SKIPPED,
+                                   f"not restored: {newest.name} failed its integrity check"))
+        else:
+            report = restore_test(repo, newest.manifest, clear, server.url, server.timeout_s)
+            results += restore_results(repo, server, report, now)
+            record.update(restore_seconds=report.seconds, scratch_database=report.database)
+            if report.newest is not None:
+                record["rpo_seconds"] = (now - report.newest).total_seconds()
+    results.append(retention_result(repo, backups, apply_retention))
+    return results, record
+
+
+@task(name="verify-backups", timeout_seconds=7200, cache_policy=NO_CACHE)
+async def verify_backups(config: EstateConfig, run_id: str | None = None,
+                         apply_retention: bool = False) -> list[CheckResult]:
+    """The runbook's daily backup verification for every configured repository.
+
+    Async, with the blocking work in a thread, so that Prefect's timeout ends the step (the
+    tools' own timeouts end the work itself).
+    """
+    section = config.backups
+    if not section.repositories:
+        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
+                            message="no backup repositories configured")]
+    return await asyncio.to_thread(verify_all, config, get_run_logger(), run_id, apply_retention)
+
+
+def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_retention: bool) -> list[CheckResult]:
+    """Verify every repository in turn and keep a record of each; one repository never stops the rest."""
+    section = config.backups
+    results: list[CheckResult] = []
+    for repo in section.repositories:
+        now = utcnow()
+        try:
+            found, record = verify_repository(repo, section.restore_server, now=now, apply_retention=apply_retention)
+        except Exception as error:  # noqa: BLE001 - one repository never takes the others down
+            found, record = [error_result(CHECK, repo.name, COMPONENT, error)], {}
+        logger.info("backups %s: %s", repo.name, ", ".join(f"{r.check}={r.status.value}" for r in found))
+        results += found
+        if record:
+            try:
+                record_verification(config.history.url, kind="daily", repository=repo.name, results=found,
+                                    verified_at=now, run_id=run_id, **record)
+            except Exception as error:  # noqa: BLE001 - recorded as a result, the run goes on
+                results.append(error_result("backup.record", repo.name, COMPONENT,
+                                            f"verification record not written: {error}"))
+    return results

@@ -1,0 +1,196 @@
+"""The disaster-recovery building blocks: assess, pick the backup, restore into the DR target, switch over.
+
+A drill restores into a scratch database beside the DR target (always dropped) and never runs a
+switch-over action. A real activation restores into the DR target itself, which must be empty
+or absent: opsbook never overwrites a database that holds tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import create_engine, text
+
+from opsbook.config import EstateConfig
+from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
+from opsbook.results import CheckResult, Status, describe_exception, error_result
+from opsbook.secrets import redact
+from tasks.backups.files import Backup, list_backups
+from tasks.backups.integrity import check_encryption, check_integrity, scratch_dir
+from tasks.backups.pgtools import database_name, with_database
+from tasks.backups.records import verified_backups
+from tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
+from tasks.http import fetch, new_client
+from tasks.platforms import probe_platforms
+
+COMPONENT = "disaster-recovery"
+
+
+def _dr(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
+    return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
+
+
+def _database_reachable(url: str) -> str | None:
+    engine = create_engine(url, connect_args={"connect_timeout": 5})
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return None
+    except Exception as error:  # noqa: BLE001 - unreachable is an answer
+        return redact(describe_exception(getattr(error, "orig", None) or error))
+    finally:
+        engine.dispose()
+
+
+@task(name="assess-disaster-scope", timeout_seconds=300, cache_policy=NO_CACHE)
+async def assess_components(config: EstateConfig, target: DrTarget) -> list[CheckResult]:
+    """Which components are down: every platform, the DR target's server, the backup repository."""
+    results = [r.model_copy(update={"check": "dr.assess.platform"}) for r in await probe_platforms(config)]
+    server = with_database(target.url, "postgres")
+    problem = _database_reachable(server)
+    results.append(_dr("dr.assess.target", target.name, Status.FAIL if problem else Status.OK,
+                       f"DR database server unreachable: {problem}" if problem else "DR database server reachable"))
+    repo = config.backups.repository(target.repository)
+    exists = repo.path.is_dir()
+    results.append(_dr("dr.assess.repository", repo.name, Status.OK if exists else Status.FAIL,
+                       f"backup repository {repo.path} " + ("available" if exists else "missing")))
+    return results
+
+
+def choose_backup(history_url: str, repo: BackupRepository) -> tuple[Backup | None, str]:
+    """The newest backup the daily verification passed; else the newest one (checked again before restore)."""
+    backups = list_backups(repo)
+    if not backups:
+        return None, f"no backups in {repo.path}"
+    try:
+        verified = set(verified_backups(history_url, repo.name))
+    except Exception as error:  # noqa: BLE001 - without history, fall back to checking now
+        verified, why = set(), f"history not readable ({describe_exception(error)})"
+    else:
+        why = "no verification record"
+    for backup in backups:
+        if backup.name in verified:
+            return backup, "newest verified backup"
+    return backups[0], f"newest backup ({why}; integrity is checked before restoring)"
+
+
+def _target_is_empty(url: str) -> str | None:
+    """None when the DR database is absent or holds no tables (it is created if absent)."""
+    name = database_name(url)
+    admin = create_engine(with_database(url, "postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            exists = connection.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+            if not exists:
+                connection.execute(text(f"CREATE DATABASE {quote_ident(name)}"))
+                return None
+    finally:
+        admin.dispose()
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = user_tables(connection)
+    finally:
+        engine.dispose()
+    return f"DR database {name} already holds {len(tables)} table(s); refusing to overwrite it" if tables else None
+
+
+@task(name="restore-into-dr-target", timeout_seconds=7200, cache_policy=NO_CACHE)
+async def restore_for_dr(config: EstateConfig, target: DrTarget, drill: bool) -> tuple[list[CheckResult], dict]:
+    """Check the chosen backup, restore it (drill: scratch copy; real: the DR target), validate it.
+
+    Async with the blocking work in a thread, so that Prefect's timeout can end the step.
+    """
+    return await asyncio.to_thread(restore_and_check, config, target, drill)
+
+
+def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tuple[list[CheckResult], dict]:
+    repo = config.backups.repository(target.repository)
+    backup, why = choose_backup(config.history.url, repo)
+    if backup is None:
+        return [_dr("dr.restore", target.name, Status.FAIL, why)], {}
+    record: dict = {"backup": backup.name, "taken_at": backup.taken_at, "size_bytes": backup.size,
+                    "sha256": (backup.manifest or {}).get("sha256"), "chosen_because": why}
+    with scratch_dir() as work:
+        encryption, clear = check_encryption(repo, backup, Path(work))
+        integrity = check_integrity(repo, backup, clear)
+        results = [r.model_copy(update={"component": COMPONENT}) for r in (integrity, encryption)]
+        if integrity.status is not Status.OK or clear is None:
+            results.append(_dr("dr.restore", target.name, Status.FAIL, f"{backup.name} failed its integrity "
+                               "check; not restored"))
+            return results, record
+        timeout = config.backups.restore_server.timeout_s if config.backups.restore_server else 3600.0
+        if drill:
+            report = restore_test(repo, backup.manifest, clear, with_database(target.url, "postgres"), timeout)
+        else:
+            report = RestoreReport(database=database_name(target.url))
+            if problem := _target_is_empty(target.url):
+                results.append(_dr("dr.restore", target.name, Status.FAIL, problem))
+                return results, record
+            restore_and_validate(repo, backup.manifest, clear, target.url, report, timeout)
+    record.update(restore_seconds=report.seconds, scratch_database=report.database if drill else None,
+                  newest=report.newest)
+    where = f"scratch database {report.database} (dropped: {report.dropped})" if drill else report.database
+    if report.error:
+        results.append(_dr("dr.restore", target.name, Status.FAIL, f"restore of {backup.name} into {where} failed: "
+                           f"{report.error}", value=report.seconds, unit="s"))
+    else:
+        rows = sum(report.tables.values())
+        results.append(_dr("dr.restore", target.name, Status.OK, f"restored {backup.name} ({why}) into {where}: "
+                           f"{len(report.tables)} table(s), {rows:,} row(s) in {report.seconds:.1f} s",
+                           value=report.seconds, unit="s", details={"tables": report.tables}))
+        gate = report.gate
+        assert gate is not None
+        results.append(_dr("dr.validate", target.name, Status.OK if gate.passed else Status.FAIL,
+                           f"validation: {gate.summary}", details={"gate": gate.details}))
+    return results, record
+
+
+async def _webhook(config: EstateConfig, action: SwitchOverAction, payload: dict) -> tuple[bool, str]:
+    # No retries: a switch-over is not idempotent, a human decides whether to try again.
+    settings = config.http.model_copy(update={"retries": 0})
+    async with new_client(settings) as client:
+        outcome = await fetch(client, str(action.webhook), settings, method="POST", timeout_s=action.timeout_s,
+                              headers={"Content-Type": "application/json"},
+                              content=json.dumps(payload, default=str).encode())
+    status = getattr(outcome, "status_code", None)
+    if status is not None and 200 <= status < 300:
+        return True, f"webhook answered HTTP {status}"
+    return False, f"webhook failed: {getattr(outcome, 'reason', None) or f'HTTP {status}'}"
+
+
+def _command(action: SwitchOverAction) -> tuple[bool, str]:
+    assert action.command
+    try:
+        done = subprocess.run(action.command, capture_output=True, timeout=action.timeout_s, check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return False, describe_exception(error)
+    said = " ".join((done.stdout + done.stderr).decode("utf-8", "replace").split())[-200:]
+    return done.returncode == 0, f"exit {done.returncode}" + (f": {said}" if said else "")
+
+
+@task(name="run-switch-over-action", timeout_seconds=3600, cache_policy=NO_CACHE)
+async def run_switch_over(config: EstateConfig, action: SwitchOverAction, payload: dict, approver: str) -> CheckResult:
+    """Run one approved DNS/traffic action (a command without a shell, or a webhook POST)."""
+    started = time.perf_counter()
+    try:
+        ok, said = await _webhook(config, action, payload) if action.webhook else _command(action)
+    except Exception as error:  # noqa: BLE001
+        return error_result(f"dr.switch_over.{action.name}", action.name, COMPONENT, error)
+    return _dr(f"dr.switch_over.{action.name}", action.name, Status.OK if ok else Status.FAIL,
+               redact(f"approved by {approver or 'unknown'}; {said}"),
+               duration_ms=(time.perf_counter() - started) * 1000)
+
+
+def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datetime | None) -> float | None:
+    """Data lost: activation time minus the newest restored row (else the backup's time)."""
+    reference = newest if isinstance(newest, datetime) else taken_at
+    return None if reference is None else max(0.0, (activated_at - reference).total_seconds())
+
