@@ -17,8 +17,8 @@ from sqlalchemy import MetaData, create_engine, inspect, select
 
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from tests.conftest import free_port
-from tests.test_daily_flow import read_back, run
 from tests.helpers import write_config
+from tests.test_daily_flow import read_back, run
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
