@@ -32,17 +32,17 @@ os.environ.setdefault("PREFECT_HOME", tempfile.mkdtemp(prefix="opsbook-bench-pre
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-from opsbook.config import load_config  # noqa: E402
-from opsbook.demo.estate import demo_estate  # noqa: E402
-from opsbook.results import utcnow  # noqa: E402
-from reports import Report, Section  # noqa: E402
-from tasks import app_metrics  # noqa: E402
-from tasks.alerts import handle_results  # noqa: E402
-from tasks.history import store_results  # noqa: E402
-from tasks.platforms import check_platform_health  # noqa: E402
-from tasks.report import write_html_report  # noqa: E402
-from tasks.resources import check_resource_utilisation  # noqa: E402
-from tasks.security.checks import check_security_status  # noqa: E402
+from opsbook.config import load_config
+from opsbook.demo.estate import demo_estate
+from opsbook.results import utcnow
+from reports import Report, Section
+from tasks import app_metrics
+from tasks.alerts import handle_results
+from tasks.history import store_results
+from tasks.platforms import check_platform_health
+from tasks.report import write_html_report
+from tasks.resources import check_resource_utilisation
+from tasks.security.checks import check_security_status
 
 # The daily flow's steps for the demo estate (platforms, security, the app's JSON API, resources).
 DEMO_STEPS = [check_platform_health, check_security_status, app_metrics.check_web_vitals,
