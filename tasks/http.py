@@ -153,7 +153,7 @@ async def fetch(
         return await read()
     except BodyTooLarge as error:
         return failure(str(error), "too_large")
-    except Exception as error:  # noqa: BLE001 - sorted below, exactly as the retry loop would
+    except Exception as error:  # sorted below, exactly as the retry loop would sort it
         if not _is_transient(error):
             if isinstance(error, httpx.HTTPError):  # not transient: invalid URL, unsupported protocol, ...
                 return failure(f"{type(error).__name__}: {error}", "transport")
