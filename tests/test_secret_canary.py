@@ -132,6 +132,7 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
     for file in (tmp_path / "reports").rglob("*"):  # the status page and anything else written there
         if file.is_file():
             sinks[f"file {file.name}"] = file.read_bytes().decode(errors="replace")
+    assert "file status.html" in sinks, "the alert processing wrote no status page"
     artifacts, logs = read_back(outcome.run_id)
     assert artifacts and logs
     sinks["artifacts"] = "\n".join(f"{a.key} {a.description} {a.data}" for a in artifacts)
