@@ -1,0 +1,45 @@
+"""The sweep keeps one connection per origin in each slot, so endpoints on a few hosts reuse them."""
+
+from __future__ import annotations
+
+import asyncio
+
+from opsbook.config import parse_config
+from opsbook.results import Status
+from tasks.platforms import probe_platforms
+
+
+async def _sweep_two_origins(endpoints: int) -> tuple[list, list[int]]:
+    connections = [0, 0]
+
+    def handler(index: int):  # type: ignore[no-untyped-def]
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            connections[index] += 1
+            try:
+                while True:
+                    await reader.readuntil(b"\r\n\r\n")
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+        return handle
+
+    servers = [await asyncio.start_server(handler(i), "127.0.0.1", 0) for i in range(2)]
+    ports = [s.sockets[0].getsockname()[1] for s in servers]
+    config = parse_config({"http": {"concurrency": 1, "retries": 0, "timeout_s": 5},
+                           "platforms": [{"name": f"ep{i}", "url": f"http://127.0.0.1:{ports[i % 2]}/ep/{i}"}
+                                         for i in range(endpoints)]})
+    try:
+        results = await probe_platforms(config)
+    finally:
+        for server in servers:
+            server.close()
+    return results, connections
+
+
+def test_alternating_origins_reuse_one_connection_each() -> None:
+    results, connections = asyncio.run(_sweep_two_origins(20))
+    assert [r.status for r in results] == [Status.OK] * 20
+    assert connections == [1, 1]  # a one-connection pool would reconnect on every switch: 10 each
