@@ -153,6 +153,15 @@ def run_weekly(
     raise typer.Exit(run_checklist(weekly_maintenance, file, apply=apply))
 
 
+@run_app.command("monthly")
+def run_monthly(config: ConfigOption = None) -> None:
+    """Run the monthly audit now: health audit, reviews, DR drill, runbook coverage, costs, KPIs."""
+    from flows.monthly import monthly_audit
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(monthly_audit, file))
+
+
 @run_app.command("cost-review")
 def run_cost_review(
     config: ConfigOption = None,

@@ -194,3 +194,17 @@ def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datet
     reference = newest if isinstance(newest, datetime) else taken_at
     return None if reference is None else max(0.0, (activated_at - reference).total_seconds())
 
+
+
+@task(name="drill-disaster-recovery", timeout_seconds=7200, cache_policy=NO_CACHE)
+async def drill_disaster_recovery(config: EstateConfig) -> list[CheckResult]:
+    """The monthly DR test: every DR target restored into a scratch copy and validated, no switch-over.
+
+    Check ids are all `dr.*`, so the drill's backup checks never collide with the daily backup step's.
+    """
+    results: list[CheckResult] = []
+    for target in config.backups.disaster_recovery.targets:
+        drilled, _ = await asyncio.to_thread(restore_and_check, config, target, True)
+        results += [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"})
+                    for r in drilled]
+    return results
