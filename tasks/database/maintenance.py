@@ -271,7 +271,7 @@ def snapshot_and_reset_statements_task(databases: list[Database], apply: bool, t
 
 @task(name="run-weekly-database-maintenance", timeout_seconds=6 * 3600, cache_policy=NO_CACHE)
 def maintain_databases(databases: list[Database], apply: bool, history_url: str,
-                       timeouts: Timeouts = Timeouts()) -> list[CheckResult]:  # noqa: B008
+                       timeouts: Timeouts = Timeouts()) -> list[CheckResult]:
     """The weekly checklist's database step: ANALYZE, REINDEX, query-stats snapshot, one after another
     (run side by side they would wait on each other's locks)."""
     return [result for database in databases for result in (
