@@ -149,7 +149,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         gate = report.gate
         assert gate is not None
         results.append(_dr("dr.validate", target.name, Status.OK if gate.passed else Status.FAIL,
-                           f"validation: {gate.summary}", details={"gate": gate.details}))
+                           f"validation: {gate.summary}", details={"gate": gate.findings}))
     return results, record
 
 

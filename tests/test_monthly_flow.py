@@ -3,6 +3,7 @@ seeded with a month of incidents, alerts, check results and metric samples."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,9 +16,11 @@ from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from opsbook.store.incident_models import AlertRow, IncidentRow
 from tests.analytics_data import growing, load
+from tests.backup_helpers import source_database
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
+from tests.test_disaster_recovery import database_exists, dr_config, dr_database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -115,3 +118,28 @@ def test_monthly_audit_runs_every_section_and_judges_kpis(tmp_path: Path) -> Non
     assert HistoryStore(history).get_run(outcome.run_id).flow == "monthly-audit"
     artifacts, _ = read_back(outcome.run_id)
     assert "monthly-report" in {a.key for a in artifacts}
+
+
+@pytest.fixture(scope="module")
+def source(postgres_admin_url: str) -> Iterator[str]:
+    with source_database(postgres_admin_url) as url:
+        yield url
+
+
+@pytest.mark.postgres
+def test_monthly_audit_drills_disaster_recovery_without_switching_over(
+        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str) -> None:
+    marker = tmp_path / "switched"
+    config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
+    state = monthly_audit(config_path=str(config), return_state=True)
+    outcome = state.result(raise_on_failure=False)
+    assert isinstance(outcome, ChecklistOutcome), outcome
+    drill = {r.check: r for r in outcome.results if r.check.startswith("dr.")}
+    assert drill["dr.restore"].status is Status.OK and "scratch database" in drill["dr.restore"].message
+    assert drill["dr.validate"].status is Status.OK
+    # A drill: no switch-over action ran and the DR target was never created.
+    assert not marker.exists() and not database_exists(postgres_admin_url, dr_database)
+    # The daily backup checks and the drill's share no (check, target): every result was stored.
+    stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
+    assert len(stored.results) == len(outcome.results)
+    assert "Disaster recovery test (drill)" in outcome.report_path.read_text()
