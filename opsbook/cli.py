@@ -144,7 +144,7 @@ def serve(config: ConfigOption = None) -> None:
 @run_app.command("weekly")
 def run_weekly(
     config: ConfigOption = None,
-    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs and run cache actions")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs, run database maintenance and cache actions")] = False,
 ) -> None:
     """Run the weekly maintenance now (dry run unless --apply)."""
     from flows.weekly import weekly_maintenance
