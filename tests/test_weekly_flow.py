@@ -85,12 +85,14 @@ def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, 
     hooks = WebhookReceiver().start()
     history = f"sqlite:///{tmp_path / 'h.db'}"
     seed_flapping(history)
+    deps = tmp_path / "pip.json"
+    deps.write_text("[]")  # an offline outdated list: no package index is asked
     try:
         with TlsServer(cert) as tls:
             config = write_config(tmp_path, {
                 "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
                 "http": {"timeout_s": 2, "retries": 0},
-                "maintenance": {"check_local_patches": False},
+                "maintenance": {"check_local_patches": False, "dependency_reports": [str(deps)]},
                 "databases": [{"name": "app", "url": postgres_url}],
                 "security": {"certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
                              "certificate_policy": {"ca_bundle": str(ca.cert_path)}},
