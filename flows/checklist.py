@@ -107,7 +107,7 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
         charts = [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days)
                   for t in step.trends] if config is not None else []
         sections.append(Section(step.title, results, charts=charts))
-    return [section for section in sections if section.results]  # an empty section would read "All clear"
+    return sections
 
 
 def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,
@@ -126,6 +126,7 @@ def finish_checklist(
 ) -> ChecklistOutcome:
     """Store the results, write the report, publish artifacts; record what could not be done."""
     logger = get_run_logger()
+    sections = [section for section in sections if section.results]  # an empty one would read "All clear"
     results = [r for section in sections for r in section.results]
     notes: list[str] = []
     finished_at = utcnow()

@@ -24,7 +24,7 @@ from flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.results import CheckResult, Status, judge, utcnow
 from reports import Section
 from tasks.backups.records import record_verification
-from tasks.disaster_recovery import COMPONENT, assess_components, restore_for_dr, rpo_seconds, run_switch_over
+from tasks.disaster_recovery import COMPONENT, assess_components, communicate_dr, restore_for_dr, rpo_seconds, run_switch_over
 
 FLOW_NAME = "disaster-recovery"
 
@@ -54,14 +54,6 @@ def _result(check: str, target: str, status: Status, message: str, **extra) -> C
     return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
 
 
-def communicate(steps: list[str], phase: str, params: DisasterRecoveryParams) -> list[CheckResult]:
-    """Record each communication step (sending is the notification channels' job)."""
-    return [_result("dr.communicate", f"{phase}: {step}", Status.SKIPPED,
-                    f"recorded, not sent (no notification channel wired): {params.scenario}, "
-                    f"{'drill' if params.drill else 'ACTIVATION'}, estimated downtime "
-                    f"{params.estimated_downtime_minutes} min") for step in steps]
-
-
 @flow(name=FLOW_NAME, description="Disaster Recovery Activation (drill=True: the monthly DR test).")
 def disaster_recovery(params: DisasterRecoveryParams) -> State:
     config, run_id, started_at = open_checklist(params.config_path)
@@ -75,7 +67,8 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     logger.info("disaster recovery %s: scenario %s, target %s", mode, params.scenario, target.name)
 
     assessed = assess_components.submit(config, target).result()  # async task: submit from a sync flow
-    notified = communicate(dr.communication, "notify", params)
+    notified = communicate_dr.submit(config, dr.communication, "notify", params.scenario, params.drill, params.target,
+                                     params.estimated_downtime_minutes).result()
     restored, record = restore_for_dr.submit(config, target, params.drill).result()
     restore_ok = not any(r.status.is_problem for r in restored)
 
@@ -117,7 +110,8 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         status, threshold = judge(rpo, repo.rpo_s.warn, repo.rpo_s.fail)
         measured.append(_result("dr.rpo", target.name, status, f"achieved RPO {rpo / 3600:.2f} h of data lost",
                                 value=round(rpo, 1), unit="s", threshold=threshold))
-    closing = communicate(dr.communication, "status", params)
+    closing = communicate_dr.submit(config, dr.communication, "status", params.scenario, params.drill, params.target,
+                                    params.estimated_downtime_minutes).result()
 
     sections = [Section("Assessment", assessed), Section("Notify", notified), Section("Restore and validate", restored),
                 Section("Switch-over", actions or [_result("dr.switch_over", "(none)", Status.SKIPPED,

@@ -163,7 +163,10 @@ def security_incident_response(params: SecurityIncidentParams) -> State:
         id=run_id, reference=_reference(opened_at), opened_at=opened_at, incident_type=params.incident_type.value,
         severity=priority, source_ip=ip, escalation_level=level, executive_escalation=executive,
         evidence=evidence, actions=actions, dry_run=params.dry_run, blocked=blocked, summary=params.summary)
-    record.incident_ref = open_general_incident(record)
+    try:
+        record.incident_ref = open_general_incident(config.history.url, record)
+    except Exception as error:  # noqa: BLE001 - the security record is still kept
+        notes.append(f"incident not opened: {describe_exception(error)}")
     try:
         store_security_incident(config.history.url, record)
     except Exception as error:  # noqa: BLE001 - say so, still publish what was done

@@ -14,6 +14,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+from markupsafe import escape
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import create_engine, text
@@ -27,7 +28,9 @@ from tasks.backups.integrity import check_encryption, check_integrity, scratch_d
 from tasks.backups.pgtools import database_name, with_database
 from tasks.backups.records import verified_backups
 from tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
+from reports.messages import Message
 from tasks.http import fetch, new_client
+from tasks.notify import deliver
 from tasks.platforms import probe_platforms
 
 COMPONENT = "disaster-recovery"
@@ -194,6 +197,34 @@ def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datet
     reference = newest if isinstance(newest, datetime) else taken_at
     return None if reference is None else max(0.0, (activated_at - reference).total_seconds())
 
+
+@task(name="communicate-disaster-recovery", cache_policy=NO_CACHE, timeout_seconds=300)
+async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, scenario: str, drill: bool,
+                         target: str, downtime_minutes: int) -> list[CheckResult]:
+    """The runbook's "notify the DR team" and "communicate DR status": each step to the default channels
+    (every channel when none is named); recorded only when no channel is configured."""
+    mode = "drill" if drill else "ACTIVATION"
+    summary = f"{scenario}, {mode}, target {target}, estimated downtime {downtime_minutes} min"
+    channels = config.notifications.default_channels or [c.name for c in config.notifications.channels]
+
+    def result(step: str, status: Status, message: str) -> CheckResult:
+        return CheckResult(check="dr.communicate", target=f"{phase}: {step}", component=COMPONENT, status=status,
+                           message=message)
+
+    if not channels:
+        return [result(step, Status.SKIPPED, f"recorded only (no notification channel configured): {summary}")
+                for step in steps]
+    results = []
+    for step in steps:
+        text = f"Disaster recovery {mode} ({phase}): {step}.\n{summary}"
+        message = Message(kind="incident", subject=f"[DR {mode}] {scenario}: {step}", text=text, html=str(escape(text)),
+                          payload={"phase": phase, "step": step, "drill": drill, "scenario": scenario, "target": target})
+        deliveries = await deliver(config, channels, message, refs={"flow": "disaster-recovery"})
+        failed = [f"{d.channel} ({d.error})" for d in deliveries if not d.ok]
+        results.append(result(step, Status.FAIL if failed else Status.OK,
+                              f"not delivered to {', '.join(failed)}" if failed
+                              else f"sent to {', '.join(d.channel for d in deliveries)}: {summary}"))
+    return results
 
 
 @task(name="drill-disaster-recovery", timeout_seconds=7200, cache_policy=NO_CACHE)

@@ -74,7 +74,7 @@ def test_a_good_backup_passes_every_check_and_restores(source: str, server: Rest
     assert restore.details["tables"] == {"public.events": 2000, "public.users": 200}
     assert restore.details["dropped"] is True
     assert results["backup.rpo"].status is Status.OK and results["backup.rpo"].value < 1
-    assert scratch_databases(postgres_admin_url) == before
+    assert scratch_databases(postgres_admin_url) <= before  # nothing new left behind (others may run at once)
 
 
 @pytest.mark.parametrize("fmt", ["plain_gz", "directory"])
@@ -216,7 +216,7 @@ def test_validation_failure_still_drops_the_scratch_database_and_never_touches_t
     assert restore.status is Status.FAIL and "validation failed" in restore.message
     assert "public.orders" not in restore.details["tables"] and "present" in restore.message
     assert restore.details["dropped"] is True
-    assert scratch_databases(postgres_admin_url) == before
+    assert scratch_databases(postgres_admin_url) <= before  # nothing new left behind (others may run at once)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 200
         assert connection.execute(

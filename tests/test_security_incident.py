@@ -113,6 +113,13 @@ def test_data_breach_is_p0_with_executive_escalation(tmp_path: Path) -> None:
     _, outcome = _run(SecurityIncidentParams(incident_type="data_breach", severity="low", config_path=str(config)))
     assert (outcome.record.severity, outcome.record.escalation_level, outcome.record.executive_escalation) == ("P0", 4, True)
     assert "executives" in outcome.record.actions["escalate"]
+    # The general incident is opened too: a P0 at level 4 (high business impact), with its timeline.
+    from opsbook.incidents import get_incident
+    from opsbook.store import HistoryStore
+
+    incident = get_incident(HistoryStore(f"sqlite:///{tmp_path / 'history.db'}"), outcome.record.incident_ref)
+    assert incident.severity == "P0" and incident.escalation_level == 4 and incident.component == "security"
+    assert outcome.record.reference in incident.description
 
 
 def test_parameters_are_validated() -> None:

@@ -183,10 +183,13 @@ def security_incidents(history_url: str, source_ip: str | None = None) -> list[S
         return list(session.scalars(query))
 
 
-def open_general_incident(record: SecurityIncidentRecord) -> str | None:
-    """Seam for the incidents runbook (issue 8): open the general INC- incident, return its id.
+def open_general_incident(history_url: str, record: SecurityIncidentRecord) -> str:
+    """Open the general INC- incident for a security incident (timeline, escalation, KPIs); return its id."""
+    from opsbook.incidents import open_incident
 
-    Not wired yet: the security incident is recorded on its own until the lead connects this to
-    the incident module's "open an incident" function.
-    """
-    return None
+    source = f" from {record.source_ip}" if record.source_ip else ""
+    incident = open_incident(
+        open_store(history_url), severity=record.severity, component="security", alert_type="security",
+        description=f"Security incident {record.reference}: {record.incident_type}{source}",
+        business_impact="high" if record.executive_escalation else "normal", now=record.opened_at)
+    return incident.id
