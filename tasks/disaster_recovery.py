@@ -198,6 +198,7 @@ def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datet
     return None if reference is None else max(0.0, (activated_at - reference).total_seconds())
 
 
+
 @task(name="communicate-disaster-recovery", cache_policy=NO_CACHE, timeout_seconds=300)
 async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, scenario: str, drill: bool,
                          target: str, downtime_minutes: int) -> list[CheckResult]:
