@@ -11,6 +11,7 @@ from prefect import flow
 from prefect.states import State
 
 from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
+from opsbook.config import EstateConfig
 from reports.app_metrics import figures_tables
 from tasks.analytics.performance_review import review_performance
 from tasks.analytics.slo import evaluate_slos
@@ -26,13 +27,11 @@ from tasks.security.checks import check_security_status
 FLOW_NAME = "daily-checklist"
 
 
-@flow(name=FLOW_NAME, description="The runbook's daily morning health check (08:00 UTC).")
-def daily_checklist(config_path: str = "opsbook.yaml") -> State:
-    config, run_id, started_at = open_checklist(config_path)
+def daily_steps(config: EstateConfig, run_id: str) -> list[Step]:
+    """The daily checklist's steps, in the runbook's order; the monthly audit re-runs them."""
     thresholds = config.thresholds
-
     app = config.metrics_sources  # the application's own JSON API: KPI review, resources, RUM
-    sections = run_steps([
+    return [
         Step("Platform health", check_platform_health, (config,), check="platform.health", component="platforms",
              trends=[Trend("platform.health", "Health-check latency, 30 days", "ms", thresholds.http.latency_ms)]),
         *when(config.databases, Step("Database health", check_database_health, (config,), check="database.connection",
@@ -63,7 +62,13 @@ def daily_checklist(config_path: str = "opsbook.yaml") -> State:
                    component="performance")),
         *when(config.analytics.slos, Step("SLOs and error budgets", evaluate_slos, (config,), check="slo.error_budget",
                                           component="slo")),
-    ], config)
+    ]
+
+
+@flow(name=FLOW_NAME, description="The runbook's daily morning health check (08:00 UTC).")
+def daily_checklist(config_path: str = "opsbook.yaml") -> State:
+    config, run_id, started_at = open_checklist(config_path)
+    sections = run_steps(daily_steps(config, run_id), config)
     for section in sections:
         section.tables.extend(figures_tables(section.results))
 

@@ -1,8 +1,10 @@
 """The weekly maintenance checklist, run in the maintenance window (default Sunday 02:00 UTC).
 
 In the runbook's order: system updates and security patches, dependency updates, log rotation
-and cleanup, cache actions, monitoring-system check, and the weekly report. Steps that change
-things (logs, caches) only report what they would do unless `apply` is set.
+and cleanup, database maintenance, cache actions, SSL certificates, then the monitoring-system
+check (health, alert rules, a test alert to every channel, alert noise and thresholds) and the
+weekly report. Steps that change things (logs, databases, caches) only report what they would do
+unless `apply` is set.
 """
 
 from __future__ import annotations
@@ -11,12 +13,17 @@ from prefect import flow
 from prefect.states import State
 
 from deployments.serve import expected_schedule_slugs
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
+from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
+from tasks.alert_rules import validate_alert_rules
+from tasks.analytics.alert_noise import review_alert_noise
 from tasks.caches import optimize_caches
+from tasks.database.maintenance import maintain_databases
 from tasks.dependencies import review_dependency_updates
 from tasks.logs import rotate_and_clean_logs
 from tasks.monitoring import check_monitoring_system
+from tasks.notify import deliver_test_alerts
 from tasks.patches import review_system_updates
+from tasks.security.checks import check_tls_certificates
 
 FLOW_NAME = "weekly-maintenance"
 
@@ -33,11 +40,22 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
              check="maintenance.dependencies"),
         Step("Log rotation and cleanup", rotate_and_clean_logs,
              (maintenance.log_directories, config.thresholds.logs.retention_days, apply), check="maintenance.logs"),
+        *when(config.databases, Step("Database maintenance", maintain_databases,
+                                     (config.databases, apply, config.history.url), check="database.maintenance",
+                                     component="database")),
         Step("Cache optimisation", optimize_caches, (maintenance.cache_actions, config.http, apply),
              check="maintenance.cache"),
+        *when(config.security.certificates, Step("SSL certificates", check_tls_certificates, (config,),
+                                                 check="security.certificate", component="security")),
         Step("Monitoring system", check_monitoring_system,
              (config.history.url, expected_schedule_slugs(), maintenance.deadman_hours, config.http),
              check="monitoring", component="monitoring"),
+        Step("Alert rules", validate_alert_rules, (config.notifications,), check="alerts.rules",
+             component="monitoring"),
+        *when(config.notifications.channels, Step("Test alert to every channel", deliver_test_alerts, (config,),
+                                                  check="alerts.delivery", component="monitoring")),
+        Step("Alert noise and thresholds, last 7 days", review_alert_noise, (config.history.url,),
+             check="alerts.noise", component="monitoring"),
     ])
 
     outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Weekly maintenance", kind="weekly",

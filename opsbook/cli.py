@@ -144,13 +144,22 @@ def serve(config: ConfigOption = None) -> None:
 @run_app.command("weekly")
 def run_weekly(
     config: ConfigOption = None,
-    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs and run cache actions")] = False,
+    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs, run database maintenance and cache actions")] = False,
 ) -> None:
     """Run the weekly maintenance now (dry run unless --apply)."""
     from flows.weekly import weekly_maintenance
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(weekly_maintenance, file, apply=apply))
+
+
+@run_app.command("monthly")
+def run_monthly(config: ConfigOption = None) -> None:
+    """Run the monthly audit now: health audit, reviews, DR drill, runbook coverage, costs, KPIs."""
+    from flows.monthly import monthly_audit
+
+    file, _ = _load_or_exit(config)
+    raise typer.Exit(run_checklist(monthly_audit, file))
 
 
 @run_app.command("cost-review")

@@ -223,9 +223,7 @@ def silence_expire(silence_id: int, config: ConfigOption = None) -> None:
 @notify_app.command("test")
 def notify_test(config: ConfigOption = None) -> None:
     """Send a test message to every channel; exit 1 if any delivery failed."""
-    from opsbook.results import utcnow
-    from reports.messages import render_message
-    from tasks.notify import deliver
+    from tasks.notify import send_test_messages
 
     _, estate = _load_or_exit(config)
     channels = [c.name for c in estate.notifications.channels]
@@ -233,17 +231,7 @@ def notify_test(config: ConfigOption = None) -> None:
         err.print("no channels configured (notifications.channels)", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS)
     err.print(f"sending a test message to {len(channels)} channel(s) ...", markup=False, highlight=False)
-
-    async def send_all() -> list:
-        now = utcnow()
-        results = []
-        for name in channels:
-            message = render_message("test", "test", {"estate": estate.estate, "channel": name, "now": now},
-                                     estate.notifications.templates_dir)
-            results += await deliver(estate, [name], message, now=now)
-        return results
-
-    deliveries = asyncio.run(send_all())
+    deliveries = asyncio.run(send_test_messages(estate))
     for d in deliveries:
         _say(f"{d.channel}: {'sent' if d.ok else 'FAILED'} after {d.attempts} attempt(s)"
              + (f": {d.error}" if d.error else ""))

@@ -211,6 +211,20 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "The error budget is burning fast (page) or spent: stop risky changes and work the incident.",
         "The error budget burns slowly or is low: open a ticket and prioritise reliability work.",
     ),
+    "alerts.rules": (
+        "Some alerts reach no channel or name a missing one: fix `notifications.routes`/`default_channels`, "
+        "then `opsbook validate`.",
+        "A route can never match (a catch-all above it stops the walk): reorder the routes or add `continue: true`.",
+    ),
+    "alerts.delivery": (
+        "The test alert did not arrive: check the channel's URL or credentials and run `opsbook notify test`.",
+        "The test alert needed retries: check the channel's endpoint health.",
+    ),
+    "alerts.noise": (
+        "A noisy alert: adopt the suggested threshold in `thresholds`, or silence it while it is fixed.",
+        "A flapping or mostly-false alert: adopt the suggested threshold (held for the suggested results) in "
+        "`thresholds`, or silence it while it is fixed.",
+    ),
 }
 
 _GENERIC_ERROR = "The check could not measure: fix the cause in the message (config, credentials, reachability)."

@@ -226,3 +226,17 @@ async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, sce
                               f"not delivered to {', '.join(failed)}" if failed
                               else f"sent to {', '.join(d.channel for d in deliveries)}: {summary}"))
     return results
+
+
+@task(name="drill-disaster-recovery", timeout_seconds=7200, cache_policy=NO_CACHE)
+async def drill_disaster_recovery(config: EstateConfig) -> list[CheckResult]:
+    """The monthly DR test: every DR target restored into a scratch copy and validated, no switch-over.
+
+    Check ids are all `dr.*`, so the drill's backup checks never collide with the daily backup step's.
+    """
+    results: list[CheckResult] = []
+    for target in config.backups.disaster_recovery.targets:
+        drilled, _ = await asyncio.to_thread(restore_and_check, config, target, True)
+        results += [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"})
+                    for r in drilled]
+    return results

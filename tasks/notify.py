@@ -18,15 +18,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 
+from prefect import task
+from prefect.cache_policies import NO_CACHE
 from tenacity import AsyncRetrying, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
 from opsbook.config import EstateConfig
 from opsbook.config.notifications import EmailChannel, PrefectChannel, SlackChannel, WebhookChannel
-from opsbook.results import describe_exception, utcnow
+from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.store.incident_models import DeliveryRow
-from reports.messages import Message
+from reports.messages import Message, render_message
 from tasks.http import FetchFailure, new_client, post_json
 
 
@@ -144,3 +146,24 @@ async def deliver(config: EstateConfig, channels: Sequence[str], message: Messag
                                         ok=d.ok, attempts=d.attempts, error=d.error, refs=redact(refs or {}), at=at)
                             for d in deliveries)
     return deliveries
+
+
+async def send_test_messages(config: EstateConfig) -> list[Delivery]:
+    """A test message to every channel, one by one, each delivery recorded (`opsbook notify test`)."""
+    now = utcnow()
+    deliveries: list[Delivery] = []
+    for channel in config.notifications.channels:
+        message = render_message("test", "test", {"estate": config.estate, "channel": channel.name, "now": now},
+                                 config.notifications.templates_dir)
+        deliveries += await deliver(config, [channel.name], message, now=now)
+    return deliveries
+
+
+@task(name="test-alert-delivery", cache_policy=NO_CACHE, timeout_seconds=300)
+async def deliver_test_alerts(config: EstateConfig) -> list[CheckResult]:
+    """The runbook's `test-alert-delivery.sh --all-channels`: one result per channel."""
+    return [CheckResult(check="alerts.delivery", target=d.channel, component="monitoring",
+                        status=Status.OK if d.ok else Status.FAIL, value=float(d.attempts), unit="attempts",
+                        message=(f"test message delivered after {d.attempts} attempt(s)" if d.ok
+                                 else f"test message not delivered after {d.attempts} attempt(s): {d.error}"))
+            for d in await send_test_messages(config)]

@@ -10,9 +10,14 @@ import pytest
 
 from flows.checklist import ChecklistOutcome
 from flows.weekly import weekly_maintenance
+from opsbook.config.notifications import NotificationsConfig, Route, RouteMatch, WebhookChannel
 from opsbook.demo.server import LoopbackServer, Reply
-from opsbook.results import Status
+from opsbook.demo.tls import TlsServer, issue
+from opsbook.results import CheckResult, Status
+from opsbook.store import HistoryStore
+from tasks.alert_rules import rule_findings
 from tests.helpers import write_config
+from tests.receivers import WebhookReceiver
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
@@ -60,3 +65,84 @@ def test_weekly_maintenance_dry_run_then_apply(tmp_path: Path) -> None:
         _, applied = run(config, apply=True)
         assert not old.exists() and purges == ["POST"]
         assert "deleted 1" in {r.check: r for r in applied.results}["maintenance.logs"].message
+
+
+def seed_flapping(history_url: str) -> None:
+    """A week of a check flipping between ok and fail: the noise review must call it flapping."""
+    store = HistoryStore(history_url)
+    start = datetime.now(UTC) - timedelta(days=6)
+    for i in range(12):
+        at = start + timedelta(hours=12 * i)
+        status = Status.FAIL if i % 2 else Status.OK
+        store.record_run(run_id=f"seed-{i}", flow="daily-checklist", estate="t", started_at=at, finished_at=at,
+                         results=[CheckResult(check="platform.health", target="render", component="platforms",
+                                              status=status, value=100.0 + i, started_at=at)])
+
+
+def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, postgres_url: str) -> None:
+    ca = issue(tmp_path / "pki", "ca", ["test CA"], ca=True)
+    cert = issue(tmp_path / "pki", "app", ["app.test"], days_left=5, issuer=ca)
+    hooks = WebhookReceiver().start()
+    history = f"sqlite:///{tmp_path / 'h.db'}"
+    seed_flapping(history)
+    deps = tmp_path / "pip.json"
+    deps.write_text("[]")  # an offline outdated list: no package index is asked
+    try:
+        with TlsServer(cert) as tls:
+            config = write_config(tmp_path, {
+                "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
+                "http": {"timeout_s": 2, "retries": 0},
+                "maintenance": {"check_local_patches": False, "dependency_reports": [str(deps)]},
+                "databases": [{"name": "app", "url": postgres_url}],
+                "security": {"certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
+                             "certificate_policy": {"ca_bundle": str(ca.cert_path)}},
+                "notifications": {
+                    "channels": [{"name": "hook", "type": "webhook", "url": hooks.url("/hook")},
+                                 {"name": "down", "type": "webhook", "url": hooks.url("/fail")}],
+                    # Only security alerts are routed and the defaults are off: the rest goes nowhere.
+                    "routes": [{"match": {}, "channels": ["hook"], "continue": False},
+                               {"match": {"types": ["security"]}, "channels": ["down"]}],
+                    "default_channels": [], "retries": 0}})
+            state, outcome = run(config, apply=False)
+    finally:
+        hooks.stop()
+
+    assert state.is_failed()
+    results = outcome.results
+    by_check: dict[str, list[CheckResult]] = {}
+    for r in results:
+        by_check.setdefault(r.check, []).append(r)
+    # Database maintenance ran against the real server, as a dry run.
+    db = by_check["database.maintenance.analyze"][0]
+    assert db.target == "app" and db.status is Status.OK, db.message  # connected and read the catalogs
+    assert {"database.maintenance.reindex", "database.maintenance.query_stats"} <= by_check.keys()
+    # The certificate expiring in 5 days fails.
+    assert by_check["security.certificate"][0].status is Status.FAIL
+    # Every channel got a real test message; the failing one is a failed check.
+    delivery = {r.target: r.status for r in by_check["alerts.delivery"]}
+    assert delivery == {"hook": Status.OK, "down": Status.FAIL}
+    assert [r.json["kind"] for r in hooks.on("/hook")].count("test") == 1
+    # The catch-all first route shadows the second one.
+    rules = {r.target: r for r in by_check["alerts.rules"]}
+    assert rules["routes[1]"].status is Status.WARN and "never reached" in rules["routes[1]"].message
+    # The flapping check is flagged by the noise review.
+    noise = {r.target: r for r in by_check["alerts.noise"]}
+    assert noise["platform.health render"].status is Status.WARN
+    assert "100 % flapping" in noise["platform.health render"].message
+    html = outcome.report_path.read_text()
+    for title in ("Database maintenance", "SSL certificates", "Alert rules", "Test alert to every channel",
+                  "Alert noise and thresholds"):
+        assert title in html
+
+
+def test_alert_rules_report_missing_channels_and_unheard_alerts() -> None:
+    config = NotificationsConfig.model_construct(  # skips the loader's own channel check, as a stale file would
+        channels=[WebhookChannel(name="hook", type="webhook", url="http://127.0.0.1:9/h")],
+        routes=[Route(match=RouteMatch(types=["security"]), channels=["pager"])], default_channels=[])
+    findings = rule_findings(config)
+    assert (Status.FAIL, "routes[0]", "names channel 'pager', which does not exist") in findings
+    unheard = [what for status, where, what in findings if where == "routes"]
+    assert unheard and "security/P0" in unheard[0] and "other/P3" in unheard[0]
+    fixed = NotificationsConfig(channels=[{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h"}],
+                                routes=[{"match": {"types": ["security"]}, "channels": ["hook"]}])
+    assert rule_findings(fixed) == []

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select
 
-from opsbook.results import CheckResult, Status
-from opsbook.store import HistoryStore
+from opsbook.results import CheckResult, Status, utcnow
+from opsbook.store import HistoryStore, open_store
+from opsbook.store.models import CheckResultRow
 from tasks.analytics.kpis import AlertRecord
 
 CHECK = "alerts.noise"
@@ -101,3 +105,23 @@ def noise_from_history(store: HistoryStore, check: str, since: datetime,
         return [CheckResult(check=CHECK, target=check, component=COMPONENT, status=Status.SKIPPED,
                             message="insufficient data: no results in the period")]
     return [noise_result(review_noise(group, check, target, judged)) for target, group in frame.groupby("target")]
+
+
+def alerting_checks(store: HistoryStore, since: datetime) -> list[str]:
+    """The checks that ended warn or fail at least once since `since`: the ones that made noise."""
+    with store.session() as session:
+        query = (select(CheckResultRow.check).distinct().where(CheckResultRow.started_at >= since)
+                 .where(CheckResultRow.status.in_(ALERTING)).order_by(CheckResultRow.check))
+        return list(session.scalars(query))
+
+
+@task(name="review-alert-noise", cache_policy=NO_CACHE, timeout_seconds=300)
+def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
+    """The runbook's `review-alert-noise.sh --period 7d` and threshold review, per alerting check."""
+    store = open_store(history_url)
+    since = utcnow() - timedelta(days=days)
+    checks = alerting_checks(store, since)
+    if not checks:
+        return [CheckResult(check=CHECK, target="estate", component=COMPONENT, status=Status.OK,
+                            message=f"no check alerted in the last {days} days")]
+    return [result for check in checks for result in noise_from_history(store, check, since)]

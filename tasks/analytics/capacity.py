@@ -267,3 +267,9 @@ def plan_capacity(config: EstateConfig, now: datetime | None = None) -> list[Cap
             result = error_result(CHECK, resource.name, COMPONENT, error)
             findings.append(CapacityFinding(resource.name, resource.unit, GateResult(False, [result.message])))
     return findings
+
+
+@task(name="update-capacity-plan", cache_policy=NO_CACHE, timeout_seconds=600)
+def update_capacity_plan(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
+    """The monthly audit's capacity planning update: one result per configured resource."""
+    return [finding_result(f, config.analytics.capacity) for f in plan_capacity.fn(config, now)]

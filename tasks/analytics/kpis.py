@@ -14,11 +14,15 @@ from datetime import datetime, timedelta
 import great_expectations as gx
 import numpy as np
 import pandas as pd
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from sqlalchemy import select
 
 from opsbook.config.thresholds import KpiTargets
 from opsbook.quality import gate
-from opsbook.results import CheckResult, Status
-from opsbook.store import HistoryStore
+from opsbook.results import CheckResult, Status, utcnow
+from opsbook.store import HistoryStore, open_store
+from opsbook.store.incident_models import AlertRow, IncidentRow
 from tasks.analytics.series import bucketed_outcomes
 
 COMPONENT = "kpis"
@@ -134,3 +138,31 @@ def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[Alert
                                            f"(target > {targets.alert_accuracy_pct:g} %); "
                                            f"{len(alerts) - len(judged)} not judged"))
     return results
+
+
+def incident_records(store: HistoryStore, since: datetime) -> list[IncidentRecord]:
+    """Incidents that began in the period; detected = opened, escalated = raised past level 1."""
+    with store.session() as session:
+        rows = session.scalars(select(IncidentRow).where(IncidentRow.started_at >= since))
+        return [IncidentRecord(id=r.id, severity=r.severity, started_at=r.started_at, detected_at=r.opened_at,
+                               resolved_at=r.resolved_at, escalated=r.escalation_level > 1 or r.escalated_at is not None)
+                for r in rows]
+
+
+def alert_records(store: HistoryStore, since: datetime) -> list[AlertRecord]:
+    """Alerts seen in the period. The alert table marks no true or false positives (yet): not judged."""
+    with store.session() as session:
+        rows = session.scalars(select(AlertRow).where(AlertRow.last_seen >= since))
+        return [AlertRecord(id=r.fingerprint, check=r.check, fired_at=r.first_seen, resolved_at=r.resolved_at)
+                for r in rows]
+
+
+@task(name="review-operational-kpis", cache_policy=NO_CACHE, timeout_seconds=300)
+def review_operational_kpis(history_url: str, targets: KpiTargets, days: int = 30,
+                            uptime_check: str = "platform.health") -> list[CheckResult]:
+    """The runbook's Operational Excellence KPIs over the last `days`, from the history store."""
+    store = open_store(history_url)
+    until = utcnow()
+    since = until - timedelta(days=days)
+    return operational_kpis(incident_records(store, since), alert_records(store, since), targets,
+                            uptime_from_history(store, uptime_check, since, until))

@@ -278,3 +278,10 @@ def _recommendation_result(review: CostReview) -> CheckResult:
     return _result("cost.recommendations", month, Status.OK, change, review.currency,
                    f"{len(review.recommendations)} recommendation(s) change the monthly cost by "
                    f"{change:+,.2f} {review.currency}", {"priced": [vars(r) for r in review.recommendations]})
+
+
+@task(name="review-costs", cache_policy=NO_CACHE, timeout_seconds=1200)
+def review_costs(costs: CostsConfig, history_url: str, month: str | None = None) -> list[CheckResult]:
+    """The monthly audit's cost step: the exports' gate results, then the month judged."""
+    loaded = load_focus_exports.fn(costs)
+    return loaded.results + review_month.fn(costs, history_url, loaded, month).results

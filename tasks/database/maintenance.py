@@ -267,3 +267,13 @@ def reindex_indexes_task(databases: list[Database], apply: bool, timeouts: Timeo
 def snapshot_and_reset_statements_task(databases: list[Database], apply: bool, timeouts: Timeouts,
                                        history_url: str) -> list[CheckResult]:
     return [snapshot_and_reset_statements(database, apply, timeouts, history_url) for database in databases]
+
+
+@task(name="run-weekly-database-maintenance", timeout_seconds=6 * 3600, cache_policy=NO_CACHE)
+def maintain_databases(databases: list[Database], apply: bool, history_url: str,
+                       timeouts: Timeouts = Timeouts()) -> list[CheckResult]:
+    """The weekly checklist's database step: ANALYZE, REINDEX, query-stats snapshot, one after another
+    (run side by side they would wait on each other's locks)."""
+    return [result for database in databases for result in (
+        analyze_stale_tables(database, apply, timeouts), reindex_indexes(database, apply, timeouts),
+        snapshot_and_reset_statements(database, apply, timeouts, history_url))]

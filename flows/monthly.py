@@ -1,0 +1,57 @@
+"""The monthly audit, the 1st of the month at 03:00 UTC, in the runbook's order.
+
+1. comprehensive health audit (every daily check re-run), 2. performance review, 3. security
+review, 4. capacity planning update, 5. disaster recovery test (a drill: scratch restore, no
+switch-over), 6. documentation (runbook coverage), 7. cost review, then the Operational
+Excellence KPIs against the runbook's targets and the monthly report.
+"""
+
+from __future__ import annotations
+
+from prefect import flow
+from prefect.states import State
+
+from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
+from flows.daily import daily_steps
+from tasks.analytics.capacity import update_capacity_plan
+from tasks.analytics.kpis import review_operational_kpis
+from tasks.analytics.performance_review import review_performance
+from tasks.cost.review import review_costs
+from tasks.coverage import check_runbook_coverage
+from tasks.disaster_recovery import drill_disaster_recovery
+from tasks.security.checks import check_security_status
+
+FLOW_NAME = "monthly-audit"
+REVIEWS = (review_performance, check_security_status)  # their own monthly steps, not part of the audit
+
+
+@flow(name=FLOW_NAME, description="The runbook's monthly maintenance: audit, reviews, DR drill, coverage, KPIs.")
+def monthly_audit(config_path: str = "opsbook.yaml") -> State:
+    config, run_id, started_at = open_checklist(config_path)
+    audit = [step for step in daily_steps(config, run_id) if step.task not in REVIEWS]
+
+    sections = run_steps([
+        *audit,
+        *when(config.analytics.performance.series,
+              Step("Performance review", review_performance, (config,), check="performance.review",
+                   component="performance")),
+        *when(config.security.configured, Step("Security review", check_security_status, (config,),
+                                               check="security.status", component="security")),
+        *when(config.analytics.capacity.resources,
+              Step("Capacity planning update", update_capacity_plan, (config,), check="capacity.projection",
+                   component="capacity")),
+        *when(config.backups.disaster_recovery.targets,
+              Step("Disaster recovery test (drill)", drill_disaster_recovery, (config,), check="dr.restore",
+                   component="disaster-recovery")),
+        Step("Runbook coverage", check_runbook_coverage, (config.maintenance.runbook_path,), check="runbook.coverage",
+             component="documentation"),
+        *when(config.costs.exports, Step("Cost review", review_costs, (config.costs, config.history.url),
+                                         check="cost.review", component="costs")),
+        Step("Operational KPIs, last 30 days", review_operational_kpis,
+             (config.history.url, config.thresholds.kpis), check="kpi", component="kpis"),
+    ], config)
+
+    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Monthly audit", kind="monthly",
+                               artifact_key="monthly-report", run_id=run_id, started_at=started_at,
+                               sections=sections)
+    return final_state(outcome)
