@@ -18,8 +18,8 @@ from tasks.analytics.slo import evaluate_slos
 from tasks.app_metrics import (check_api_performance, check_app_resources, check_error_rate_24h,
                                check_real_user_monitoring, check_security_dashboard, check_user_engagement,
                                check_web_vitals)
-from tasks.database.health import check_database_health
 from tasks.backups.verify import verify_backups
+from tasks.database.health import check_database_health
 from tasks.platforms import check_platform_health
 from tasks.resources import check_resource_utilisation
 from tasks.security.checks import check_security_status
