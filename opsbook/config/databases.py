@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, field_validator
 
+from opsbook.config.fields import unique_names
 from opsbook.config.thresholds import Limit, Section, limit
 
 _URL_PREFIXES = ("postgresql+psycopg://", "postgresql://", "postgres://")
@@ -79,14 +80,4 @@ class Database(Section):
         return self.thresholds.slow_query_ms or Limit(warn=default_ms, fail=default_ms * 5)
 
 
-def _unique_names(databases: list[Database]) -> list[Database]:
-    first: dict[str, int] = {}
-    for index, database in enumerate(databases):
-        if database.name in first:
-            raise ValueError(f"name {database.name!r} is used twice "
-                             f"(databases[{first[database.name]}] and databases[{index}])")
-        first[database.name] = index
-    return databases
-
-
-DatabaseList = Annotated[list[Database], AfterValidator(_unique_names)]
+DatabaseList = Annotated[list[Database], AfterValidator(lambda items: unique_names(items, "databases"))]

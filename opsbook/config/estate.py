@@ -10,14 +10,15 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from opsbook.config.analytics import AnalyticsConfig
 from opsbook.config.app_metrics import JsonApiSources
 from opsbook.config.backups import BackupsConfig
 from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
-from opsbook.config.analytics import AnalyticsConfig
-from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.escalation import EscalationConfig
+from opsbook.config.fields import unique_names
 from opsbook.config.incidents import IncidentsConfig
+from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.notifications import NotificationsConfig
 from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
@@ -79,15 +80,17 @@ class EstateConfig(Section):
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     http: HttpSettings = Field(default_factory=HttpSettings)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    # What is watched, in the runbook's order.
     platforms: list[Platform] = Field(default_factory=list)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
     databases: DatabaseList = Field(default_factory=list)
-    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
-    metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
-    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
-    costs: CostsConfig = Field(default_factory=CostsConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
+    analytics: AnalyticsConfig = Field(default_factory=AnalyticsConfig)
+    costs: CostsConfig = Field(default_factory=CostsConfig)
+    maintenance: MaintenanceConfig = Field(default_factory=MaintenanceConfig)
+    # What happens when something breaks.
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     incidents: IncidentsConfig = Field(default_factory=IncidentsConfig)
@@ -104,14 +107,13 @@ class EstateConfig(Section):
     @field_validator("platforms")
     @classmethod
     def _unique_platform_names(cls, platforms: list[Platform]) -> list[Platform]:
-        first: dict[str, int] = {}
-        for index, platform in enumerate(platforms):
-            if platform.name in first:
-                raise ValueError(f"name {platform.name!r} is used twice "
-                                 f"(platforms[{first[platform.name]}] and platforms[{index}])")
-            first[platform.name] = index
-        return platforms
+        return list(unique_names(platforms, "platforms"))
 
     def summary(self) -> str:
         """One line saying what this config watches."""
-        return f"estate {self.estate!r}: {len(self.platforms)} platform(s)"
+        watched = [f"{len(self.platforms)} platform(s)"]
+        counts = {"database(s)": len(self.databases), "backup repositories": len(self.backups.repositories),
+                  "metrics source(s)": len(self.metrics_sources),
+                  "notification channel(s)": len(self.notifications.channels)}
+        watched += [f"{count} {what}" for what, count in counts.items() if count]
+        return f"estate {self.estate!r}: {', '.join(watched)}"

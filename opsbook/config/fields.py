@@ -1,8 +1,10 @@
-"""Validators that several config sections share: paths relative to the config file, time zones."""
+"""Validators that several config sections share: relative paths, time zones, unique names."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationInfo
@@ -21,3 +23,17 @@ def known_zone(value: str) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/London)") from None
     return value
+
+
+Named = TypeVar("Named")
+
+
+def unique_names(items: Sequence[Named], section: str) -> Sequence[Named]:
+    """Every item's `name` differs; a repeat names both places (`platforms[0] and platforms[2]`)."""
+    first: dict[Any, int] = {}
+    for index, item in enumerate(items):
+        name = getattr(item, "name")
+        if name in first:
+            raise ValueError(f"name {name!r} is used twice ({section}[{first[name]}] and {section}[{index}])")
+        first[name] = index
+    return items
