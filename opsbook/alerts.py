@@ -28,18 +28,28 @@ TRIAGE: list[tuple[str, str, Severity]] = [
     ("database.", "infrastructure", Severity.P1),
     ("backup.", "infrastructure", Severity.P1),
     ("dr.", "infrastructure", Severity.P1),
-    ("host.", "infrastructure", Severity.P2),
+    ("monitoring.", "infrastructure", Severity.P1),  # the monitor itself: server, schedules, dead-man's switch
+    ("resource.", "infrastructure", Severity.P2),
     ("resources.", "infrastructure", Severity.P2),
-    ("security.", "security", Severity.P1),
+    ("host.", "infrastructure", Severity.P2),
+    ("security.certificate", "security", Severity.P2),
     ("certificate.", "security", Severity.P2),
+    ("security.", "security", Severity.P1),
+    ("app.security", "security", Severity.P1),
+    ("app.web_vitals", "performance", Severity.P2),
+    ("app.rum", "performance", Severity.P2),
+    ("app.api_performance", "performance", Severity.P2),
     ("web_vitals.", "performance", Severity.P2),
     ("rum.", "performance", Severity.P2),
     ("api.", "performance", Severity.P2),
+    ("performance.", "performance", Severity.P2),
+    ("slo.", "performance", Severity.P2),
     ("app.", "application", Severity.P2),
     ("logs.", "application", Severity.P3),
 ]
 # When no prefix matches, the component decides the type.
-COMPONENT_TYPES = {"platforms": "infrastructure", "hosts": "infrastructure", "database": "infrastructure",
+COMPONENT_TYPES = {"platforms": "infrastructure", "hosts": "infrastructure", "resources": "infrastructure",
+                   "database": "infrastructure", "monitoring": "infrastructure",
                    "backups": "infrastructure", "security": "security", "certificates": "security",
                    "performance": "performance", "web": "performance", "application": "application"}
 

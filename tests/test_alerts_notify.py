@@ -78,6 +78,11 @@ def test_triage_table() -> None:
     assert classify(result("web_vitals.lcp", "home", Status.FAIL, "web")) == ("performance", Severity.P2)
     assert classify(result("custom.thing", "x", Status.FAIL, "application")) == ("application", Severity.P3)
     assert classify(result("custom.thing", "x", Status.FAIL, "misc")) == ("other", Severity.P3)
+    # The check ids the checklists really emit map to their type, not to "other".
+    assert classify(result("resource.cpu", "web-1", Status.FAIL, "resources")) == ("infrastructure", Severity.P2)
+    assert classify(result("app.web_vitals", "app/lcp", Status.FAIL, "application")) == ("performance", Severity.P2)
+    assert classify(result("security.certificate", "api:443", Status.FAIL, "security")) == ("security", Severity.P2)
+    assert classify(result("monitoring.deadman", "daily", Status.FAIL, "monitoring")) == ("infrastructure", Severity.P1)
 
 
 def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
