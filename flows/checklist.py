@@ -28,7 +28,7 @@ from opsbook.store import open_store
 from reports import Report, Section
 from reports.trends import check_trend_chart
 from tasks.alerts import process_alerts
-from tasks.history import store_results
+from tasks.history import annotate_run, store_results
 from tasks.publish import publish_artifacts
 from tasks.report import write_html_report
 
@@ -142,9 +142,8 @@ def finish_checklist(
                            f"report not written to {config.reports.directory}", notes)
     if stored is not _FAILED and (report_path is not _FAILED or notes):
         # The first write had no report path (and maybe no notes yet): record them with the run.
-        _attempt(lambda: store_results(config.history.url, **history,
-                                       report_path=None if report_path is _FAILED else str(report_path),
-                                       notes="\n".join(notes) or None),
+        _attempt(lambda: annotate_run(config.history.url, run_id,
+                                      None if report_path is _FAILED else str(report_path), "\n".join(notes) or None),
                  "history store not updated with the report path", notes)
     path = None if report_path is _FAILED else report_path
     _attempt(lambda: publish_artifacts(report, path, artifact_key), "artifacts not published", notes)

@@ -31,3 +31,9 @@ def store_results(history_url: str, *, run_id: str, flow: str, estate: str, star
     store.record_run(run_id=run_id, flow=flow, estate=estate, started_at=started_at, finished_at=finished_at,
                      results=results, report_path=report_path, notes=notes)
     store.add_samples(samples_from_results(results), run_id=run_id)
+
+
+@task(name="annotate-run", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def annotate_run(history_url: str, run_id: str, report_path: str | None, notes: str | None) -> None:
+    """Add the report path and the run's notes to a run already stored (its results stay as written)."""
+    open_store(history_url).annotate_run(run_id, report_path=report_path, notes=notes)

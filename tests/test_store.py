@@ -87,3 +87,19 @@ def test_unreachable_postgres_is_a_store_error_without_the_password() -> None:
         store.upgrade()
     assert "hunter2-secret" not in str(caught.value)
     assert "127.0.0.1:1" in str(caught.value)
+
+
+def test_annotating_a_run_keeps_its_results_and_redacts_notes(history_url: str) -> None:
+    from opsbook.secrets import register_secret
+
+    store = HistoryStore(history_url)
+    store.record_run(run_id="run-a", flow="daily-checklist", estate="demo", started_at=T0, finished_at=T0,
+                     results=results())
+    register_secret("note-secret-8c1f")
+    store.annotate_run("run-a", report_path="/r/daily.html", notes="report mailed with note-secret-8c1f")
+    run = store.get_run("run-a")
+    assert run.report_path == "/r/daily.html" and run.notes == "report mailed with ***"
+    assert [r.model_dump() for r in run.results] == [r.model_dump() for r in results()]
+    with pytest.raises(StoreError, match="no run nope"):
+        store.annotate_run("nope", report_path=None, notes=None)
+    store.dispose()

@@ -161,6 +161,19 @@ class HistoryStore:
         except Exception as error:  # noqa: BLE001 - any driver error becomes a StoreError
             raise StoreError(self._describe(error)) from None
 
+    def annotate_run(self, run_id: str, *, report_path: str | None, notes: str | None) -> None:
+        """Record a stored run's report path and notes, known only after its results were written."""
+        try:
+            with self.session() as session, session.begin():
+                run = session.get(CheckRun, run_id)
+                if run is None:
+                    raise StoreError(f"history store {safe_url(self.url)}: no run {run_id}")
+                run.report_path, run.notes = report_path, redact(notes)
+        except StoreError:
+            raise
+        except Exception as error:  # noqa: BLE001 - any driver error becomes a StoreError
+            raise StoreError(self._describe(error)) from None
+
     def get_run(self, run_id: str) -> RunRecord | None:
         with self.session() as session:
             run = session.get(CheckRun, run_id)
