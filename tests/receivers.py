@@ -44,7 +44,7 @@ class WebhookReceiver(LoopbackServer):
 
         def record(request: Request) -> Reply:
             with self._lock:
-                self.received.append(Recorded(request.path, {k.lower(): v for k, v in request.headers.items()},
+                self.received.append(Recorded(request.path, dict(request.headers),
                                               request.body))
             if request.path.startswith("/fail"):
                 return Reply(500, "down")

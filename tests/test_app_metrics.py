@@ -170,7 +170,7 @@ def test_bad_bodies_become_errors_naming_the_path_or_cause(tmp_path: Path, reply
 
 
 def _guarded(request: Request) -> Reply:
-    sent = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
+    sent = request.headers.get("authorization")
     return Reply.json({"lcp": 2000}) if sent == f"Bearer {TOKEN}" else Reply.json({"error": "unauthorized"}, 401)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +30,7 @@ from tasks.platforms import probe_platforms
 from tasks.resources import prometheus_results
 from tasks.security.headers import check_headers
 from tests.conftest import free_port
-from tests.helpers import estate
+from tests.helpers import estate, raw_speaker
 
 TIMEOUT_S = 0.5
 MAX_BODY = 1024
@@ -132,29 +131,6 @@ def _silent_listener() -> Iterator[int]:
         yield sock.getsockname()[1]
 
 
-@contextmanager
-def _garbage_speaker() -> Iterator[int]:
-    """A port that answers every connection at once with bytes that are not PostgreSQL's protocol."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(8)
-
-    def serve() -> None:
-        while True:
-            try:
-                connection, _ = sock.accept()
-            except OSError:
-                return
-            with connection:
-                connection.sendall(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
-
-    threading.Thread(target=serve, daemon=True).start()
-    try:
-        yield sock.getsockname()[1]
-    finally:
-        sock.close()
-
-
 def _database(tmp_path: Path, port: int) -> Any:
     config = estate(tmp_path, databases=[{"name": "app", "connect_timeout_s": 2,
                                           "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{port}/app"}])
@@ -169,7 +145,7 @@ def test_database_fault_is_a_clear_error(tmp_path: Path, fault: str) -> None:
         with _silent_listener() as port:
             results = check_database(_database(tmp_path, port), 1000, [])
     else:
-        with _garbage_speaker() as port:
+        with raw_speaker(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n") as port:  # not PostgreSQL
             results = check_database(_database(tmp_path, port), 1000, [])
     assert results and all(r.status in (Status.ERROR, Status.FAIL) and r.message for r in results), results
     assert all("pw-db-4f1a" not in r.message for r in results)

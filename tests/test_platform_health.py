@@ -7,11 +7,13 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from opsbook.results import Status
 from tasks.platforms import probe_platforms
 from tests.conftest import free_port
-from tests.helpers import estate
+from tests.helpers import estate, raw_speaker
 
 
 def check(tmp_path: Path, platforms: list[dict], **http: object):  # type: ignore[no-untyped-def]
@@ -52,6 +54,22 @@ def test_trickling_body_cannot_outlive_the_deadline(tmp_path: Path) -> None:
     assert result.status is Status.FAIL
     assert "timed out" in result.message
     assert result.duration_ms < 1500
+
+
+@pytest.mark.parametrize(("answer", "said"), [
+    (b"", "disconnected"),  # accepts, reads, hangs up without a word
+    (b"SSH-2.0-OpenSSH_9.2\r\n", "bad status line"),  # another protocol on the port
+    (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", "not enough data"),  # body cut short
+])
+def test_broken_http_is_a_named_failure_not_a_timeout_or_a_crash(tmp_path: Path, answer: bytes, said: str) -> None:
+    with raw_speaker(answer) as port, LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as server:
+        broken, healthy = check(tmp_path, [{"name": "broken", "url": f"http://127.0.0.1:{port}/health"},
+                                           {"name": "fine", "url": server.url("/health")}], retries=1, timeout_s=5)
+    assert broken.status is Status.FAIL and broken.attempts == 2  # transient: retried once, then given up
+    assert said in broken.message.lower() and "timed out" not in broken.message
+    assert "\n" not in broken.message
+    assert broken.duration_ms < 4000  # known at once, not after the 5 s deadline
+    assert healthy.status is Status.OK  # the rest of the sweep goes on
 
 
 def test_flaky_platform_recovers_on_the_third_attempt(tmp_path: Path) -> None:

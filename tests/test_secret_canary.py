@@ -44,7 +44,7 @@ class _EchoEverywhere(dict):
 
 
 def _echo(request: Request) -> Reply:
-    return Reply(500, json.dumps({"path": request.path, "query": request.query, "headers": request.headers,
+    return Reply(500, json.dumps({"path": request.path, "query": request.query, "headers": dict(request.headers),
                                   "body": request.body.decode(errors="replace")}),
                  {"Content-Type": "application/json"})
 

@@ -46,7 +46,7 @@ def app_api_routes(token: str) -> dict[str, Handler]:
 
     def route(payload: dict[str, Any]) -> Handler:
         def handler(request: Request) -> Reply:
-            sent = {k.lower(): v for k, v in request.headers.items()}.get("authorization")
+            sent = request.headers.get("authorization")
             if sent != f"Bearer {token}":
                 return Reply.json({"error": "unauthorized"}, status=401)
             return Reply.json(payload, delay_s=0.01)

@@ -14,13 +14,15 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
+
 
 @dataclass
 class Request:
     method: str
     path: str
     query: str
-    headers: dict[str, str]
+    headers: httpx.Headers  # case-insensitive, as HTTP header names are
     body: bytes = b""
 
 
@@ -65,7 +67,7 @@ class LoopbackServer:
                 server.hits[path] = server.hits.get(path, 0) + 1
                 handler = server.routes.get(path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                reply = handler(Request(self.command, path, query, dict(self.headers), body)) if handler else Reply(404, "not found")
+                reply = handler(Request(self.command, path, query, httpx.Headers(self.headers.items()), body)) if handler else Reply(404, "not found")
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 chunks = _chunks(reply.body)
