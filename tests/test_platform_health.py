@@ -72,6 +72,20 @@ def test_broken_http_is_a_named_failure_not_a_timeout_or_a_crash(tmp_path: Path,
     assert healthy.status is Status.OK  # the rest of the sweep goes on
 
 
+def test_https_platform_with_an_untrusted_certificate_fails_unless_verification_is_off(tmp_path: Path) -> None:
+    from opsbook.demo.tls import issue
+
+    self_signed = issue(tmp_path / "pki", "self-signed", ["127.0.0.1"])
+    with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}, tls=self_signed) as server:
+        verified, unverified = check(tmp_path, [
+            {"name": "strict", "url": server.url("/health")},
+            {"name": "lenient", "url": server.url("/health"), "verify_tls": False},
+        ], retries=0)
+    assert server.url().startswith("https://")
+    assert verified.status is Status.FAIL and "certificate verify failed" in verified.message
+    assert unverified.status is Status.OK and unverified.details["status_code"] == 200
+
+
 def test_flaky_platform_recovers_on_the_third_attempt(tmp_path: Path) -> None:
     calls = {"n": 0}
 

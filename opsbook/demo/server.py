@@ -7,14 +7,18 @@ meets real sockets, real latency and real failures.
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from opsbook.demo.tls import Issued
 
 
 @dataclass
@@ -51,7 +55,8 @@ class _Server(ThreadingHTTPServer):
 class LoopbackServer:
     """Serve `routes` (path -> handler) on 127.0.0.1 in a background thread."""
 
-    def __init__(self, routes: dict[str, Handler] | None = None, port: int = 0) -> None:
+    def __init__(self, routes: dict[str, Handler] | None = None, port: int = 0, tls: Issued | None = None) -> None:
+        """With `tls`, serve HTTPS presenting that certificate (see opsbook.demo.tls.issue)."""
         self.routes: dict[str, Handler] = dict(routes or {})
         self.hits: dict[str, int] = {}
         server = self
@@ -99,6 +104,11 @@ class LoopbackServer:
 
         self._httpd = _Server(("127.0.0.1", port), _Handler)
         self._httpd.daemon_threads = True
+        self.scheme = "https" if tls else "http"
+        if tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(tls.cert_path, tls.key_path)
+            self._httpd.socket = context.wrap_socket(self._httpd.socket, server_side=True)
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="loopback-http", daemon=True)
 
     @property
@@ -106,7 +116,7 @@ class LoopbackServer:
         return self._httpd.server_address[1]
 
     def url(self, path: str = "/") -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"{self.scheme}://127.0.0.1:{self.port}{path}"
 
     def start(self) -> LoopbackServer:
         self._thread.start()
