@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect
@@ -67,6 +67,27 @@ def test_samples_are_never_duplicated(history_url: str) -> None:
     stored = store.samples("cpu_pct", labels={"instance": "web-1"})
     assert [s.value for s in stored] == [10.0 + i for i in range(12)] + [99.0]
     assert store.samples("cpu_pct", labels={"instance": "web-2"}) == []
+    store.dispose()
+
+
+def test_samples_keep_zone_labels_and_units_and_a_batch_collapses_its_own_repeats(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    berlin = T0.astimezone(timezone(timedelta(hours=1)))  # the same instant, written in another zone
+    batch = [Sample("disk_pct", 71.5, berlin, source="host", labels={"mount": "/", "host": "db-1"}, unit="%"),
+             Sample("disk_pct", 72.0, T0, source="host", labels={"host": "db-1", "mount": "/"}, unit="%"),
+             Sample("disk_pct", 80.0, T0, source="host", labels={"mount": "/var", "host": "db-1"})]
+    assert store.add_samples(batch, run_id="run-9") == 2  # the first two are one series at one time
+    stored = store.samples("disk_pct", source="host")
+    assert {(s.labels["mount"], s.value, s.unit) for s in stored} == {("/", 71.5, "%"), ("/var", 80.0, None)}
+    assert all(s.ts == T0 and s.ts.utcoffset() == timedelta(0) for s in stored)
+    store.dispose()
+
+
+def test_a_naive_sample_time_is_refused_on_every_backend(history_url: str) -> None:
+    store = HistoryStore(history_url)
+    with pytest.raises(StoreError, match="naive datetime"):
+        store.add_samples([Sample("cpu_pct", 1.0, datetime(2026, 11, 27, 8, 0), source="host")])
+    assert store.samples("cpu_pct") == []
     store.dispose()
 
 

@@ -6,6 +6,7 @@ never writes to a schema older than its code.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -18,7 +19,6 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, delete, select, text
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -30,6 +30,10 @@ from opsbook.store.models import CheckResultRow, CheckRun, MetricSample
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same for every opsbook process.
 _PG_MIGRATION_LOCK = 0x0B5B00C
+
+
+_SAMPLE_KEY = ["source", "metric", "labels_key", "ts"]
+_SAMPLE_COLUMNS = [*_SAMPLE_KEY, "labels", "value", "unit", "run_id"]
 
 
 class StoreError(Exception):
@@ -219,19 +223,38 @@ class HistoryStore:
         if not rows:
             return 0
         self.ensure_schema()
-        insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
-        inserted = 0
         try:
+            if self.engine.dialect.name == "postgresql":
+                return self._copy_samples(rows)
             # One cached statement executed with many parameter sets: SQLAlchemy batches it into
             # multi-row INSERTs ("insertmanyvalues") without recompiling a huge VALUES clause.
-            statement = insert(MetricSample).on_conflict_do_nothing(
-                index_elements=["source", "metric", "labels_key", "ts"]
+            statement = sqlite_insert(MetricSample).on_conflict_do_nothing(
+                index_elements=_SAMPLE_KEY
             ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
             with self.engine.begin() as connection:
-                inserted += len(connection.execute(statement, rows).all())
+                return len(connection.execute(statement, rows).all())
         except Exception as error:  # noqa: BLE001
             raise StoreError(self._describe(error)) from None
-        return inserted
+
+    def _copy_samples(self, rows: list[dict[str, object]]) -> int:
+        """PostgreSQL: COPY into a temporary table, then one INSERT ... ON CONFLICT DO NOTHING.
+
+        A multi-row INSERT spends most of its time in the driver rewriting placeholders; COPY
+        streams rows as they are (about 8x faster, bench/history_at_scale.py).
+        """
+        columns = ", ".join(_SAMPLE_COLUMNS)
+        bind = {"labels": lambda labels: json.dumps(labels),  # COPY skips SQLAlchemy's types: bind as they would
+                "ts": lambda ts: MetricSample.__table__.c.ts.type.process_bind_param(ts, self.engine.dialect)}
+        with self.engine.begin() as connection:
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            cursor.execute(f"CREATE TEMPORARY TABLE incoming_samples ON COMMIT DROP AS "
+                           f"SELECT {columns} FROM metric_samples WITH NO DATA")
+            with cursor.copy(f"COPY incoming_samples ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([bind[c](row[c]) if c in bind else row[c] for c in _SAMPLE_COLUMNS])
+            cursor.execute(f"INSERT INTO metric_samples ({columns}) SELECT {columns} FROM incoming_samples "
+                           f"ON CONFLICT ({', '.join(_SAMPLE_KEY)}) DO NOTHING")
+            return max(cursor.rowcount, 0)
 
     def samples(self, metric: str, since: datetime | None = None, source: str | None = None,
                 labels: dict[str, str] | None = None) -> list[Sample]:
