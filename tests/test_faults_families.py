@@ -1,7 +1,7 @@
 """Fault injection per check family: each fault gives a clear error/fail (or a failed delivery).
 
 Every HTTP family is driven against a real loopback server that times out, refuses, answers 5xx,
-sends a malformed or an oversized body; the database family against sockets that refuse, hang or
+sends a malformed or an oversized body, or speaks another protocol altogether; the database family against sockets that refuse, hang or
 speak another protocol, and a real PostgreSQL cluster that is stopped in the middle of a run.
 """
 
@@ -90,7 +90,7 @@ FAMILIES = {"platform": _platform, "json_api": _json_api, "prometheus": _prometh
             "webhook": _webhook}
 # A body is parsed only by these; elsewhere a 200 with any body is a correct answer.
 PARSES_BODY = {"json_api", "prometheus", "deploy_log"}
-CASES = [(family, fault) for family in FAMILIES for fault in ["refused", *FAULTS]
+CASES = [(family, fault) for family in FAMILIES for fault in ["refused", "not_http", *FAULTS]
          if fault != "malformed" or family in PARSES_BODY]
 
 
@@ -105,6 +105,9 @@ def _failed(outcome: Any) -> tuple[bool, str]:
 def test_http_family_fault_is_a_clear_failure(tmp_path: Path, family: str, fault: str) -> None:
     if fault == "refused":
         outcomes = asyncio.run(FAMILIES[family](tmp_path, f"http://127.0.0.1:{free_port()}/"))
+    elif fault == "not_http":  # another protocol listens on the port
+        with raw_speaker(b"SSH-2.0-OpenSSH_9.2\r\n") as port:
+            outcomes = asyncio.run(FAMILIES[family](tmp_path, f"http://127.0.0.1:{port}/"))
     else:
         class AnyPath(dict):
             def get(self, _path: str, _default: object = None):  # type: ignore[override]
@@ -116,7 +119,7 @@ def test_http_family_fault_is_a_clear_failure(tmp_path: Path, family: str, fault
     assert outcomes
     failures = [_failed(o) for o in outcomes]
     assert all(clear for clear, _ in failures), outcomes
-    expected = {"refused": ("refused", "connection"), "timeout": ("timed out", "timeout"), "5xx": ("503",),
+    expected = {"refused": ("refused", "connection"), "not_http": ("bad status line",), "timeout": ("timed out", "timeout"), "5xx": ("503",),
                 "malformed": ("json", "parse", "decode", "expect", "invalid", "malformed"),
                 "oversized": ("larger than", "too large")}[fault]
     assert any(word in text.lower() for _, text in failures for word in expected), failures
