@@ -62,8 +62,7 @@ async def probe_platforms(config: EstateConfig) -> list[CheckResult]:
                               headers=platform.headers, timeout_s=platform.timeout_s)
         return judge_platform(platform, platform.latency_ms or default_latency, outcome, started_at)
 
-    return await sweep(config.platforms, probe, config.http, verify=lambda p: p.verify_tls,
-                       origin=lambda p: f"{p.url.scheme}://{p.url.host}:{p.url.port}")
+    return await sweep(config.platforms, probe, config.http, verify=lambda p: p.verify_tls)
 
 
 @task(name="check-platform-health", timeout_seconds=900, cache_policy=NO_CACHE)

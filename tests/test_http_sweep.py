@@ -1,4 +1,4 @@
-"""The sweep keeps one connection per origin in each slot, so endpoints on a few hosts reuse them."""
+"""The sweep pools connections per origin, so many endpoints on a few hosts reuse them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from opsbook.results import Status
 from tasks.platforms import probe_platforms
 
 
-async def _sweep_two_origins(endpoints: int) -> tuple[list, list[int]]:
+async def _sweep_two_origins(endpoints: int, concurrency: int) -> tuple[list, list[int]]:
     connections = [0, 0]
 
     def handler(index: int):  # type: ignore[no-untyped-def]
@@ -28,7 +28,7 @@ async def _sweep_two_origins(endpoints: int) -> tuple[list, list[int]]:
 
     servers = [await asyncio.start_server(handler(i), "127.0.0.1", 0) for i in range(2)]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
-    config = parse_config({"http": {"concurrency": 1, "retries": 0, "timeout_s": 5},
+    config = parse_config({"http": {"concurrency": concurrency, "retries": 0, "timeout_s": 5},
                            "platforms": [{"name": f"ep{i}", "url": f"http://127.0.0.1:{ports[i % 2]}/ep/{i}"}
                                          for i in range(endpoints)]})
     try:
@@ -40,6 +40,13 @@ async def _sweep_two_origins(endpoints: int) -> tuple[list, list[int]]:
 
 
 def test_alternating_origins_reuse_one_connection_each() -> None:
-    results, connections = asyncio.run(_sweep_two_origins(20))
+    results, connections = asyncio.run(_sweep_two_origins(20, concurrency=1))
     assert [r.status for r in results] == [Status.OK] * 20
     assert connections == [1, 1]  # a one-connection pool would reconnect on every switch: 10 each
+
+
+def test_concurrent_sweep_opens_no_more_connections_than_requests_in_flight() -> None:
+    results, connections = asyncio.run(_sweep_two_origins(200, concurrency=4))
+    assert [r.status for r in results] == [Status.OK] * 200
+    # at most one connection per request in flight (4), shared out between the origins; never one per endpoint
+    assert sum(connections) <= 4 and min(connections) >= 1
