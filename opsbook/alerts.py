@@ -19,7 +19,7 @@ from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.secrets import redact
 from opsbook.store import HistoryStore
-from opsbook.store.incident_models import AlertRow, SilenceRow
+from opsbook.store.incident_models import AlertJudgementRow, AlertRow, SilenceRow
 
 # check-id prefix -> (alert type, severity when it fails). The first matching prefix wins; an
 # `error` (could not measure) is one step less severe than a `fail` of the same check.
@@ -155,6 +155,59 @@ def list_alerts(store: HistoryStore, state: str | None = None) -> list[Alert]:
         if state:
             query = query.where(AlertRow.state == state)
         return [Alert.of(row) for row in session.scalars(query)]
+
+
+# -- judgements: was it a real problem? ----------------------------------------------------------
+
+class UnknownAlert(LookupError):
+    """No alert has that fingerprint."""
+
+
+@dataclass(frozen=True)
+class Episode:
+    """One firing of one alert, from first seen to resolved, with a person's verdict if given."""
+
+    fingerprint: str
+    check: str
+    started: datetime
+    resolved: datetime | None
+    true_positive: bool | None  # None: nobody has judged it
+
+
+def judge_alert(store: HistoryStore, fingerprint_: str, *, true_positive: bool, judged_by: str, note: str = "",
+                now: datetime | None = None) -> Episode:
+    """Mark the alert's current (or last) episode a real problem or noise; judging again replaces it.
+
+    The verdict feeds the alert-accuracy KPI and the alert noise review.
+    """
+    now = now or utcnow()
+    with store.session() as session, session.begin():
+        alert = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint_)).one_or_none()
+        if alert is None:
+            raise UnknownAlert(f"no alert {fingerprint_!r} (fingerprints are check|target; `opsbook alerts list`)")
+        row = session.scalars(select(AlertJudgementRow).where(
+            AlertJudgementRow.fingerprint == fingerprint_,
+            AlertJudgementRow.episode_started == alert.first_seen)).one_or_none()
+        row = row or AlertJudgementRow(fingerprint=fingerprint_, check=alert.check, episode_started=alert.first_seen)
+        row.episode_resolved, row.true_positive = alert.resolved_at, true_positive
+        row.judged_by, row.judged_at, row.note = judged_by, now, redact(note)
+        session.add(row)
+        return Episode(fingerprint_, alert.check, alert.first_seen, alert.resolved_at, true_positive)
+
+
+def episodes_since(store: HistoryStore, since: datetime) -> list[Episode]:
+    """Every episode seen since `since`: each alert's current one, and earlier ones that were judged."""
+    with store.session() as session:
+        verdicts = {(j.fingerprint, j.episode_started): j for j in session.scalars(
+            select(AlertJudgementRow).where(AlertJudgementRow.episode_started >= since))}
+        episodes = []
+        for alert in session.scalars(select(AlertRow).where(AlertRow.last_seen >= since)):
+            verdict = verdicts.pop((alert.fingerprint, alert.first_seen), None)
+            episodes.append(Episode(alert.fingerprint, alert.check, alert.first_seen, alert.resolved_at,
+                                    verdict.true_positive if verdict else None))
+        episodes += [Episode(j.fingerprint, j.check, j.episode_started, j.episode_resolved, j.true_positive)
+                     for j in verdicts.values()]  # the alert has fired again since; its judged past stays
+    return sorted(episodes, key=lambda e: e.started)
 
 
 # -- silences ----------------------------------------------------------------------------------

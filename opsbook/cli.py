@@ -301,9 +301,10 @@ def demo(
     raise typer.Exit(code)
 
 
-from opsbook.cli_incidents import incident_app, notify_app, silence_app  # noqa: E402 - needs the helpers above
+from opsbook.cli_incidents import alerts_app, incident_app, notify_app, silence_app  # noqa: E402 - needs the helpers above
 
 app.add_typer(incident_app, name="incident")
+app.add_typer(alerts_app, name="alerts")
 app.add_typer(silence_app, name="silence")
 app.add_typer(notify_app, name="notify")
 # -- backups (issue 6) -------------------------------------------------------------------------

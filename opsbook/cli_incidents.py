@@ -1,4 +1,4 @@
-"""`opsbook incident|silence|notify`: the incident runbook's commands (wired into opsbook.cli)."""
+"""`opsbook incident|alerts|silence|notify`: the incident runbook's commands (wired into opsbook.cli)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from opsbook.config import EstateConfig
 from opsbook.secrets import redact
 
 incident_app = typer.Typer(help="Open, acknowledge, update, resolve and list incidents.", no_args_is_help=True)
+alerts_app = typer.Typer(help="List alerts; judge them real or noise (feeds alert accuracy).", no_args_is_help=True)
 silence_app = typer.Typer(help="Mute alerts for a while (they are still recorded).", no_args_is_help=True)
 notify_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 
@@ -171,6 +172,47 @@ def incident_list(
     _say(f"{len(incidents)} incident(s); mean MTTD {_minutes(mean([i.mttd for i in incidents]))} min "
          f"(target {estate.thresholds.kpis.mttd_minutes:g}), mean MTTR {_minutes(mttr)} min "
          f"(target {estate.thresholds.kpis.mttr_minutes:g})")
+
+
+@alerts_app.command("list")
+def alerts_list(
+    state: Annotated[str | None, typer.Option(help="firing or resolved (default: both)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Alerts with their fingerprint (check|target), state, severity and how often they fired."""
+    from opsbook.alerts import list_alerts
+
+    if state not in (None, "firing", "resolved"):
+        raise typer.BadParameter(f"{state!r}: use firing or resolved", param_hint="--state")
+    _, estate = _load_or_exit(config)
+    table = Table(title="alerts", title_justify="left")
+    for column in ("fingerprint", "state", "severity", "count", "first seen", "message"):
+        table.add_column(column, overflow="fold")
+    for a in list_alerts(_store(estate), state):
+        table.add_row(redact(f"{a.check}|{a.target}").replace("[", r"\["), a.state, a.severity, str(a.count),
+                      f"{a.first_seen:%Y-%m-%d %H:%M UTC}", redact(a.message).replace("[", r"\["))
+    out.print(table)
+
+
+@alerts_app.command("judge")
+def alerts_judge(
+    fingerprint: Annotated[str, typer.Argument(help="check|target, as `opsbook alerts list` shows it")],
+    real: Annotated[bool, typer.Option("--true-positive/--false-positive",
+                                       help="a real problem, or noise that should not have alerted")],
+    note: Annotated[str, typer.Option(help="why, for the alert noise review")] = "",
+    config: ConfigOption = None,
+) -> None:
+    """Judge the alert's current (or last) firing: real or noise. Judging again replaces the verdict."""
+    from opsbook.alerts import UnknownAlert, judge_alert
+
+    _, estate = _load_or_exit(config)
+    try:
+        episode = judge_alert(_store(estate), fingerprint, true_positive=real, judged_by=getpass.getuser(), note=note)
+    except UnknownAlert as error:
+        err.print(f"error: {redact(str(error))}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    _say(f"{fingerprint}: firing since {episode.started:%Y-%m-%d %H:%M UTC} judged "
+         f"{'a true positive' if real else 'a false positive'}")
 
 
 @silence_app.command("add")

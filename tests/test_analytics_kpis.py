@@ -73,7 +73,9 @@ def test_uptime_and_alert_noise_from_the_history(tmp_path) -> None:
 
     assert uptime_from_history(store, "platform.health", T, T + timedelta(days=1)) == pytest.approx(37 / 40 * 100)
     [result] = noise_from_history(store, "platform.health", T,
-                                  [AlertRecord(f"a{i}", "platform.health", T, true_positive=i == 4) for i in range(5)])
+                                  [AlertRecord("platform.health|web", "platform.health", T + timedelta(hours=i), true_positive=i == 4)
+                                   for i in range(5)] + [AlertRecord("platform.health|api", "platform.health", T,
+                                                                     true_positive=True)])  # another target's
     assert result.value == 5.0  # five alert episodes
     assert result.details["flapping_pct"] == pytest.approx(80.0)
     assert result.details["false_positive_pct"] == pytest.approx(80.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from opsbook.store.models import Base
@@ -34,6 +34,27 @@ class AlertRow(Base):
     maintenance: Mapped[bool] = mapped_column(Boolean, default=False, doc="last result was in a maintenance window")
     notified_at: Mapped[datetime | None] = mapped_column(doc="last firing notice sent")
     resolved_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class AlertJudgementRow(Base):
+    """A person's verdict on one firing episode of an alert: a real problem, or noise.
+
+    The alert row is reused when its fingerprint fires again, so the episode (fingerprint and when
+    it began firing) is kept here with the verdict; alert accuracy counts episodes, not rows.
+    """
+
+    __tablename__ = "alert_judgements"
+    __table_args__ = (UniqueConstraint("fingerprint", "episode_started", name="uq_alert_judgements_episode"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fingerprint: Mapped[str] = mapped_column(String(450), index=True)
+    check: Mapped[str] = mapped_column(String(100))
+    episode_started: Mapped[datetime] = mapped_column(doc="the alert's first_seen for this episode")
+    episode_resolved: Mapped[datetime | None] = mapped_column(doc="resolved_at when judged, if it had resolved")
+    true_positive: Mapped[bool] = mapped_column(Boolean)
+    judged_by: Mapped[str] = mapped_column(String(100))
+    judged_at: Mapped[datetime]
+    note: Mapped[str] = mapped_column(Text, default="")
 
 
 class SilenceRow(Base):

@@ -15,10 +15,11 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
+from opsbook.alerts import fingerprint
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.models import CheckResultRow
-from tasks.analytics.kpis import AlertRecord
+from tasks.analytics.kpis import AlertRecord, alert_records
 
 CHECK = "alerts.noise"
 COMPONENT = "monitoring"
@@ -61,7 +62,7 @@ def review_noise(frame: pd.DataFrame, check: str, target: str,
     """`frame`: one check's results for one target, oldest first (columns status, value, threshold)."""
     runs = episodes(list(frame["status"].isin(ALERTING)))
     flapping = sum(1 for r in runs if r == 1) / len(runs) * 100 if runs else 0.0
-    marked = [a for a in judged if a.check == check and a.true_positive is not None]
+    marked = [a for a in judged if a.id == fingerprint(check, target) and a.true_positive is not None]
     false_pct = sum(not a.true_positive for a in marked) / len(marked) * 100 if marked else None
     values = frame["value"].dropna().to_numpy(dtype=float)
     current = frame["threshold"].dropna().iloc[-1] if frame["threshold"].notna().any() else None
@@ -124,4 +125,5 @@ def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
     if not checks:
         return [CheckResult(check=CHECK, target="estate", component=COMPONENT, status=Status.OK,
                             message=f"no check alerted in the last {days} days")]
-    return [result for check in checks for result in noise_from_history(store, check, since)]
+    judged = alert_records(store, since)  # people's true/false-positive verdicts (`opsbook alerts judge`)
+    return [result for check in checks for result in noise_from_history(store, check, since, judged)]

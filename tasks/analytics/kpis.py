@@ -18,11 +18,12 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
+from opsbook.alerts import episodes_since
 from opsbook.config.thresholds import KpiTargets
 from opsbook.quality import gate
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
-from opsbook.store.incident_models import AlertRow, IncidentRow
+from opsbook.store.incident_models import IncidentRow
 from tasks.analytics.series import bucketed_outcomes
 
 COMPONENT = "kpis"
@@ -128,7 +129,7 @@ def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[Alert
 
     judged = [a for a in alerts if a.true_positive is not None]
     if not judged:
-        results.append(_insufficient("kpi.alert_accuracy", "no alerts marked true or false positive"))
+        results.append(_insufficient("kpi.alert_accuracy", "no alert judged true or false positive (opsbook alerts judge)"))
     else:
         accuracy = sum(a.true_positive for a in judged) / len(judged) * 100
         results.append(CheckResult(check="kpi.alert_accuracy", target="estate", component=COMPONENT,
@@ -150,11 +151,9 @@ def incident_records(store: HistoryStore, since: datetime) -> list[IncidentRecor
 
 
 def alert_records(store: HistoryStore, since: datetime) -> list[AlertRecord]:
-    """Alerts seen in the period. The alert table marks no true or false positives (yet): not judged."""
-    with store.session() as session:
-        rows = session.scalars(select(AlertRow).where(AlertRow.last_seen >= since))
-        return [AlertRecord(id=r.fingerprint, check=r.check, fired_at=r.first_seen, resolved_at=r.resolved_at)
-                for r in rows]
+    """Alert episodes in the period, with the true/false-positive verdicts people gave them."""
+    return [AlertRecord(id=e.fingerprint, check=e.check, fired_at=e.started, resolved_at=e.resolved,
+                        true_positive=e.true_positive) for e in episodes_since(store, since)]
 
 
 @task(name="review-operational-kpis", cache_policy=NO_CACHE, timeout_seconds=300)
