@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ from prefect.states import Completed, Failed, State
 from markupsafe import Markup
 
 from opsbook.config import EstateConfig, Limit, load_config
+from opsbook.maintenance import silence_during
 from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.store import open_store
@@ -126,7 +127,8 @@ def finish_checklist(
 ) -> ChecklistOutcome:
     """Store the results, write the report, publish artifacts; record what could not be done."""
     logger = get_run_logger()
-    sections = [section for section in sections if section.results]  # an empty one would read "All clear"
+    sections = [replace(section, results=silence_during(section.results, config.maintenance.windows))
+                for section in sections if section.results]  # an empty one would read "All clear"
     results = [r for section in sections for r in section.results]
     notes: list[str] = []
     finished_at = utcnow()

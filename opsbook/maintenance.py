@@ -118,13 +118,20 @@ def active_window(windows: Iterable[MaintenanceWindow], at: datetime) -> Mainten
 
 def silence(result: CheckResult, window: MaintenanceWindow) -> CheckResult:
     """Mark a failure found during a window: still reported, flagged to raise no alert."""
-    if result.status not in (Status.FAIL, Status.ERROR):
+    if result.status not in (Status.FAIL, Status.ERROR) or is_silenced(result):
         return result
     return result.model_copy(update={
         "details": {**result.details, SILENCED: True, "maintenance_window": window.name},
         "labels": {**result.labels, "maintenance": window.name},
         "message": f"{result.message} (maintenance window {window.name!r}: no alert)",
     })
+
+
+def silence_during(results: Iterable[CheckResult], windows: Iterable[MaintenanceWindow]) -> list[CheckResult]:
+    """Mark every failure found during one of the windows (by when its check started)."""
+    windows = list(windows)
+    return [silence(r, window) if windows and (window := active_window(windows, r.started_at)) else r
+            for r in results]
 
 
 def is_silenced(result: CheckResult) -> bool:

@@ -98,6 +98,35 @@ def test_a_failing_platform_fails_the_run_after_report_and_store(tmp_path: Path)
     assert {r.target: r.status for r in stored.results if r.check == "platform.health"} == {"fly": Status.OK, "render": Status.FAIL}
 
 
+def test_an_estate_maintenance_window_keeps_the_failure_in_the_report_but_raises_no_alert(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from opsbook.alerts import list_alerts
+    from opsbook.results import utcnow
+    from tests.receivers import WebhookReceiver
+
+    began = (utcnow() - timedelta(minutes=30)).replace(tzinfo=None, microsecond=0).isoformat()
+    hooks = WebhookReceiver().start()
+    try:
+        with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "restarting")}) as server:
+            path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
+                                         {"name": "render", "url": server.url("/bad")}],
+                              maintenance={"windows": [{"name": "db upgrade", "start": began, "duration": "2h"}]},
+                              notifications={"group_window_s": 0,
+                                             "channels": [{"name": "hook", "type": "webhook", "url": hooks.url("/h")}]})
+            state, outcome = run(path)
+    finally:
+        hooks.stop()
+    assert state.is_failed()  # still reported as failed: a window hides nothing from the report
+    assert "(maintenance window &#39;db upgrade&#39;: no alert)" in outcome.report_path.read_text()
+    store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
+    [render] = [r for r in store.get_run(outcome.run_id).results if r.target == "render"]
+    assert render.status is Status.FAIL and render.details["maintenance_window"] == "db upgrade"
+    [alert] = list_alerts(store)
+    assert alert.target == "render" and alert.maintenance and alert.notified_at is None
+    assert hooks.received == []  # nobody was paged for planned work
+
+
 def test_hostile_text_from_a_target_is_escaped_in_the_report(tmp_path: Path) -> None:
     hostile = '<script>alert("pwned")</script>'
     with LoopbackServer({"/h": lambda r: Reply(500, hostile)}) as server:

@@ -82,3 +82,14 @@ def test_silence_marks_failures_only_and_active_window_finds_the_first() -> None
     assert marked.labels["maintenance"] == "db upgrade"
     assert "maintenance window 'db upgrade': no alert" in marked.message
     assert silence(ok, quiet) is ok and not is_silenced(ok)
+
+
+def test_the_old_single_weekly_window_keys_name_their_replacement() -> None:
+    from opsbook.config import ConfigError, parse_config
+
+    with pytest.raises(ConfigError, match=r"maintenance: day, start, timezone: replaced by `windows`"):
+        parse_config({"maintenance": {"day": "sunday", "start": "02:00", "timezone": "UTC"}})
+    config = parse_config({"maintenance": {"windows": [{"name": "weekly", "start": "2026-01-04T02:00",
+                                                        "duration": "2h", "recurrence": "FREQ=WEEKLY;BYDAY=SU"}]}})
+    assert config.maintenance.windows[0].covers(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))  # a Sunday
+    assert not config.maintenance.windows[0].covers(datetime(2026, 11, 30, 3, 0, tzinfo=UTC))

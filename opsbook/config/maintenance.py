@@ -1,18 +1,15 @@
-"""The weekly maintenance window and what it maintains: logs, patches, dependencies, caches."""
+"""Maintenance: the estate's windows (failures then raise no alert) and what the weekly routine keeps up."""
 
 from __future__ import annotations
 
-from datetime import time
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
 
-from opsbook.config.fields import known_zone, relative_to_config
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Section
-
-Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
-
+from opsbook.maintenance import MaintenanceWindow
 
 _relative_to_config = relative_to_config
 
@@ -37,9 +34,9 @@ class CacheAction(Section):
 
 
 class MaintenanceConfig(Section):
-    day: Weekday = "sunday"
-    start: time = time(2, 0)
-    timezone: str = "UTC"
+    windows: list[MaintenanceWindow] = Field(
+        default_factory=list,
+        description="estate-wide planned windows: failures found in one are reported but raise no alert")
     log_directories: list[LogDirectory] = Field(default_factory=list)
     patch_reports: list[Path] = Field(default_factory=list,
                                       description="`apt list --upgradable` outputs dropped by other hosts")
@@ -60,7 +57,12 @@ class MaintenanceConfig(Section):
     def _runbook(cls, value: Path | None, info: ValidationInfo) -> Path | None:
         return None if value is None else _relative_to_config(value, info)
 
-    @field_validator("timezone")
+    @model_validator(mode="before")
     @classmethod
-    def _known_zone(cls, value: str) -> str:
-        return known_zone(value)
+    def _replaced_keys(cls, data: Any) -> Any:
+        """`day`/`start`/`timezone` (one weekly window that silenced nothing) became `windows`."""
+        if isinstance(data, dict) and (old := sorted({"day", "start", "timezone"} & data.keys())):
+            raise ValueError(f"{', '.join(old)}: replaced by `windows`, e.g. windows: [{{name: weekly, "
+                             "start: 2026-01-04T02:00, duration: 2h, recurrence: FREQ=WEEKLY;BYDAY=SU, "
+                             "timezone: UTC}]")
+        return data
