@@ -3,6 +3,7 @@
 Each endpoint answers after 100 ms; 5 % answer 500. At concurrency 100 the physical limit is
 1,000 / 100 x 0.1 s = 1.0 s. Measured in the same run, beside opsbook's sweep:
   - bare asyncio: raw HTTP/1.1 over asyncio streams with a semaphore (the floor for Python);
+  - plain aiohttp: one ClientSession with a 100-connection pool, no httpx API, no judging;
   - one shared httpx AsyncClient with a 100-connection pool (the obvious design opsbook avoids);
   - sequential: one request after another, as the runbook's bash loop does (sampled, then scaled).
 The server runs in its own process so it never competes with the client for the GIL.
@@ -24,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 
 from opsbook.config import parse_config  # noqa: E402
@@ -91,6 +93,16 @@ async def bare_asyncio(urls: list[tuple[int, str]], concurrency: int) -> int:
     return ok
 
 
+async def plain_aiohttp(urls: list[str], concurrency: int) -> int:
+    semaphore = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+        async def one(url: str) -> bool:
+            async with semaphore, session.get(url) as response:
+                await response.read()
+                return response.status == 200
+        return sum(await asyncio.gather(*(one(u) for u in urls)))
+
+
 async def shared_httpx(urls: list[str], concurrency: int) -> int:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     semaphore = asyncio.Semaphore(concurrency)
@@ -137,7 +149,7 @@ def main() -> None:
                            "thresholds": {"http": {"latency_ms": {"warn": 5000, "fail": 10000}}},
                            "platforms": [{"name": f"ep{i}", "url": u} for i, u in enumerate(urls)]})
     limit = args.endpoints / args.concurrency * args.delay
-    rows: dict[str, list[float]] = {"opsbook sweep": [], "bare asyncio": []}
+    rows: dict[str, list[float]] = {"opsbook sweep": [], "bare asyncio": [], "plain aiohttp": []}
     if not args.skip_shared_httpx:
         rows["one shared httpx client"] = []
     healthy = {}
@@ -148,6 +160,8 @@ def main() -> None:
             healthy["opsbook sweep"] = sum(r.status is Status.OK for r in results)
             seconds, healthy["bare asyncio"] = timed(asyncio.run, bare_asyncio(endpoints, args.concurrency))
             rows["bare asyncio"].append(seconds)
+            seconds, healthy["plain aiohttp"] = timed(asyncio.run, plain_aiohttp(urls, args.concurrency))
+            rows["plain aiohttp"].append(seconds)
             if not args.skip_shared_httpx:
                 seconds, healthy["one shared httpx client"] = timed(asyncio.run, shared_httpx(urls, args.concurrency))
                 rows["one shared httpx client"].append(seconds)
