@@ -23,8 +23,8 @@ from pydantic import BaseModel, Field
 from flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.results import CheckResult, Status, judge, utcnow
 from reports import Section
-from tasks.backups.records import record_verification
-from tasks.disaster_recovery import COMPONENT, assess_components, communicate_dr, restore_for_dr, rpo_seconds, run_switch_over
+from tasks.disaster_recovery import (COMPONENT, assess_components, communicate_dr, record_dr_run, restore_for_dr,
+                                     rpo_seconds, run_switch_over)
 
 FLOW_NAME = "disaster-recovery"
 
@@ -117,16 +117,9 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
                 Section("Switch-over", actions or [_result("dr.switch_over", "(none)", Status.SKIPPED,
                                                            "no switch-over actions configured")]),
                 Section("RTO and RPO achieved", measured), Section("Communicate", closing)]
-    if record.get("backup"):
-        try:
-            record_verification(config.history.url, kind="dr-drill" if params.drill else "dr", run_id=run_id,
-                                repository=target.repository, verified_at=finished,
-                                results=restored,
-                                rpo_seconds=rpo, **{k: v for k, v in record.items()
-                                                    if k in ("backup", "taken_at", "size_bytes", "sha256",
-                                                             "restore_seconds", "scratch_database")})
-        except Exception as error:  # noqa: BLE001 - the run still finishes and says so
-            measured.append(_result("dr.record", target.name, Status.ERROR, f"DR record not written: {error}"))
+    if problem := record_dr_run(config, drill=params.drill, run_id=run_id, target=target, record=record,
+                                results=restored, rpo=rpo, finished=finished):
+        measured.append(problem)
     outcome = finish_checklist(config=config, flow=FLOW_NAME, kind="disaster_recovery",
                                title=f"Disaster recovery {mode}: {params.scenario} -> {target.name}",
                                artifact_key="disaster-recovery-report", run_id=run_id, started_at=started_at,

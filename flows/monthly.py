@@ -41,7 +41,7 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
               Step("Capacity planning update", update_capacity_plan, (config,), check="capacity.projection",
                    component="capacity")),
         *when(config.backups.disaster_recovery.targets,
-              Step("Disaster recovery test (drill)", drill_disaster_recovery, (config,), check="dr.restore",
+              Step("Disaster recovery test (drill)", drill_disaster_recovery, (config, run_id), check="dr.restore",
                    component="disaster-recovery")),
         Step("Runbook coverage", check_runbook_coverage, (config.maintenance.runbook_path,), check="runbook.coverage",
              component="documentation"),

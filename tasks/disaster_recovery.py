@@ -21,12 +21,12 @@ from sqlalchemy import create_engine, text
 
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
-from opsbook.results import CheckResult, Status, describe_exception, error_result
+from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
 from opsbook.secrets import redact
 from tasks.backups.files import Backup, list_backups
 from tasks.backups.integrity import check_encryption, check_integrity, scratch_dir
 from tasks.backups.pgtools import database_name, with_database
-from tasks.backups.records import verified_backups
+from tasks.backups.records import record_verification, verified_backups
 from tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
 from reports.messages import Message
 from tasks.http import fetch, new_client
@@ -228,15 +228,39 @@ async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, sce
     return results
 
 
+def record_dr_run(config: EstateConfig, *, drill: bool, run_id: str, target: DrTarget, record: dict,
+                  results: list[CheckResult], rpo: float | None, finished: datetime) -> CheckResult | None:
+    """Keep a DR run's restore beside the backup verifications (kind `dr-drill` or `dr`).
+
+    Returns an error result when it could not be written; None when written or nothing was restored.
+    """
+    if not record.get("backup"):
+        return None
+    kept = ("backup", "taken_at", "size_bytes", "sha256", "restore_seconds", "scratch_database")
+    try:
+        record_verification(config.history.url, kind="dr-drill" if drill else "dr", run_id=run_id,
+                            repository=target.repository, verified_at=finished, results=results, rpo_seconds=rpo,
+                            **{k: v for k, v in record.items() if k in kept})
+    except Exception as error:  # noqa: BLE001 - the run still finishes and says so
+        return _dr("dr.record", target.name, Status.ERROR, f"DR record not written: {describe_exception(error)}")
+    return None
+
+
 @task(name="drill-disaster-recovery", timeout_seconds=7200, cache_policy=NO_CACHE)
-async def drill_disaster_recovery(config: EstateConfig) -> list[CheckResult]:
-    """The monthly DR test: every DR target restored into a scratch copy and validated, no switch-over.
+async def drill_disaster_recovery(config: EstateConfig, run_id: str) -> list[CheckResult]:
+    """The monthly DR test: every DR target restored into a scratch copy and validated, no switch-over,
+    each drill recorded (kind `dr-drill`) as the standalone DR flow records its own.
 
     Check ids are all `dr.*`, so the drill's backup checks never collide with the daily backup step's.
     """
     results: list[CheckResult] = []
     for target in config.backups.disaster_recovery.targets:
-        drilled, _ = await asyncio.to_thread(restore_and_check, config, target, True)
-        results += [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"})
-                    for r in drilled]
+        started = utcnow()
+        drilled, record = await asyncio.to_thread(restore_and_check, config, target, True)
+        drilled = [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"})
+                   for r in drilled]
+        rpo = rpo_seconds(started, record.get("newest"), record.get("taken_at"))
+        problem = await asyncio.to_thread(record_dr_run, config, drill=True, run_id=run_id, target=target,
+                                          record=record, results=drilled, rpo=rpo, finished=utcnow())
+        results += drilled + ([problem] if problem else [])
     return results

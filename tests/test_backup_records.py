@@ -38,3 +38,29 @@ def test_models_match_the_migrations(history_url: str) -> None:
     with store.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert not [d for d in diff if "backup_verifications" in str(d)], diff
+
+
+def test_dr_drill_freshness_warns_when_no_drill_passed_recently(history_url: str) -> None:
+    from opsbook.config.backups import DrTarget
+    from tasks.backups.verify import drill_freshness
+
+    now = utcnow()
+    target = DrTarget(name="dr-eu", repository="main", url="postgresql+psycopg://dr@127.0.0.1/app")
+
+    def drill(days_ago: float, status: Status, repository: str = "main") -> None:
+        record_verification(history_url, kind="dr-drill", repository=repository, backup="a.dump",
+                            results=[result(status, "restore failed")], verified_at=now - timedelta(days=days_ago),
+                            restore_seconds=12.0)
+
+    never = drill_freshness(history_url, target, 31, now)
+    assert never.status is Status.WARN and "no passing DR drill recorded for main" in never.message
+    drill(45, Status.OK)
+    drill(1, Status.OK, repository="other")  # another repository's drill says nothing of this one
+    overdue = drill_freshness(history_url, target, 31, now)
+    assert overdue.status is Status.WARN and "45 days ago" in overdue.message and "overdue" in overdue.message
+    drill(10, Status.OK)
+    fresh = drill_freshness(history_url, target, 31, now)
+    assert fresh.status is Status.OK and fresh.value == 10.0 and fresh.threshold == 31
+    drill(2, Status.FAIL)
+    failed = drill_freshness(history_url, target, 31, now)
+    assert failed.status is Status.WARN and "latest drill" in failed.message and "failed" in failed.message

@@ -20,6 +20,7 @@ from tests.backup_helpers import source_database
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
+from tasks.backups.records import verifications
 from tests.test_disaster_recovery import database_exists, dr_config, dr_database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -143,3 +144,7 @@ def test_monthly_audit_drills_disaster_recovery_without_switching_over(
     stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
     assert len(stored.results) == len(outcome.results)
     assert "Disaster recovery test (drill)" in outcome.report_path.read_text()
+    # The drill is kept with the backup verifications, as the standalone DR flow keeps its own.
+    [kept] = verifications(f"sqlite:///{tmp_path / 'history.db'}", kind="dr-drill")
+    assert kept.run_id == outcome.run_id and kept.status == "ok" and kept.scratch_database
+    assert kept.restore_seconds is not None and kept.rpo_seconds is not None

@@ -161,6 +161,7 @@ class DisasterRecovery(Section):
         description="communication steps recorded in the DR record and report",
     )
     approval_timeout_s: int = Field(3600, ge=10, le=86400, description="how long an action waits for approval")
+    drill_every_days: float = Field(31, gt=0, description="the daily backup step warns when no drill passed for longer")
 
 
 class BackupsConfig(Section):

@@ -16,15 +16,16 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
-from opsbook.config.backups import BackupRepository, RestoreServer
+from opsbook.config.backups import BackupRepository, DrTarget, RestoreServer
 from opsbook.results import CheckResult, Status, error_result, judge, utcnow
 from tasks.backups.files import Backup, list_backups
 from tasks.backups.integrity import COMPONENT, repo_result, check_completion, check_encryption, check_integrity, scratch_dir
-from tasks.backups.records import record_verification
+from tasks.backups.records import record_verification, verifications
 from tasks.backups.restore import RestoreReport, restore_test
 from tasks.backups.retention import plan_retention, prune
 
 CHECK = "backup.verify"
+DRILL_CHECK = "backup.dr_drill"
 
 
 def restore_results(repo: BackupRepository, server: RestoreServer, report: RestoreReport,
@@ -151,4 +152,29 @@ def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_rete
             except Exception as error:  # noqa: BLE001 - recorded as a result, the run goes on
                 results.append(error_result("backup.record", repo.name, COMPONENT,
                                             f"verification record not written: {error}"))
+    dr = section.disaster_recovery
+    for target in dr.targets:
+        try:
+            results.append(drill_freshness(config.history.url, target, dr.drill_every_days, utcnow()))
+        except Exception as error:  # noqa: BLE001 - a history that cannot be read is an error, not a pass
+            results.append(error_result(DRILL_CHECK, target.name, COMPONENT, error))
     return results
+
+
+def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: datetime) -> CheckResult:
+    """Has a DR drill (monthly, or `opsbook dr`) restored this target's repository recently, and passed?"""
+    drills = verifications(history_url, repository=target.repository, kind="dr-drill")
+    passed = [d for d in drills if d.status in (Status.OK.value, Status.WARN.value)]
+    common = dict(check=DRILL_CHECK, target=target.name, component=COMPONENT, unit="days", threshold=every_days)
+    if not passed:
+        said = f"; the last one, {drills[0].verified_at:%Y-%m-%d}, failed: {drills[0].message}" if drills else ""
+        return CheckResult(status=Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}",
+                           **common)
+    age = (now - passed[0].verified_at).total_seconds() / 86400
+    late = age > every_days
+    message = (f"last passing DR drill {age:.0f} days ago ({passed[0].verified_at:%Y-%m-%d}, restore "
+               f"{passed[0].restore_seconds or 0:.0f} s)" + (f": overdue, due every {every_days:g} days" if late else ""))
+    if drills[0] is not passed[0]:
+        message += f"; the latest drill, {drills[0].verified_at:%Y-%m-%d}, failed"
+        late = True
+    return CheckResult(status=Status.WARN if late else Status.OK, value=round(age, 1), message=message, **common)
