@@ -25,6 +25,7 @@ class Message:
     text: str
     html: str
     payload: dict[str, Any] = field(default_factory=dict)
+    also_to: tuple[str, ...] = ()  # email recipients beyond each channel's own: the escalation level's contacts
 
 
 @cache

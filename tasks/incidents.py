@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,9 @@ def _payload(incident: Incident) -> dict[str, Any]:
 
 async def announce(config: EstateConfig, incident: Incident, template: str, now: datetime | None = None,
                    **context: Any) -> list[Delivery]:
-    """Render one of the runbook's messages (initial, update, resolution, escalation) and send it."""
+    """Render one of the runbook's messages (initial, update, resolution, escalation) and send it to the
+    incident's channels; with `escalation.email_contacts`, email also goes to the contacts of its
+    current escalation level."""
     now = now or utcnow()
     if not incident.commander:
         incident = Incident(**{**incident.__dict__, "commander": config.escalation.commander})
@@ -45,6 +48,9 @@ async def announce(config: EstateConfig, incident: Incident, template: str, now:
             "current_actions": "system health assessment in progress"}
     message = render_message(template, template, {**base, **context}, config.notifications.templates_dir,
                              _payload(incident))
+    if config.escalation.email_contacts:  # whoever the incident has reached on the matrix hears by email too
+        contacts = config.escalation.levels[incident.escalation_level].contacts
+        message = replace(message, also_to=tuple(c.email for c in contacts if c.email))
     return await deliver(config, channels_for(incident, config.notifications), message,  # type: ignore[arg-type]
                          refs={"incident": incident.id}, now=now)
 

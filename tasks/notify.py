@@ -72,9 +72,13 @@ def _smtp_transient(error: BaseException) -> bool:
 
 
 def send_email(channel: EmailChannel, message: Message, retries: int) -> int:
-    """Send over SMTP (STARTTLS unless turned off); retry only 4xx answers and connection faults."""
+    """Send over SMTP (STARTTLS unless turned off); retry only 4xx answers and connection faults.
+
+    Goes to the channel's recipients and the message's `also_to` (an incident's escalation contacts).
+    """
     email = EmailMessage()
-    email["Subject"], email["From"], email["To"] = message.subject, channel.sender, ", ".join(channel.to)
+    recipients = list(dict.fromkeys([*channel.to, *message.also_to]))  # in order, each once
+    email["Subject"], email["From"], email["To"] = message.subject, channel.sender, ", ".join(recipients)
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     attempts = 0

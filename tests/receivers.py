@@ -83,6 +83,7 @@ class SmtpServer:
     port: int
     ca_file: Path
     messages: list[EmailMessage] = field(default_factory=list)
+    envelopes: list[list[str]] = field(default_factory=list)  # RCPT TO of each accepted message
     logins: list[str] = field(default_factory=list)
 
 
@@ -92,6 +93,7 @@ class _Handler:
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
         self.server.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.server.envelopes.append(list(envelope.rcpt_tos))
         return "250 OK"
 
 

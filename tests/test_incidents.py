@@ -19,7 +19,7 @@ from opsbook.results import CheckResult, Status
 from opsbook.store import open_store
 from tasks.incidents import announce, refresh_status_page, sweep_escalations
 from tests.helpers import estate, write_config
-from tests.receivers import WebhookReceiver
+from tests.receivers import WebhookReceiver, start_smtp
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 MIN = timedelta(minutes=1)
@@ -105,6 +105,33 @@ def test_sweep_escalates_unacknowledged_p0_p1_past_their_response_time(tmp_path:
     assert "Contact: cto@company.com" in texts[0]
     assert texts[1].startswith(f"⏫ INCIDENT ESCALATED - {p1.id} to level 3 (Engineering Leadership)")
     assert [e.kind for e in get_incident(store, p1.id).events] == ["opened", "escalated"]
+
+
+@pytest.mark.parametrize("email_contacts", [True, False])
+def test_escalation_emails_the_contacts_of_the_level_reached_when_asked(tmp_path: Path, email_contacts: bool) -> None:
+    smtp, controller = start_smtp(tmp_path, "opsbook", "smtp-pw-7")
+    try:
+        config = estate(tmp_path, estate="test estate", escalation={"email_contacts": email_contacts, "levels": {
+            level: {"name": f"L{level}", "response_minutes": 15 * level,
+                    "contacts": [{"email": f"level{level}@example.test", "phone": "+1 555 0100"}]}
+            for level in (1, 2, 3, 4)}}, notifications={"retries": 0, "channels": [
+                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.ca_file),
+                 "username": "opsbook", "password": "smtp-pw-7", "sender": "opsbook@example.test",
+                 "to": ["ops@example.test", "level4@example.test"]}]})
+        store = open_store(config.history.url)
+        p0 = open_incident(store, severity="P0", description="site down", component="web", now=T0)
+        asyncio.run(announce(config, p0, "initial", T0))
+        [escalated] = asyncio.run(sweep_escalations(config, T0 + 6 * MIN))
+    finally:
+        controller.stop()
+    assert escalated.escalation_level == 4
+    if email_contacts:  # a P0 opens at level 3, then reaches level 4; a recipient already listed is not doubled
+        assert smtp.envelopes == [["ops@example.test", "level4@example.test", "level3@example.test"],
+                                  ["ops@example.test", "level4@example.test"]]
+        assert smtp.messages[0]["To"] == "ops@example.test, level4@example.test, level3@example.test"
+    else:
+        assert smtp.envelopes == [["ops@example.test", "level4@example.test"]] * 2
+    assert "ESCALATED" in smtp.messages[1]["Subject"] or "ESCALATED" in smtp.messages[1].get_body(("plain",)).get_content()
 
 
 def test_status_page_shows_components_incidents_and_uptime(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ from opsbook.config.thresholds import Section
 
 
 class Contact(Section):
-    """How to reach one level: email is used by the email channel; phone and slack are shown."""
+    """How to reach one level: email is used by email channels (with `email_contacts`); phone and slack are shown."""
 
     email: str | None = None
     phone: str | None = None
@@ -61,6 +61,8 @@ class EscalationConfig(Section):
                                                description="the runbook's matrix, levels 1-4")
     severities: dict[str, SeverityTiming] = Field(default_factory=_runbook_severities)
     commander: str = Field("on-call engineer", description="incident commander named in messages")
+    email_contacts: bool = Field(False, description="also email the contacts of an incident's escalation level "
+                                 "(off by default: the runbook's contacts are placeholders at company.com)")
 
     @field_validator("levels")
     @classmethod
