@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -183,3 +184,43 @@ def test_history_database_going_down_mid_run_still_ends_with_a_report(tmp_path: 
     assert any(note.startswith("history store not written") for note in outcome.notes), outcome.notes
     html = outcome.report_path.read_text()
     assert "history store not written" in html and "fly" in html
+
+
+def test_hung_database_servers_are_waited_for_together_not_one_after_another(tmp_path: Path) -> None:
+    """Three servers that say nothing until all three have a client connected, then answer with
+    bytes that are not PostgreSQL's. Checked together, every client sees that answer at once;
+    checked one after another, the first waits alone until its connect timeout expires."""
+    from tasks.database.health import check_database_health
+
+    all_connected = threading.Barrier(3, timeout=30)
+    listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(3)]
+
+    def serve(listener: socket.socket) -> None:
+        first = True
+        while True:
+            try:
+                connection, _ = listener.accept()
+            except OSError:
+                return
+            with connection:
+                if first:
+                    first = False
+                    try:
+                        all_connected.wait()
+                    except threading.BrokenBarrierError:
+                        pass
+                connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+    for listener in listeners:
+        threading.Thread(target=serve, args=(listener,), daemon=True).start()
+    databases = [{"name": f"db{i}", "connect_timeout_s": 5,
+                  "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{listener.getsockname()[1]}/app"}
+                 for i, listener in enumerate(listeners)]
+    try:
+        results = check_database_health.fn(estate(tmp_path, databases=databases))
+    finally:
+        for listener in listeners:
+            listener.close()
+    assert [(r.check, r.target, r.status) for r in results] == [
+        ("database.connection", f"db{i}", Status.ERROR) for i in range(3)]  # each named, in config order
+    assert not any("timeout" in r.message for r in results), [r.message for r in results]

@@ -7,6 +7,7 @@ the cause; a query that fails gives an `error` for its check only.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import psycopg
@@ -23,6 +24,7 @@ from tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT,
 from tasks.database.connect import connect, describe_database_error
 
 CONNECTION_CHECK = "database.connection"
+MAX_PARALLEL_DATABASES = 8
 
 
 def size_history(history_url: str, name: str) -> list[Sample] | str:
@@ -110,8 +112,12 @@ def check_database_health(config: EstateConfig) -> list[CheckResult]:
     if not config.databases:
         return [CheckResult(check=CONNECTION_CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
                             message="no databases configured")]
-    results = []
-    for database in config.databases:
+
+    def check(database: Database) -> list[CheckResult]:
         history = size_history(config.history.url, database.name)
-        results += check_database(database, config.thresholds.database.slow_query_ms, history)
-    return results
+        return check_database(database, config.thresholds.database.slow_query_ms, history)
+
+    # In parallel, so one hung server costs its connect timeout once, not once per database after it.
+    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_DATABASES, len(config.databases)),
+                            thread_name_prefix="database-health") as pool:
+        return [result for found in pool.map(check, config.databases) for result in found]
