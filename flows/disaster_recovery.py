@@ -17,7 +17,8 @@ from typing import Literal
 from prefect import flow, get_run_logger
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.states import State
+from prefect.client.orchestration import get_client
+from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
 from flows.checklist import final_state, finish_checklist, open_checklist
@@ -54,6 +55,17 @@ def _result(check: str, target: str, status: Status, message: str, **extra) -> C
     return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
 
 
+def _running_again(run_id: str) -> None:
+    """After a pause nobody answered, put the run back to Running.
+
+    Prefect leaves it Paused with an expired timeout, and at the end the server would replace the
+    flow's own final state with "never resumed", losing the outcome of everything that ran after.
+    """
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(run_id, Running(message="approval timed out; continuing without the action"),
+                                  force=True)
+
+
 @flow(name=FLOW_NAME, description="Disaster Recovery Activation (drill=True: the monthly DR test).")
 def disaster_recovery(params: DisasterRecoveryParams) -> State:
     config, run_id, started_at = open_checklist(params.config_path)
@@ -81,11 +93,14 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
             actions.append(_result(check, action.name, Status.SKIPPED, "not offered: the restore did not pass"))
         else:
             logger.info("waiting for approval of switch-over action %s", action.name)
+            wait_s = params.approval_timeout_s or dr.approval_timeout_s
             try:
-                approval = pause_flow_run(wait_for_input=Approval, key=f"approve-{action.name}",
-                                          timeout=params.approval_timeout_s or dr.approval_timeout_s, poll_interval=2)
-            except Exception as error:  # noqa: BLE001 - no answer in time: recorded, next action
-                actions.append(_result(check, action.name, Status.FAIL, f"no approval: {type(error).__name__}"))
+                approval = pause_flow_run(wait_for_input=Approval, key=f"approve-{action.name}", timeout=wait_s,
+                                          poll_interval=2)
+            except Exception as error:  # noqa: BLE001 - no answer in time: recorded, not run, next action
+                actions.append(_result(check, action.name, Status.FAIL,
+                                       f"not run: no approval within {wait_s} s ({type(error).__name__})"))
+                _running_again(run_id)
                 continue
             if not approval.approve:
                 actions.append(_result(check, action.name, Status.SKIPPED,

@@ -137,6 +137,23 @@ def test_an_activation_restores_into_the_target_and_runs_actions_only_when_appro
         assert not marker.exists()
 
 
+def test_an_activation_nobody_approves_restores_but_runs_no_action(
+        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str) -> None:
+    marker = tmp_path / "switched"
+    config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
+    params = DisasterRecoveryParams(config_path=str(config), target="dr", drill=False, scenario="database-loss",
+                                    approval_timeout_s=10)
+    state = disaster_recovery(params, return_state=True)  # nobody answers the pause
+    outcome = state.result(raise_on_failure=False)
+    assert isinstance(outcome, ChecklistOutcome), outcome
+    results = {r.check: r for r in outcome.results}
+    assert results["dr.restore"].status is Status.OK, results["dr.restore"].message
+    action = results["dr.switch_over.dns-to-dr"]
+    assert action.status is Status.FAIL and "not run: no approval within 10 s" in action.message
+    assert not marker.exists()
+    assert state.is_failed()  # an activation left waiting is not a success
+
+
 def test_an_activation_refuses_to_overwrite_a_target_that_holds_tables(
         tmp_path: Path, source: str, postgres_admin_url: str) -> None:
     name = source.rsplit("/", 1)[1]  # point the "DR target" at the filled source: it must stay untouched
