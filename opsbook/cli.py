@@ -67,17 +67,22 @@ def db_upgrade(config: ConfigOption = None) -> None:
     out.print(f"{store!r} is at revision {revision}", markup=False, highlight=False)
 
 
-def print_outcome(outcome: Any) -> None:
-    """The summary table of a checklist run, then its notes and the report path."""
-    table = Table(title=f"{outcome.flow}: {outcome.verdict.value.upper()}", title_justify="left")
+def print_results(title: str, results: Any) -> None:
+    """Results as a table: check, target, status, value, threshold, message (redacted)."""
+    table = Table(title=title, title_justify="left")
     for column in ("check", "target", "status", "value", "threshold", "message"):
         table.add_column(column, overflow="fold")
-    for r in outcome.results:
+    for r in results:
         value = "" if r.value is None else f"{r.value:g} {r.unit or ''}".strip()
         threshold = "" if r.threshold is None else f"{r.threshold:g} {r.unit or ''}".strip()
         table.add_row(r.check, redact(r.target), f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
                       value, threshold, redact(r.message).replace("[", r"\["))
     out.print(table)
+
+
+def print_outcome(outcome: Any) -> None:
+    """The summary table of a checklist run, then its notes and the report path."""
+    print_results(f"{outcome.flow}: {outcome.verdict.value.upper()}", outcome.results)
     for note in outcome.notes:
         err.print(f"problem: {note}", markup=False, highlight=False)
     if outcome.report_path:
@@ -302,9 +307,11 @@ def demo(
 
 
 from opsbook.cli_incidents import alerts_app, incident_app, notify_app, silence_app  # noqa: E402 - needs the helpers above
+from opsbook.cli_metrics import metrics_app  # noqa: E402 - needs the helpers above
 
 app.add_typer(incident_app, name="incident")
 app.add_typer(alerts_app, name="alerts")
+app.add_typer(metrics_app, name="metrics")
 app.add_typer(silence_app, name="silence")
 app.add_typer(notify_app, name="notify")
 # -- backups (issue 6) -------------------------------------------------------------------------

@@ -69,14 +69,7 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
         return [CheckResult(check=check_id(step), target="(none)", component=COMPONENT, status=Status.SKIPPED,
                             message="no metrics_sources endpoint feeds this step")]
 
-    async def probe(client: httpx.AsyncClient, job: tuple[JsonApiSource, Endpoint]) -> Reading:
-        source, endpoint = job
-        started_at = utcnow()
-        outcome = await fetch(client, source.url(endpoint), config.http, headers={**source.headers, **endpoint.headers},
-                              timeout_s=source.timeout_s)
-        return read_response(source, endpoint, outcome, config.thresholds, started_at)
-
-    readings = await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
+    readings = await read_endpoints(config, jobs)
     results, problems = [], []
     try:
         store: HistoryStore | None = open_store(config.history.url)
@@ -88,6 +81,36 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
     for (source, endpoint), reading in zip(jobs, readings, strict=True):
         results.extend(settle(result, source, endpoint, store) for result in reading.results)
     return results + problems
+
+
+async def read_endpoints(config: EstateConfig, jobs: list[tuple[JsonApiSource, Endpoint]]) -> list[Reading]:
+    """Fetch and read each (source, endpoint) concurrently; readings keep the order of `jobs`."""
+
+    async def probe(client: httpx.AsyncClient, job: tuple[JsonApiSource, Endpoint]) -> Reading:
+        source, endpoint = job
+        started_at = utcnow()
+        outcome = await fetch(client, source.url(endpoint), config.http, headers={**source.headers, **endpoint.headers},
+                              timeout_s=source.timeout_s)
+        return read_response(source, endpoint, outcome, config.thresholds, started_at)
+
+    return await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
+
+
+async def try_mapping(config: EstateConfig, source: str | None = None, endpoint: str | None = None) -> list[CheckResult]:
+    """Read the chosen endpoints as the daily steps would, and keep nothing: for trying a mapping.
+
+    No history is written and no flap control or maintenance window applies: what the API says now.
+    Raises LookupError naming what exists when `source` or `endpoint` matches nothing.
+    """
+    sources = [s for s in config.metrics_sources if source in (None, s.name)]
+    if not sources:
+        known = ", ".join(s.name for s in config.metrics_sources) or "none configured (metrics_sources)"
+        raise LookupError(f"no metrics source {source!r}; known: {known}")
+    jobs = [(s, e) for s in sources for e in s.endpoints if endpoint in (None, e.name)]
+    if not jobs:
+        known = ", ".join(e.name for s in sources for e in s.endpoints)
+        raise LookupError(f"no endpoint {endpoint!r}; known: {known}")
+    return [result for reading in await read_endpoints(config, jobs) for result in reading.results]
 
 
 def _step_task(step: AppStep):  # type: ignore[no-untyped-def]

@@ -333,3 +333,34 @@ def test_a_secret_in_the_url_or_headers_never_reaches_the_history(tmp_path: Path
     with store.engine.connect() as connection:
         dump = repr(connection.execute(text("SELECT * FROM check_results")).all())
     assert "HTTP 500" in dump and secret not in dump and "key=***" in dump  # ... the history never does
+
+
+# -- trying a mapping from the command line -----------------------------------------------------
+
+def test_metrics_try_reads_now_names_a_wrong_path_and_stores_nothing(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from opsbook.cli import app
+    from tests.helpers import write_config
+
+    monkeypatch.setenv("APP_TOKEN", TOKEN)
+    runner = CliRunner(env={"COLUMNS": "240"})
+    with LoopbackServer(app_api_routes(TOKEN)) as server:
+        good = source(server, endpoints=[{"name": "vitals", "step": "web_vitals", "path": "/api/metrics/web-vitals",
+                                          "metrics": [{"name": "lcp", "path": "lcp", "threshold": "web_vitals.lcp_ms"}]}])
+        wrong = source(server, name="typo", endpoints=[{"name": "vitals", "step": "web_vitals",
+                                                        "path": "/api/metrics/web-vitals",
+                                                        "metrics": [{"name": "lcp", "path": "lcpp"}]}])
+        path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                                       "metrics_sources": [good, wrong]})
+        ok = runner.invoke(app, ["metrics", "try", "--source", "app", "-c", str(path)])
+        bad = runner.invoke(app, ["metrics", "try", "--source", "typo", "-c", str(path)])
+        unknown = runner.invoke(app, ["metrics", "try", "--endpoint", "nope", "-c", str(path)])
+    assert ok.exit_code == 0, ok.output
+    assert "app/lcp" in ok.output and "lcp 2,140: below the warning level 2,500" in ok.output
+    assert "nothing stored" in ok.output
+    assert bad.exit_code == 1 and "typo/lcp" in bad.output and "lcpp" in bad.output
+    assert unknown.exit_code == 1 and "no endpoint 'nope'; known: vitals, vitals" in unknown.output
+    assert TOKEN not in ok.output + bad.output
+    assert not (tmp_path / "h.db").exists()  # nothing was stored, not even a schema
