@@ -175,14 +175,15 @@ def main() -> None:
 
     print(f"{args.endpoints} endpoints, {args.delay * 1000:.0f} ms each, concurrency {args.concurrency}; "
           f"physical limit {limit:.2f} s")
-    print(f"{'case':<28}{'median s':>10}{'min s':>10}{'max s':>10}{'x limit':>10}{'ok':>7}")
+    print(f"{'case':<28}{'median s':>10}{'min s':>10}{'max s':>10}{'x limit':>10}{'x bare':>9}{'ok':>7}")
     summary = {}
+    baseline = statistics.median(rows["bare asyncio"])  # measured in this run, beside the others
     for name, values in rows.items():
         median = statistics.median(values)
         summary[name] = {"median_s": median, "min_s": min(values), "max_s": max(values), "ratio_to_limit": median / limit,
-                         "healthy": healthy.get(name)}
+                         "ratio_to_bare_asyncio": median / baseline, "healthy": healthy.get(name)}
         print(f"{name:<28}{median:>10.2f}{min(values):>10.2f}{max(values):>10.2f}{median / limit:>10.2f}"
-              f"{healthy.get(name, ''):>7}")
+              f"{median / baseline:>9.2f}{healthy.get(name, ''):>7}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"endpoints": args.endpoints, "concurrency": args.concurrency,
                                     "delay_s": args.delay, "limit_s": limit, "cases": summary}, indent=2))
