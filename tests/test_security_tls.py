@@ -89,6 +89,19 @@ def test_protocol_older_than_the_policy_fails(tmp_path: Path, pki: dict[str, Iss
     assert "negotiated TLSv1.2, policy needs TLSv1.3" in result.message
 
 
+def test_a_server_that_still_accepts_tls_1_0_and_1_1_fails_one_that_refuses_them_passes(
+        tmp_path: Path, pki: dict[str, Issued]) -> None:
+    legacy = TlsServer(pki["valid"], minimum=ssl.TLSVersion.TLSv1)
+    legacy.context.set_ciphers("DEFAULT:@SECLEVEL=0")  # what an old load balancer still allows
+    modern = TlsServer(pki["valid"])  # TLS 1.2 and newer only
+    with legacy, modern:
+        old, new = _check(tmp_path, pki, [{"endpoint": legacy.endpoint, "server_name": NAME},
+                                          {"endpoint": modern.endpoint, "server_name": NAME}])
+    assert old.status is Status.FAIL and old.details["protocol"] == "TLSv1.3"  # it negotiates the best...
+    assert "still accepts TLSv1, TLSv1.1 (policy needs TLSv1.2 or newer)" in old.message  # ...and the worst
+    assert new.status is Status.OK and new.details["accepts_old"] == []
+
+
 def test_nothing_listening_is_an_error_not_ok(tmp_path: Path, pki: dict[str, Issued]) -> None:
     result, = _check(tmp_path, pki, [{"endpoint": f"127.0.0.1:{free_port()}", "server_name": NAME}])
     assert result.status is Status.ERROR

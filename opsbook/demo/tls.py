@@ -10,6 +10,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -84,7 +85,9 @@ class TlsServer:
     def __init__(self, issued: Issued, chain: list[Issued] | None = None,
                  minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.minimum_version = minimum
+        with warnings.catch_warnings():  # an old minimum (a legacy server to detect) is deliberate
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.context.minimum_version = minimum
         if chain:
             bundle = issued.cert_path.with_suffix(".chain.pem")
             bundle.write_bytes(issued.cert_path.read_bytes() + b"".join(c.cert_path.read_bytes() for c in chain))

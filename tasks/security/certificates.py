@@ -3,7 +3,8 @@
 Two handshakes: the first accepts any certificate so that even a broken one can be read and
 described (expiry, names, signature); the second verifies the chain against the system's CAs
 plus a configured bundle. The name is matched separately, so an expired certificate for the
-wrong name is reported as both.
+wrong name is reported as both. Then one handshake per protocol older than the policy's minimum,
+offering only that protocol: a server that still accepts one fails, as testssl.sh would flag it.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -38,6 +40,7 @@ class CertificateFacts:
     protocol: str
     self_signed: bool
     chain_error: str | None = None
+    accepts_old: list[str] = field(default_factory=list)  # protocols older than the policy the server accepts
     extra: dict[str, object] = field(default_factory=dict)
 
 
@@ -60,6 +63,32 @@ def _verifying_context(ca_bundle: Path | None) -> ssl.SSLContext:
     if ca_bundle is not None:
         context.load_verify_locations(cafile=str(ca_bundle))
     return context
+
+
+_PROTOCOLS = {"TLSv1": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1, "TLSv1.2": ssl.TLSVersion.TLSv1_2}
+
+
+def _only(version: str) -> ssl.SSLContext:
+    """A client offering exactly one protocol, with the old ciphers it needs (OpenSSL's security
+    level 0), certificate unchecked: the question is only whether the server agrees to talk it."""
+    context = _reading_context()
+    context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    with warnings.catch_warnings():  # offering a deprecated protocol on purpose is the probe
+        warnings.simplefilter("ignore", DeprecationWarning)
+        context.minimum_version = context.maximum_version = _PROTOCOLS[version]
+    return context
+
+
+def old_protocols_accepted(target: CertificateTarget, minimum: str, timeout_s: float) -> list[str]:
+    """Protocols older than `minimum` the endpoint still completes a handshake with."""
+    accepted = []
+    for version in (v for v in _PROTOCOLS if _VERSIONS[v] < _VERSIONS[minimum]):
+        try:
+            _handshake(target, _only(version), timeout_s)
+        except (ssl.SSLError, ConnectionResetError):  # refused: as it should be
+            continue
+        accepted.append(version)
+    return accepted
 
 
 def names_of(certificate: x509.Certificate) -> list[str]:
@@ -104,7 +133,8 @@ def inspect_endpoint(target: CertificateTarget, policy: CertificatePolicy) -> Ce
         subject=certificate.subject.rfc4514_string(), issuer=certificate.issuer.rfc4514_string(),
         not_after=certificate.not_valid_after_utc, names=names_of(certificate),
         signature_hash=hash_algorithm.name if hash_algorithm else None, protocol=protocol,
-        self_signed=certificate.issuer == certificate.subject, chain_error=chain_error)
+        self_signed=certificate.issuer == certificate.subject, chain_error=chain_error,
+        accepts_old=old_protocols_accepted(target, policy.min_tls_version, policy.timeout_s))
 
 
 def judge_certificate(target: CertificateTarget, policy: CertificatePolicy, facts: CertificateFacts,
@@ -122,6 +152,8 @@ def judge_certificate(target: CertificateTarget, policy: CertificatePolicy, fact
         failures.append(f"untrusted chain: {facts.chain_error}" + (" (self-signed)" if facts.self_signed else ""))
     if _VERSIONS.get(facts.protocol, -1) < _VERSIONS[policy.min_tls_version]:
         failures.append(f"negotiated {facts.protocol}, policy needs {policy.min_tls_version} or newer")
+    elif facts.accepts_old:
+        failures.append(f"still accepts {', '.join(facts.accepts_old)} (policy needs {policy.min_tls_version} or newer)")
     if facts.signature_hash and facts.signature_hash.lower() in policy.weak_signature_hashes:
         failures.append(f"weak signature hash {facts.signature_hash}")
     if failures:
@@ -130,7 +162,7 @@ def judge_certificate(target: CertificateTarget, policy: CertificatePolicy, fact
     details = {"endpoint": target.endpoint, "server_name": target.name, "subject": facts.subject,
                "issuer": facts.issuer, "not_after": facts.not_after.isoformat(), "names": facts.names,
                "signature_hash": facts.signature_hash, "protocol": facts.protocol,
-               "self_signed": facts.self_signed, "chain_error": facts.chain_error}
+               "self_signed": facts.self_signed, "chain_error": facts.chain_error, "accepts_old": facts.accepts_old}
     return CheckResult(check=CHECK, target=target.endpoint, component=COMPONENT, status=status,
                        value=round(days, 1), unit="days", threshold=threshold, message=message, details=details,
                        labels={"server_name": target.name})
