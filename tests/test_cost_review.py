@@ -16,6 +16,7 @@ from opsbook.config import parse_config
 from opsbook.results import Status
 from opsbook.store import HistoryStore, Sample
 from tasks.cost import analysis
+from tasks.cost.focus import read_export
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
@@ -134,13 +135,23 @@ def test_cli_rejects_a_bad_month_before_running(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "YYYY-MM" in result.output
 
 
-def test_two_exports_of_the_same_month_are_flagged(tmp_path: Path) -> None:
+@pytest.mark.parametrize("newest", ["focus-2025-09-again.csv", "focus-2025-09.parquet"])
+def test_a_month_in_two_exports_counts_once_from_the_newest_file(tmp_path: Path, newest: str) -> None:
+    import os
+
     from tasks.cost.review import load_focus_exports
 
     exports(tmp_path / "exports")
-    write_export(tmp_path / "exports" / "focus-2025-09-again.csv", month_rows(2025, 9, SEPTEMBER))
+    again = write_export(tmp_path / "exports" / "focus-2025-09-again.csv", month_rows(2025, 9, SEPTEMBER))
+    older = (tmp_path / "exports" / "focus-2025-09.parquet") if newest == again.name else again
+    os.utime(older, (1_700_000_000, 1_700_000_000))  # modified long before the other
     loaded = load_focus_exports.fn(parse_config({"costs": {"exports": ["exports/*"]}}, base_dir=tmp_path).costs)
-    overlap = [r for r in loaded.results if r.check == "cost.export_overlap"]
-    assert len(overlap) == 1 and overlap[0].status is Status.WARN
-    assert overlap[0].details["overlaps"] == ["AWS (no account) 2025-09 in focus-2025-09-again.csv and focus-2025-09.parquet",
-                                              "Microsoft (no account) 2025-09 in focus-2025-09-again.csv and focus-2025-09.parquet"]
+    [overlap] = [r for r in loaded.results if r.check == "cost.export_overlap"]
+    assert overlap.status is Status.WARN and "nothing is counted twice" in overlap.message
+    assert overlap.details["overlaps"] == [f"{provider} (no account) 2025-09: kept {newest}, left out {older.name}"
+                                           for provider in ("AWS", "Microsoft")]
+    september = loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 9]
+    assert set(september["source_file"]) == {newest}  # one file speaks for the month
+    expected = read_export(tmp_path / "exports" / newest)["BilledCost"].sum()
+    assert september["BilledCost"].sum() == pytest.approx(expected)  # not doubled
+    assert set(loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 8]["source_file"]) == {"focus-2025-08.csv.gz"}

@@ -8,7 +8,7 @@ printing a total that would be wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
 import pandas as pd
 from prefect import task
@@ -54,33 +54,48 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
         gates.append(gate)
         results.append(_gate_result(path.name, frame, gate, converted, costs.currency, timing["ms"]))
         if gate.usable:
-            frames.append(frame.assign(source_file=path.name))
-    overlap = _overlap_result(frames)
+            frames.append(frame.assign(source_file=path.name, source_mtime=path.stat().st_mtime))
+    frames, overlap = _supersede_overlaps(frames)
     if overlap is not None:
         results.append(overlap)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    frame = pd.concat(frames, ignore_index=True).drop(columns="source_mtime") if frames else pd.DataFrame()
     return LoadedExports(frame, results, gates)
 
 
-def _overlap_result(frames: list[pd.DataFrame]) -> CheckResult | None:
-    """Two files billing the same account for the same month (a re-export) would count it twice."""
-    seen: dict[tuple[str, str, str], str] = {}
-    clashes: list[str] = []
-    for frame in frames:
-        account = frame["BillingAccountId"] if "BillingAccountId" in frame else pd.Series("", index=frame.index)
-        keys = pd.DataFrame({"provider": frame["ProviderName"].astype(str), "account": account.fillna("").astype(str),
-                             "month": frame["BillingPeriodStart"].dt.strftime("%Y-%m")}).drop_duplicates()
-        name = str(frame["source_file"].iloc[0]) if len(frame) else "?"
-        for key in keys.itertuples(index=False, name=None):
-            if key in seen and seen[key] != name:
-                clashes.append(f"{key[0]} {key[1] or '(no account)'} {key[2]} in {seen[key]} and {name}")
-            seen.setdefault(key, name)
+def _billing_keys(frame: pd.DataFrame) -> pd.Series:
+    """Each row's (provider, billing account, billing month), as one string."""
+    account = frame["BillingAccountId"] if "BillingAccountId" in frame else pd.Series("", index=frame.index)
+    return (frame["ProviderName"].astype(str) + " " + account.fillna("").astype(str).replace("", "(no account)")
+            + " " + frame["BillingPeriodStart"].dt.strftime("%Y-%m"))
+
+
+def _supersede_overlaps(frames: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], CheckResult | None]:
+    """When several files bill the same account for the same month (a re-export), the newest file
+    (last modified; then the later name) speaks for that month and the others' rows for it are left
+    out, so nothing is counted twice. Warned, so someone tidies the exports."""
+    keyed = [(frame, _billing_keys(frame)) for frame in frames]
+    owners: dict[str, list[tuple[float, str]]] = {}
+    for frame, keys in keyed:
+        if len(frame):
+            version = (float(frame["source_mtime"].iloc[0]), str(frame["source_file"].iloc[0]))
+            for key in keys.unique():
+                owners.setdefault(key, []).append(version)
+    clashes = {key: sorted(versions) for key, versions in owners.items() if len(versions) > 1}
     if not clashes:
-        return None
-    return CheckResult(check="cost.export_overlap", target="(exports)", component=COMPONENT, status=Status.WARN,
-                       value=float(len(clashes)), unit="months",
-                       message="the same account and month appear in more than one export, so they are counted "
-                               "twice: " + "; ".join(clashes[:5]), details={"overlaps": clashes})
+        return frames, None
+    winner = {key: versions[-1][1] for key, versions in clashes.items()}
+    kept = []
+    for frame, keys in keyed:
+        name = str(frame["source_file"].iloc[0]) if len(frame) else ""
+        superseded = keys.map(lambda key: winner.get(key, name) != name)  # noqa: B023 - applied at once
+        kept.append(frame[~superseded])
+    said = [f"{key}: kept {versions[-1][1]}, left out {', '.join(name for _, name in versions[:-1])}"
+            for key, versions in sorted(clashes.items())]
+    return kept, CheckResult(
+        check="cost.export_overlap", target="(exports)", component=COMPONENT, status=Status.WARN,
+        value=float(len(clashes)), unit="months",
+        message="the same account and month are in more than one export; the newest file counts, so nothing is "
+                "counted twice: " + "; ".join(said[:5]), details={"overlaps": said})
 
 
 def _gate_result(name: str, frame: pd.DataFrame, gate: GateReport, converted: int, currency: str,
