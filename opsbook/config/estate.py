@@ -113,7 +113,13 @@ class EstateConfig(Section):
         """One line saying what this config watches."""
         watched = [f"{len(self.platforms)} platform(s)"]
         counts = {"database(s)": len(self.databases), "backup repositories": len(self.backups.repositories),
+                  "DR target(s)": len(self.backups.disaster_recovery.targets),
                   "metrics source(s)": len(self.metrics_sources),
-                  "notification channel(s)": len(self.notifications.channels)}
+                  "log file(s) for security": len(self.security.auth_logs) + len(self.security.access_logs),
+                  "TLS certificate(s)": len(self.security.certificates),
+                  "cost export pattern(s)": len(self.costs.exports),
+                  "notification channel(s)": len(self.notifications.channels),
+                  "maintenance window(s)": len(self.maintenance.windows)}
         watched += [f"{count} {what}" for what, count in counts.items() if count]
+        watched += ["Prometheus"] if self.resources.prometheus is not None else []
         return f"estate {self.estate!r}: {', '.join(watched)}"
