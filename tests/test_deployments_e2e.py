@@ -41,6 +41,18 @@ def test_every_schedule_has_a_slug_and_a_time_zone() -> None:
             assert schedule.get("timezone") == "UTC", name
 
 
+def test_every_flow_is_deployed_so_the_ui_can_run_it() -> None:
+    """Scheduled checklists and ad-hoc runbooks alike: each @flow in flows/ has a deployment."""
+    import ast
+
+    declared = {d["entrypoint"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
+    flows = {f"flows/{path.name}:{node.name}" for path in sorted((ROOT / "flows").glob("*.py"))
+             for node in ast.parse(path.read_text()).body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+             and any("flow" in ast.unparse(d).split("(")[0] for d in node.decorator_list)}
+    assert flows and flows <= declared, sorted(flows - declared)
+
+
 def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> None:
     with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as target, \
             local_prefect_server(tmp_path / "prefect") as prefect:
