@@ -138,6 +138,7 @@ def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, r
     assert len(new_slack) == 1
     assert new_slack[0].json["text"].startswith("✅ 1 ALERT(S) RESOLVED")
     assert "platform.health on fly: resolved at 2026-11-27 08:30 UTC (firing since 2026-11-27 08:00 UTC)" in new_slack[0].json["text"]
+    assert "opsbook alerts judge 'platform.health|fly' --true-positive" in new_slack[0].json["text"]  # asks for a verdict
     assert "render" not in new_slack[0].json["text"] and "railway" not in new_slack[0].json["text"]
     assert {a.target: a.state for a in list_alerts(store)}["railway"] == "firing"
 
