@@ -31,7 +31,7 @@ from reports.trends import check_trend_chart
 from tasks.alerts import process_alerts
 from tasks.history import annotate_run, store_results
 from tasks.publish import publish_artifacts
-from tasks.report import write_html_report
+from tasks.report import send_report_digest, write_html_report
 
 
 @dataclass(frozen=True)
@@ -142,6 +142,9 @@ def finish_checklist(
                     finished_at=finished_at, sections=sections, notes=notes)
     report_path = _attempt(lambda: write_html_report(report, config.reports.directory),
                            f"report not written to {config.reports.directory}", notes)
+    problems = _attempt(lambda: send_report_digest(config, report, None if report_path is _FAILED else report_path),
+                        "report digest not sent", notes)
+    notes += [] if problems is _FAILED else problems
     if stored is not _FAILED and (report_path is not _FAILED or notes):
         # The first write had no report path (and maybe no notes yet): record them with the run.
         _attempt(lambda: annotate_run(config.history.url, run_id,

@@ -127,6 +127,51 @@ def test_an_estate_maintenance_window_keeps_the_failure_in_the_report_but_raises
     assert hooks.received == []  # nobody was paged for planned work
 
 
+def test_the_report_digest_reaches_chat_with_a_link_and_email_with_the_whole_report(tmp_path: Path) -> None:
+    from tests.receivers import WebhookReceiver, start_smtp
+
+    hooks = WebhookReceiver().start()
+    smtp, controller = start_smtp(tmp_path, "opsbook", "smtp-pw-3")
+    channels = [{"name": "slack", "type": "slack", "url": hooks.url("/slack")},
+                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.ca_file),
+                 "username": "opsbook", "password": "smtp-pw-3", "sender": "opsbook@example.test",
+                 "to": ["manager@example.test"]},
+                {"name": "broken", "type": "slack", "url": hooks.url("/down")}]
+    try:
+        with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "pool exhausted")}) as server:
+            path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
+                                         {"name": "render", "url": server.url("/bad")}],
+                              reports={"directory": str(tmp_path / "reports"), "base_url": "https://ops.example.test/r"},
+                              notifications={"retries": 0, "channels": channels, "default_channels": [],  # no alerts
+                                             "reports": ["slack", "mail", "broken"]})
+            state, outcome = run(path)
+    finally:
+        controller.stop()
+        hooks.stop()
+    [digest] = [r.json["text"] for r in hooks.on("/slack")]
+    assert digest.startswith("📋 Daily health check – RED: Action required – test estate")
+    assert "1. [fail] render (platform.health): down: HTTP 503" in digest and "Next step:" in digest
+    assert f"Report: https://ops.example.test/r/{outcome.report_path.name}" in digest
+    [mail] = smtp.messages
+    assert "RED: Action required" in mail["Subject"]
+    html = mail.get_body(("html",)).get_content().replace("\r\n", "\n").strip()
+    assert html == outcome.report_path.read_text().strip()  # the report itself
+    assert any(n.startswith("report not sent to broken:") for n in outcome.notes), outcome.notes
+    assert state.is_failed()
+
+
+def test_a_green_run_sends_no_digest_when_asked_only_for_red(tmp_path: Path) -> None:
+    from tests.receivers import WebhookReceiver
+
+    with WebhookReceiver() as hooks, LoopbackServer({"/ok": lambda r: Reply(200, "ok")}) as server:
+        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")}], notifications={
+            "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}],
+            "reports": ["slack"], "reports_when": "red"})
+        state, outcome = run(path)
+        assert state.is_completed() and outcome.notes == []
+        assert hooks.on("/slack") == []
+
+
 def test_hostile_text_from_a_target_is_escaped_in_the_report(tmp_path: Path) -> None:
     hostile = '<script>alert("pwned")</script>'
     with LoopbackServer({"/h": lambda r: Reply(500, hostile)}) as server:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
 
 from opsbook.config.analytics import AnalyticsConfig
 from opsbook.config.app_metrics import JsonApiSources
@@ -55,6 +55,7 @@ class ReportsConfig(Section):
     directory: Path = Field(
         Path("reports-out"), description="where HTML reports are written", validate_default=True
     )
+    base_url: AnyHttpUrl | None = Field(None, description="where `directory` is served, for links in report digests")
 
     @field_validator("directory")
     @classmethod

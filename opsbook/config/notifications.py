@@ -117,6 +117,11 @@ class NotificationsConfig(Section):
     repeat_interval_s: float = Field(14400, gt=0, description="re-notify a still-firing alert after this long")
     retries: int = Field(2, ge=0, le=10, description="extra delivery attempts after a transient failure")
     templates_dir: Path | None = Field(None, description="your own message templates, same file names")
+    reports: list[str] = Field(default_factory=list,
+                               description="channels that get each checklist's verdict and what needs attention, "
+                                           "with a link to the report (email: the whole report)")
+    reports_when: Literal["always", "amber", "red"] = Field(
+        "always", description="send the report digest always, or only when the verdict is at least amber / red")
 
     _resolve_templates = field_validator("templates_dir")(resolve_path)
 
@@ -127,6 +132,7 @@ class NotificationsConfig(Section):
             raise ValueError(f"channels: names used twice: {', '.join(duplicates)}")
         referred = [(f"routes[{i}].channels", n) for i, r in enumerate(self.routes) for n in r.channels]
         referred += [("default_channels", n) for n in self.default_channels or []]
+        referred += [("reports", n) for n in self.reports]
         for where, name in referred:
             if name not in names:
                 raise ValueError(f"{where}: unknown channel {name!r} (known: {', '.join(names) or 'none'})")
