@@ -1,7 +1,7 @@
 """The weekly maintenance checklist, run in the maintenance window (default Sunday 02:00 UTC).
 
 In the runbook's order: system updates and security patches, dependency updates, log rotation
-and cleanup, database maintenance, cache actions, SSL certificates, then the monitoring-system
+and cleanup, database maintenance, cache actions, the history's retention, SSL certificates, then the monitoring-system
 check (health, alert rules, a test alert to every channel, alert noise and thresholds) and the
 weekly report. Steps that change things (logs, databases, caches) only report what they would do
 unless `apply` is set.
@@ -19,6 +19,7 @@ from tasks.analytics.alert_noise import review_alert_noise
 from tasks.caches import optimize_caches
 from tasks.database.maintenance import maintain_databases
 from tasks.dependencies import review_dependency_updates
+from tasks.history import prune_history
 from tasks.logs import rotate_and_clean_logs
 from tasks.monitoring import check_monitoring_system
 from tasks.notify import deliver_test_alerts
@@ -45,6 +46,8 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
                                      component="database")),
         Step("Cache optimisation", optimize_caches, (maintenance.cache_actions, config.http, apply),
              check="maintenance.cache"),
+        Step("History retention", prune_history, (config.history.url, config.history.retention_days, apply),
+             check="history.retention", component="monitoring"),
         *when(config.security.certificates, Step("SSL certificates", check_tls_certificates, (config,),
                                                  check="security.certificate", component="security")),
         Step("Monitoring system", check_monitoring_system,

@@ -67,6 +67,34 @@ def db_upgrade(config: ConfigOption = None) -> None:
     out.print(f"{store!r} is at revision {revision}", markup=False, highlight=False)
 
 
+@db_app.command("prune")
+def db_prune(
+    apply: Annotated[bool, typer.Option("--apply", help="really delete (default: count only)")] = False,
+    days: Annotated[int | None, typer.Option(min=90, max=3650, help="keep this many days (default: history.retention_days)")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Delete runs, results, samples and deliveries older than the retention; a dry run unless --apply."""
+    from datetime import timedelta
+
+    from opsbook.results import utcnow
+    from opsbook.store import HistoryStore, StoreError
+    from tasks.history import describe_pruning
+
+    _, estate = _load_or_exit(config)
+    keep = days or estate.history.retention_days
+    if keep is None:
+        err.print("history.retention_days is null and no --days given: nothing to prune", markup=False)
+        raise typer.Exit(EXIT_OK)
+    before = utcnow() - timedelta(days=keep)
+    err.print(f"{'pruning' if apply else 'counting'} rows older than {before:%Y-%m-%d} ...", markup=False)
+    try:
+        counts = HistoryStore(estate.history.url).prune(before, apply=apply)
+    except StoreError as error:
+        err.print(f"error: {error}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    out.print(describe_pruning(counts, before, apply), markup=False, highlight=False)
+
+
 def print_results(title: str, results: Any) -> None:
     """Results as a table: check, target, status, value, threshold, message (redacted)."""
     table = Table(title=title, title_justify="left")

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opsbook.results import CheckResult
+from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import Sample, open_store
 
 
@@ -37,3 +37,27 @@ def store_results(history_url: str, *, run_id: str, flow: str, estate: str, star
 def annotate_run(history_url: str, run_id: str, report_path: str | None, notes: str | None) -> None:
     """Add the report path and the run's notes to a run already stored (its results stay as written)."""
     open_store(history_url).annotate_run(run_id, report_path=report_path, notes=notes)
+
+
+RETENTION_CHECK = "history.retention"
+
+
+def describe_pruning(counts: dict[str, int], before: datetime, apply: bool) -> str:
+    """`deleted 3 run(s) (40 results), 1,200 sample(s), 2 delivery(ies) older than 2025-10-23`."""
+    done = "deleted" if apply else "would delete (dry run)"
+    return (f"{done} {counts['check_runs']:,} run(s) ({counts['check_results']:,} results), "
+            f"{counts['metric_samples']:,} sample(s), {counts['notification_deliveries']:,} delivery(ies) "
+            f"older than {before:%Y-%m-%d}")
+
+
+@task(name="prune-history", cache_policy=NO_CACHE, timeout_seconds=3600)
+def prune_history(history_url: str, retention_days: int | None, apply: bool = False) -> list[CheckResult]:
+    """The history's own log rotation: what is older than `history.retention_days`, dry run by default."""
+    if retention_days is None:
+        return [CheckResult(check=RETENTION_CHECK, target="history", component="monitoring", status=Status.SKIPPED,
+                            message="history.retention_days is null: everything is kept")]
+    before = utcnow() - timedelta(days=retention_days)
+    counts = open_store(history_url).prune(before, apply=apply)
+    return [CheckResult(check=RETENTION_CHECK, target="history", component="monitoring", status=Status.OK,
+                        value=float(sum(counts.values())), unit="rows", message=describe_pruning(counts, before, apply),
+                        details={"before": before.isoformat(), "apply": apply, **counts})]

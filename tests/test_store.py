@@ -124,3 +124,32 @@ def test_annotating_a_run_keeps_its_results_and_redacts_notes(history_url: str) 
     with pytest.raises(StoreError, match="no run nope"):
         store.annotate_run("nope", report_path=None, notes=None)
     store.dispose()
+
+
+def test_pruning_counts_first_then_deletes_only_what_is_older(history_url: str) -> None:
+    from opsbook.alerts import record_results
+    from opsbook.store.incident_models import AlertRow, DeliveryRow
+
+    store = HistoryStore(history_url)
+    old, new = T0 - timedelta(days=500), T0
+    for run_id, at in (("run-old", old), ("run-new", new)):
+        store.record_run(run_id=run_id, flow="daily-checklist", estate="demo", started_at=at, finished_at=at,
+                         results=[r.model_copy(update={"started_at": at}) for r in results()])
+    store.add_samples([Sample("cpu_pct", float(i), old + timedelta(minutes=i), source="host") for i in range(45)]
+                      + [Sample("cpu_pct", 1.0, new, source="host")])
+    record_results(store, [results()[1].model_copy(update={"started_at": old})], now=old)  # an old alert: kept
+    with store.session() as session, session.begin():
+        session.add_all([DeliveryRow(channel="slack", kind="firing", ok=True, at=old),
+                         DeliveryRow(channel="slack", kind="firing", ok=True, at=new)])
+
+    cutoff = T0 - timedelta(days=400)
+    expected = {"check_results": 2, "check_runs": 1, "metric_samples": 45, "notification_deliveries": 1}
+    assert store.prune(cutoff) == expected  # a dry run counts...
+    assert store.get_run("run-old") is not None  # ...and deletes nothing
+    assert store.prune(cutoff, apply=True, batch=10) == expected  # batches smaller than the work
+    assert store.get_run("run-old") is None and len(store.get_run("run-new").results) == 2
+    assert [s.value for s in store.samples("cpu_pct")] == [1.0]
+    with store.session() as session:
+        assert session.query(DeliveryRow).count() == 1 and session.query(AlertRow).count() == 1
+    assert store.prune(cutoff, apply=True) == dict.fromkeys(expected, 0)  # nothing left to do
+    store.dispose()

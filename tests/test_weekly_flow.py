@@ -58,6 +58,7 @@ def test_weekly_maintenance_dry_run_then_apply(tmp_path: Path) -> None:
         assert "would delete 1" in by_check["maintenance.logs"].message
         assert by_check["maintenance.patches"].status is Status.WARN
         assert by_check["maintenance.cache"].message.endswith("(dry run)")
+        assert by_check["history.retention"].message.startswith("would delete (dry run) 0 run(s)")
         # The daily checklist never ran here: the dead-man's switch says so.
         assert by_check["monitoring.deadman"].status is Status.FAIL
         assert "Weekly maintenance" in dry.report_path.read_text()
@@ -65,6 +66,7 @@ def test_weekly_maintenance_dry_run_then_apply(tmp_path: Path) -> None:
         _, applied = run(config, apply=True)
         assert not old.exists() and purges == ["POST"]
         assert "deleted 1" in {r.check: r for r in applied.results}["maintenance.logs"].message
+        assert {r.check: r for r in applied.results}["history.retention"].message.startswith("deleted 0 run(s)")
 
 
 def seed_flapping(history_url: str) -> None:

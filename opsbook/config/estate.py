@@ -37,6 +37,10 @@ class HistoryConfig(Section):
         description="SQLAlchemy URL; relative SQLite paths are relative to the config file",
         validate_default=True,
     )
+    retention_days: int | None = Field(
+        400, ge=90, le=3650,
+        description="runs, results, samples and deliveries older than this are pruned (weekly routine with apply, "
+                    "or `opsbook db prune --apply`); at least 90, the status page's window; null keeps everything")
 
     @field_validator("url")
     @classmethod

@@ -18,13 +18,14 @@ from pydantic_core import to_jsonable_python
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, delete, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.results import CheckResult, Status, count_by_status, verdict_of
 from opsbook.secrets import redact
 from opsbook.store.engine import make_engine, safe_url
+from opsbook.store.incident_models import DeliveryRow
 from opsbook.store.models import CheckResultRow, CheckRun, MetricSample
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -272,6 +273,36 @@ class HistoryStore:
                        labels=dict(row.labels or {}), unit=row.unit)
                 for row in session.scalars(query)
             ]
+
+    def prune(self, before: datetime, *, apply: bool = False, batch: int = 20_000) -> dict[str, int]:
+        """Rows older than `before`: counted, and deleted only with `apply` (in batches, so a year of
+        samples never holds one long lock). Alerts, incidents and backup records are kept: they are
+        few and they are the audit trail."""
+        old_runs = select(CheckRun.id).where(CheckRun.started_at < before)
+        targets = [
+            ("check_results", CheckResultRow, CheckResultRow.run_id.in_(old_runs)),
+            ("check_runs", CheckRun, CheckRun.started_at < before),
+            ("metric_samples", MetricSample, MetricSample.ts < before),
+            ("notification_deliveries", DeliveryRow, DeliveryRow.at < before),
+        ]
+        counts: dict[str, int] = {}
+        try:
+            with self.session() as session:
+                for name, model, condition in targets:
+                    if not apply:
+                        counts[name] = session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+                        continue
+                    counts[name] = 0
+                    while True:
+                        chunk = select(model.id).where(condition).limit(batch).scalar_subquery()
+                        with session.begin():
+                            deleted = session.execute(delete(model).where(model.id.in_(chunk))).rowcount or 0
+                        counts[name] += deleted
+                        if deleted < batch:
+                            break
+        except Exception as error:  # noqa: BLE001
+            raise StoreError(self._describe(error)) from None
+        return counts
 
     def dispose(self) -> None:
         self.engine.dispose()
