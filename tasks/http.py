@@ -81,7 +81,7 @@ def _ssl_context(verify: bool) -> ssl.SSLContext:
 
 
 def new_client(settings: HttpSettings, *, verify: bool = True, connections: int = 1) -> httpx.AsyncClient:
-    """A client for one concurrent slot.
+    """A client pooling up to `connections` connections (a sweep's concurrency, or 1 for one call).
 
     No httpx timeouts: `fetch` puts one total deadline (asyncio.timeout) over each attempt's connect,
     send and body read, which also bounds the pool wait; httpx's per-operation timers on top of it
