@@ -74,25 +74,21 @@ def db_prune(
     config: ConfigOption = None,
 ) -> None:
     """Delete runs, results, samples and deliveries older than the retention; a dry run unless --apply."""
-    from datetime import timedelta
-
-    from opsbook.results import utcnow
-    from opsbook.store import HistoryStore, StoreError
-    from tasks.history import describe_pruning
+    from opsbook.store import StoreError
+    from tasks.history import prune_history
 
     _, estate = _load_or_exit(config)
     keep = days or estate.history.retention_days
     if keep is None:
         err.print("history.retention_days is null and no --days given: nothing to prune", markup=False)
         raise typer.Exit(EXIT_OK)
-    before = utcnow() - timedelta(days=keep)
-    err.print(f"{'pruning' if apply else 'counting'} rows older than {before:%Y-%m-%d} ...", markup=False)
+    err.print(f"{'pruning' if apply else 'counting'} rows older than {keep} days ...", markup=False)
     try:
-        counts = HistoryStore(estate.history.url).prune(before, apply=apply)
+        [result] = prune_history.fn(estate.history.url, keep, apply)  # the weekly routine's own step
     except StoreError as error:
         err.print(f"error: {error}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from None
-    out.print(describe_pruning(counts, before, apply), markup=False, highlight=False)
+    out.print(result.message, markup=False, highlight=False)
 
 
 def print_results(title: str, results: Any) -> None:

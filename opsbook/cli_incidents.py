@@ -189,7 +189,7 @@ def alerts_list(
     for column in ("fingerprint", "state", "severity", "count", "first seen", "message"):
         table.add_column(column, overflow="fold")
     for a in list_alerts(_store(estate), state):
-        table.add_row(redact(f"{a.check}|{a.target}").replace("[", r"\["), a.state, a.severity, str(a.count),
+        table.add_row(redact(a.fingerprint).replace("[", r"\["), a.state, a.severity, str(a.count),
                       f"{a.first_seen:%Y-%m-%d %H:%M UTC}", redact(a.message).replace("[", r"\["))
     out.print(table)
 

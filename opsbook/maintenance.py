@@ -10,7 +10,7 @@ recurrence (`daily`, `weekly`, `monthly`, or any RFC 5545 RRULE such as
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -127,11 +127,9 @@ def silence(result: CheckResult, window: MaintenanceWindow) -> CheckResult:
     })
 
 
-def silence_during(results: Iterable[CheckResult], windows: Iterable[MaintenanceWindow]) -> list[CheckResult]:
+def silence_during(results: Iterable[CheckResult], windows: Sequence[MaintenanceWindow]) -> list[CheckResult]:
     """Mark every failure found during one of the windows (by when its check started)."""
-    windows = list(windows)
-    return [silence(r, window) if windows and (window := active_window(windows, r.started_at)) else r
-            for r in results]
+    return [silence(r, window) if (window := active_window(windows, r.started_at)) else r for r in results]
 
 
 def is_silenced(result: CheckResult) -> bool:

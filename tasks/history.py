@@ -42,7 +42,7 @@ def annotate_run(history_url: str, run_id: str, report_path: str | None, notes: 
 RETENTION_CHECK = "history.retention"
 
 
-def describe_pruning(counts: dict[str, int], before: datetime, apply: bool) -> str:
+def _describe_pruning(counts: dict[str, int], before: datetime, apply: bool) -> str:
     """`deleted 3 run(s) (40 results), 1,200 sample(s), 2 delivery(ies) older than 2025-10-23`."""
     done = "deleted" if apply else "would delete (dry run)"
     return (f"{done} {counts['check_runs']:,} run(s) ({counts['check_results']:,} results), "
@@ -59,5 +59,5 @@ def prune_history(history_url: str, retention_days: int | None, apply: bool = Fa
     before = utcnow() - timedelta(days=retention_days)
     counts = open_store(history_url).prune(before, apply=apply)
     return [CheckResult(check=RETENTION_CHECK, target="history", component="monitoring", status=Status.OK,
-                        value=float(sum(counts.values())), unit="rows", message=describe_pruning(counts, before, apply),
+                        value=float(sum(counts.values())), unit="rows", message=_describe_pruning(counts, before, apply),
                         details={"before": before.isoformat(), "apply": apply, **counts})]
