@@ -22,7 +22,7 @@ from opsbook.config import parse_config  # noqa: E402
 from opsbook.demo.app_api import app_api_routes  # noqa: E402
 from opsbook.demo.server import LoopbackServer  # noqa: E402
 from opsbook.store import open_store  # noqa: E402
-from tasks.app_metrics import STEPS, read_step  # noqa: E402
+from opsbook.tasks.app_metrics import STEPS, read_step  # noqa: E402
 
 
 async def review(config) -> int:  # type: ignore[no-untyped-def]

@@ -19,8 +19,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import create_engine, text  # noqa: E402
 
 from opsbook.config.backups import BackupRepository, RestoreServer  # noqa: E402
-from tasks.backups.create import create_backup  # noqa: E402
-from tasks.backups.verify import verify_repository  # noqa: E402
+from opsbook.tasks.backups.create import create_backup  # noqa: E402
+from opsbook.tasks.backups.verify import verify_repository  # noqa: E402
 
 
 def main() -> None:

@@ -35,14 +35,14 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 from opsbook.config import load_config
 from opsbook.demo.estate import demo_estate
 from opsbook.results import utcnow
-from reports import Report, Section
-from tasks import app_metrics
-from tasks.alerts import handle_results
-from tasks.history import store_results
-from tasks.platforms import check_platform_health
-from tasks.report import write_html_report
-from tasks.resources import check_resource_utilisation
-from tasks.security.checks import check_security_status
+from opsbook.reports import Report, Section
+from opsbook.tasks import app_metrics
+from opsbook.tasks.alerts import handle_results
+from opsbook.tasks.history import store_results
+from opsbook.tasks.platforms import check_platform_health
+from opsbook.tasks.report import write_html_report
+from opsbook.tasks.resources import check_resource_utilisation
+from opsbook.tasks.security.checks import check_security_status
 
 # The daily flow's steps for the demo estate (platforms, security, the app's JSON API, resources).
 DEMO_STEPS = [check_platform_health, check_security_status, app_metrics.check_web_vitals,
@@ -77,7 +77,7 @@ def direct_run(config_path: Path) -> dict[str, float]:
 
 
 def flow_run(config_path: Path) -> float:
-    from flows.daily import daily_checklist
+    from opsbook.flows.daily import daily_checklist
 
     started = time.perf_counter()
     daily_checklist(config_path=str(config_path), return_state=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opsbook.config.databases import Database  # noqa: E402
-from tasks.database.health import check_database  # noqa: E402
+from opsbook.tasks.database.health import check_database  # noqa: E402
 from tests.pg_cluster import throwaway_cluster  # noqa: E402
 
 

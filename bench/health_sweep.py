@@ -30,7 +30,7 @@ import httpx  # noqa: E402
 
 from opsbook.config import parse_config  # noqa: E402
 from opsbook.results import Status  # noqa: E402
-from tasks.platforms import probe_platforms  # noqa: E402
+from opsbook.tasks.platforms import probe_platforms  # noqa: E402
 
 
 def serve(port: int, delay: float, ready) -> None:  # type: ignore[no-untyped-def]

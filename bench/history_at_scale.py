@@ -39,8 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from opsbook.config.analytics import CapacityConfig, CapacityResource  # noqa: E402
 from opsbook.config.thresholds import Limit  # noqa: E402
 from opsbook.store import HistoryStore, Sample  # noqa: E402
-from tasks.analytics.capacity import BUCKET, analyse_capacity  # noqa: E402
-from tasks.analytics.series import bucketed_series  # noqa: E402
+from opsbook.tasks.analytics.capacity import BUCKET, analyse_capacity  # noqa: E402
+from opsbook.tasks.analytics.series import bucketed_series  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results")
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opsbook.results import CheckResult, Status  # noqa: E402
-from reports import Report, Section, write_report  # noqa: E402
-from reports.charts import LineChart, Series, line_chart  # noqa: E402
+from opsbook.reports import Report, Section, write_report  # noqa: E402
+from opsbook.reports.charts import LineChart, Series, line_chart  # noqa: E402
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 STATUSES = [Status.OK] * 16 + [Status.WARN, Status.FAIL, Status.ERROR, Status.SKIPPED]

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from opsbook.config.security import BruteForceRule, BurstRule
-from tasks.security.accesslog import parse_access_log
-from tasks.security.authlog import parse_auth_log
-from tasks.security.findings import access_findings, auth_findings
+from opsbook.tasks.security.accesslog import parse_access_log
+from opsbook.tasks.security.authlog import parse_auth_log
+from opsbook.tasks.security.findings import access_findings, auth_findings
 
 SHARED = next((p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), None)
 

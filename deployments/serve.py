@@ -17,7 +17,7 @@ from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.schedules import Cron
 
-PREFECT_YAML = Path(__file__).resolve().parents[1] / "prefect.yaml"
+from opsbook.starter import PREFECT_YAML
 _ENV_TEMPLATE = re.compile(r"\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -43,9 +43,9 @@ def _fill(value: Any, variables: dict[str, str]) -> Any:
 
 
 def load_flow(entrypoint: str) -> Flow[..., Any]:
-    """`flows/daily.py:daily_checklist` -> the flow object."""
-    path, _, attribute = entrypoint.partition(":")
-    module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
+    """`opsbook.flows.daily:daily_checklist` -> the flow object (imported from the installed package)."""
+    module_name, _, attribute = entrypoint.partition(":")
+    module = importlib.import_module(module_name)
     return getattr(module, attribute)
 
 
@@ -78,7 +78,7 @@ def serve_all(config_path: Path) -> None:
     from prefect import serve
 
     specs = read_specs({"OPSBOOK_CONFIG": str(config_path.resolve()),
-                        "OPSBOOK_DIR": str(PREFECT_YAML.parent)})
+                        "OPSBOOK_DIR": str(config_path.resolve().parent)})
     deployments = [spec.flow.to_deployment(name=spec.name, description=spec.description, parameters=spec.parameters,
                                            schedules=spec.schedules, concurrency_limit=spec.concurrency)
                    for spec in specs]

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from opsbook.config import EstateConfig, load_config
 from opsbook.secrets import install_log_redaction, redact
-from tasks.resource_history import BackfillOutcome, backfill_resources
+from opsbook.tasks.resource_history import BackfillOutcome, backfill_resources
 
 FLOW_NAME = "backfill-resource-history"
 

@@ -13,11 +13,11 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
-from flows.checklist import final_state, finish_checklist, open_checklist
+from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.results import CheckResult, Status
 from opsbook.secrets import redact
-from reports import Section, Table
-from tasks.analytics.capacity import CHECK, COMPONENT, capacity_chart, finding_result, plan_capacity, trend_row
+from opsbook.reports import Section, Table
+from opsbook.tasks.analytics.capacity import CHECK, COMPONENT, capacity_chart, finding_result, plan_capacity, trend_row
 
 FLOW_NAME = "capacity-planning"
 TREND_COLUMNS = ["resource", "level", "growth_pct_per_month", "model", "projected", "projected_low",

@@ -26,12 +26,12 @@ from opsbook.maintenance import silence_during
 from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.store import open_store
-from reports import Report, Section
-from reports.trends import check_trend_chart
-from tasks.alerts import process_alerts
-from tasks.history import annotate_run, store_results
-from tasks.publish import publish_artifacts
-from tasks.report import send_report_digest, write_html_report
+from opsbook.reports import Report, Section
+from opsbook.reports.trends import check_trend_chart
+from opsbook.tasks.alerts import process_alerts
+from opsbook.tasks.history import annotate_run, store_results
+from opsbook.tasks.publish import publish_artifacts
+from opsbook.tasks.report import send_report_digest, write_html_report
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,12 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
-from flows.checklist import final_state, finish_checklist, open_checklist
+from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.results import describe_exception
-from reports import Section, Table
-from reports.charts import LineChart, Series, bar_chart, line_chart
-from tasks.cost.analysis import DIMENSIONS
-from tasks.cost.review import CostReview, load_focus_exports, review_month
+from opsbook.reports import Section, Table
+from opsbook.reports.charts import LineChart, Series, bar_chart, line_chart
+from opsbook.tasks.cost.analysis import DIMENSIONS
+from opsbook.tasks.cost.review import CostReview, load_focus_exports, review_month
 
 FLOW_NAME = "cost-review"
 MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"

@@ -10,19 +10,19 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
+from opsbook.flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
 from opsbook.config import EstateConfig
-from reports.app_metrics import figures_tables
-from tasks.analytics.performance_review import review_performance
-from tasks.analytics.slo import evaluate_slos
-from tasks.app_metrics import (check_api_performance, check_app_resources, check_error_rate_24h,
+from opsbook.reports.app_metrics import figures_tables
+from opsbook.tasks.analytics.performance_review import review_performance
+from opsbook.tasks.analytics.slo import evaluate_slos
+from opsbook.tasks.app_metrics import (check_api_performance, check_app_resources, check_error_rate_24h,
                                check_real_user_monitoring, check_security_dashboard, check_user_engagement,
                                check_web_vitals)
-from tasks.backups.verify import verify_backups
-from tasks.database.health import check_database_health
-from tasks.platforms import check_platform_health
-from tasks.resources import check_resource_utilisation
-from tasks.security.checks import check_security_status
+from opsbook.tasks.backups.verify import verify_backups
+from opsbook.tasks.database.health import check_database_health
+from opsbook.tasks.platforms import check_platform_health
+from opsbook.tasks.resources import check_resource_utilisation
+from opsbook.tasks.security.checks import check_security_status
 
 FLOW_NAME = "daily-checklist"
 

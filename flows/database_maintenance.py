@@ -11,17 +11,17 @@ from prefect import flow
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict, Field
 
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
+from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
 from opsbook.results import error_result
-from tasks.database.health import check_database_health
-from tasks.database.maintenance import (
+from opsbook.tasks.database.health import check_database_health
+from opsbook.tasks.database.maintenance import (
     PLAN_CACHE_NOTE,
     Timeouts,
     analyze_stale_tables_task,
     reindex_indexes_task,
     snapshot_and_reset_statements_task,
 )
-from tasks.database.weekly import recommendations_table, seven_day_summary, top_queries_table
+from opsbook.tasks.database.weekly import recommendations_table, seven_day_summary, top_queries_table
 
 FLOW_NAME = "database-maintenance"
 

@@ -21,10 +21,10 @@ from prefect.client.orchestration import get_client
 from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
-from flows.checklist import final_state, finish_checklist, open_checklist
+from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.results import CheckResult, Status, judge, utcnow
-from reports import Section
-from tasks.disaster_recovery import (COMPONENT, assess_components, communicate_dr, record_dr_run, restore_for_dr,
+from opsbook.reports import Section
+from opsbook.tasks.disaster_recovery import (COMPONENT, assess_components, communicate_dr, record_dr_run, restore_for_dr,
                                      rpo_seconds, run_switch_over)
 
 FLOW_NAME = "disaster-recovery"

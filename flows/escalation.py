@@ -9,8 +9,8 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from opsbook.config import EstateConfig, load_config
 from opsbook.secrets import install_log_redaction
-from tasks.alerts import notify_alerts
-from tasks.incidents import refresh_status_page, sweep_escalations
+from opsbook.tasks.alerts import notify_alerts
+from opsbook.tasks.incidents import refresh_status_page, sweep_escalations
 
 FLOW_NAME = "escalation-sweep"
 

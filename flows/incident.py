@@ -21,9 +21,9 @@ from opsbook.config import load_config
 from opsbook.incidents import add_event, get_incident, open_incident
 from opsbook.secrets import install_log_redaction
 from opsbook.store import open_store
-from tasks.incidents import announce, refresh_status_page
-from tasks.platforms import check_platform_health
-from tasks.response import disaster_recovery_needed, evaluate_rollback, run_rollback
+from opsbook.tasks.incidents import announce, refresh_status_page
+from opsbook.tasks.platforms import check_platform_health
+from opsbook.tasks.response import disaster_recovery_needed, evaluate_rollback, run_rollback
 
 FLOW_NAME = "incident-response"
 

@@ -8,11 +8,11 @@ from prefect.states import State
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
+from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.incidents import IncidentError, add_event
 from opsbook.store import open_store
-from tasks.investigation import baseline_comparison, external_dependencies, recent_deployments
-from tasks.platforms import check_platform_health
+from opsbook.tasks.investigation import baseline_comparison, external_dependencies, recent_deployments
+from opsbook.tasks.platforms import check_platform_health
 
 FLOW_NAME = "performance-investigation"
 
@@ -36,7 +36,7 @@ def performance_investigation(request: InvestigationRequest) -> State:
         Step("External dependencies", external_dependencies, (config,), check="dependency.health",
              component="dependencies"),
     ])
-    from reports import Section
+    from opsbook.reports import Section
 
     sections = [Section("Current performance", current),
                 Section(f"Against the {config.incidents.baseline_days}-day baseline",

@@ -11,15 +11,15 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
-from flows.daily import daily_steps
-from tasks.analytics.capacity import update_capacity_plan
-from tasks.analytics.kpis import review_operational_kpis
-from tasks.analytics.performance_review import review_performance
-from tasks.cost.review import review_costs
-from tasks.coverage import check_runbook_coverage
-from tasks.disaster_recovery import drill_disaster_recovery
-from tasks.security.checks import check_security_status
+from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
+from opsbook.flows.daily import daily_steps
+from opsbook.tasks.analytics.capacity import update_capacity_plan
+from opsbook.tasks.analytics.kpis import review_operational_kpis
+from opsbook.tasks.analytics.performance_review import review_performance
+from opsbook.tasks.cost.review import review_costs
+from opsbook.tasks.coverage import check_runbook_coverage
+from opsbook.tasks.disaster_recovery import drill_disaster_recovery
+from opsbook.tasks.security.checks import check_security_status
 
 FLOW_NAME = "monthly-audit"
 REVIEWS = (review_performance, check_security_status)  # their own monthly steps, not part of the audit

@@ -9,10 +9,10 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps
+from opsbook.flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.results import CheckResult
-from reports import Section, Table
-from tasks.security.checks import (
+from opsbook.reports import Section, Table
+from opsbook.tasks.security.checks import (
     ACTIVITY_CHECK,
     AUTH_CHECK,
     VULN_CHECK,

@@ -26,7 +26,7 @@ from pydantic import BaseModel, Field, IPvAnyAddress, model_validator
 from opsbook.config import load_config
 from opsbook.results import describe_exception, utcnow
 from opsbook.secrets import install_log_redaction, redact
-from tasks.security.incident import (
+from opsbook.tasks.security.incident import (
     SecurityIncidentRecord,
     apply_block,
     gather_ip_timeline,

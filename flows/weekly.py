@@ -12,19 +12,19 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from deployments.serve import expected_schedule_slugs
-from flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
-from tasks.alert_rules import validate_alert_rules
-from tasks.analytics.alert_noise import review_alert_noise
-from tasks.caches import optimize_caches
-from tasks.database.maintenance import maintain_databases
-from tasks.dependencies import review_dependency_updates
-from tasks.history import prune_history
-from tasks.logs import rotate_and_clean_logs
-from tasks.monitoring import check_monitoring_system
-from tasks.notify import deliver_test_alerts
-from tasks.patches import review_system_updates
-from tasks.security.checks import check_tls_certificates
+from opsbook.deployments.serve import expected_schedule_slugs
+from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
+from opsbook.tasks.alert_rules import validate_alert_rules
+from opsbook.tasks.analytics.alert_noise import review_alert_noise
+from opsbook.tasks.caches import optimize_caches
+from opsbook.tasks.database.maintenance import maintain_databases
+from opsbook.tasks.dependencies import review_dependency_updates
+from opsbook.tasks.history import prune_history
+from opsbook.tasks.logs import rotate_and_clean_logs
+from opsbook.tasks.monitoring import check_monitoring_system
+from opsbook.tasks.notify import deliver_test_alerts
+from opsbook.tasks.patches import review_system_updates
+from opsbook.tasks.security.checks import check_tls_certificates
 
 FLOW_NAME = "weekly-maintenance"
 

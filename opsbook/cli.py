@@ -52,6 +52,28 @@ def validate(config: ConfigOption = None) -> None:
     out.print(f"{file}: valid, {estate.summary()}", markup=False, highlight=False)
 
 
+@app.command()
+def init(
+    folder: Annotated[Path, typer.Argument(help="where to write opsbook.yaml and prefect.yaml (created if missing)")] = Path("."),
+    force: Annotated[bool, typer.Option("--force", help="replace files that are already there")] = False,
+) -> None:
+    """Write a starter opsbook.yaml (every key annotated) and prefect.yaml into FOLDER."""
+    from opsbook.starter import write_starter
+
+    try:
+        written = write_starter(folder, overwrite=force)
+    except OSError as error:
+        err.print(f"cannot write the starter files into {folder}: {error}", markup=False, highlight=False)
+        raise typer.Exit(EXIT_PROBLEMS) from None
+    for item in written:
+        verb = "wrote" if item.created else "kept (already there; --force replaces it)"
+        out.print(f"{verb} {item.path}", markup=False, highlight=False)
+    home = folder.resolve()
+    out.print(f"next: edit {home / 'opsbook.yaml'}, then `opsbook validate -c {home / 'opsbook.yaml'}`; to schedule, "
+              f"OPSBOOK_DIR={home} OPSBOOK_CONFIG={home / 'opsbook.yaml'} prefect deploy --all "
+              f"(or `opsbook serve -c {home / 'opsbook.yaml'}`)", markup=False, highlight=False)
+
+
 @db_app.command("upgrade")
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply pending migrations to the history store."""
@@ -75,7 +97,7 @@ def db_prune(
 ) -> None:
     """Delete runs, results, samples and deliveries older than the retention; a dry run unless --apply."""
     from opsbook.store import StoreError
-    from tasks.history import prune_history
+    from opsbook.tasks.history import prune_history
 
     _, estate = _load_or_exit(config)
     keep = days or estate.history.retention_days
@@ -115,7 +137,7 @@ def print_outcome(outcome: Any) -> None:
 
 def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> int:
     """Run a checklist flow in this process and turn its outcome into an exit code."""
-    from flows.checklist import ChecklistOutcome
+    from opsbook.flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
     state = flow_function(config_path=str(config_file), return_state=True, **parameters)
@@ -131,7 +153,7 @@ def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> i
 @run_app.command("daily")
 def run_daily(config: ConfigOption = None) -> None:
     """Run the daily checklist now (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
-    from flows.daily import daily_checklist
+    from opsbook.flows.daily import daily_checklist
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(daily_checklist, file))
@@ -146,7 +168,7 @@ def run_database_maintenance(
                                                        "repeat for several (default: all)")] = None,
 ) -> None:
     """Run the weekly database maintenance now, a dry run unless --apply (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
-    from flows.database_maintenance import MaintenanceParameters, database_maintenance
+    from opsbook.flows.database_maintenance import MaintenanceParameters, database_maintenance
 
     file, _ = _load_or_exit(config)
     params = MaintenanceParameters(apply=apply, databases=database or [])
@@ -154,7 +176,7 @@ def run_database_maintenance(
 @run_app.command("capacity")
 def run_capacity(config: ConfigOption = None) -> None:
     """Run capacity planning now: trends, 90-day projections, scaling and cost (exit 1 on fail/error)."""
-    from flows.capacity import capacity_planning
+    from opsbook.flows.capacity import capacity_planning
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(capacity_planning, file))
@@ -163,7 +185,7 @@ def run_capacity(config: ConfigOption = None) -> None:
 @app.command()
 def serve(config: ConfigOption = None) -> None:
     """Serve every deployment of prefect.yaml on its schedule from this one process (Ctrl-C stops)."""
-    from deployments.serve import serve_all
+    from opsbook.deployments.serve import serve_all
 
     file, _ = _load_or_exit(config)
     err.print(f"serving opsbook deployments with {file}; schedules in prefect.yaml", markup=False, highlight=False)
@@ -176,7 +198,7 @@ def run_weekly(
     apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs, run database maintenance and cache actions")] = False,
 ) -> None:
     """Run the weekly maintenance now (dry run unless --apply)."""
-    from flows.weekly import weekly_maintenance
+    from opsbook.flows.weekly import weekly_maintenance
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(weekly_maintenance, file, apply=apply))
@@ -185,7 +207,7 @@ def run_weekly(
 @run_app.command("monthly")
 def run_monthly(config: ConfigOption = None) -> None:
     """Run the monthly audit now: health audit, reviews, DR drill, runbook coverage, costs, KPIs."""
-    from flows.monthly import monthly_audit
+    from opsbook.flows.monthly import monthly_audit
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(monthly_audit, file))
@@ -199,7 +221,7 @@ def run_cost_review(
     """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
     import re
 
-    from flows.cost_review import MONTH, cost_review
+    from opsbook.flows.cost_review import MONTH, cost_review
 
     if month is not None and not re.match(MONTH, month):
         err.print(f"invalid --month {month!r}: use YYYY-MM", markup=False, highlight=False)
@@ -221,7 +243,7 @@ def backfill(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from opsbook.store import StoreError
-    from tasks.resource_history import METRICS, backfill_resources
+    from opsbook.tasks.resource_history import METRICS, backfill_resources
 
     _, estate = _load_or_exit(config)
     if estate.resources.prometheus is None:
@@ -259,7 +281,7 @@ app.add_typer(security_app, name="security")
 @security_app.command("check")
 def run_security(config: ConfigOption = None) -> None:
     """Run the security health check now (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
-    from flows.security import security_health_check
+    from opsbook.flows.security import security_health_check
 
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(security_health_check, file))
@@ -279,7 +301,7 @@ def security_incident(
     """Run the security incident response: evidence, priority, containment (dry run by default)."""
     from pydantic import ValidationError
 
-    from flows.security_incident import SecurityIncidentParams, security_incident_response
+    from opsbook.flows.security_incident import SecurityIncidentParams, security_incident_response
 
     file, _ = _load_or_exit(config)
     try:
@@ -319,7 +341,7 @@ def demo(
     workdir: Annotated[Path | None, typer.Option(help="where the demo keeps its history and reports")] = None,
 ) -> None:
     """Start a demo estate on loopback and run the daily checklist against it (no setup needed)."""
-    from flows.daily import daily_checklist
+    from opsbook.flows.daily import daily_checklist
     from opsbook.demo.estate import demo_estate
 
     folder = (workdir or _default_demo_dir()).resolve()
@@ -367,8 +389,8 @@ def backup_create(
     repository: Annotated[str | None, typer.Option(help="repository name (default: the first)")] = None,
 ) -> None:
     """Dump a database with pg_dump into a repository and write its manifest (exit 1 on failure)."""
-    from tasks.backups.create import create_backup
-    from tasks.backups.pgtools import with_database
+    from opsbook.tasks.backups.create import create_backup
+    from opsbook.tasks.backups.pgtools import with_database
 
     _, estate = _load_or_exit(config)
     repo = _backup_repository(estate, repository)
@@ -396,9 +418,9 @@ def backup_verify(
     repository: Annotated[str | None, typer.Option(help="only this repository")] = None,
 ) -> None:
     """Verify the newest backup of each repository now, restore test included (exit 1 on fail/error)."""
-    from flows.checklist import ChecklistOutcome
+    from opsbook.flows.checklist import ChecklistOutcome
     from opsbook.results import verdict_of
-    from tasks.backups.verify import verify_repository
+    from opsbook.tasks.backups.verify import verify_repository
 
     _, estate = _load_or_exit(config)
     repos = [_backup_repository(estate, repository)] if repository else estate.backups.repositories
@@ -419,8 +441,8 @@ def backup_prune(
     apply: Annotated[bool, typer.Option("--apply", help="delete; without it, only list what would go")] = False,
 ) -> None:
     """List (or with --apply delete) the backups the retention policy does not keep; never the newest."""
-    from tasks.backups.files import list_backups
-    from tasks.backups.retention import plan_retention, prune
+    from opsbook.tasks.backups.files import list_backups
+    from opsbook.tasks.backups.retention import plan_retention, prune
 
     _, estate = _load_or_exit(config)
     repo = _backup_repository(estate, repository)
@@ -452,7 +474,7 @@ def disaster_recovery_command(
     """Run the disaster-recovery flow now: a drill by default (exit 0 ok/warn, 1 fail/error, 2 bad input)."""
     from pydantic import ValidationError
 
-    from flows.disaster_recovery import DisasterRecoveryParams, disaster_recovery
+    from opsbook.flows.disaster_recovery import DisasterRecoveryParams, disaster_recovery
 
     file, estate = _load_or_exit(config)
     targets = [t.name for t in estate.backups.disaster_recovery.targets]

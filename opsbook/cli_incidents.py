@@ -45,7 +45,7 @@ def _store(config: EstateConfig):  # type: ignore[no-untyped-def]
 
 def _after_change(config: EstateConfig, incident, template: str, **context: object) -> None:  # type: ignore[no-untyped-def]
     """Tell the channels and regenerate the status page; problems are reported, not fatal."""
-    from tasks.incidents import announce, refresh_status_page
+    from opsbook.tasks.incidents import announce, refresh_status_page
 
     deliveries = asyncio.run(announce(config, incident, template, **context))
     for d in deliveries:
@@ -96,7 +96,7 @@ def _change(action, config: Path | None, template: str | None, **context: object
     if template:
         _after_change(estate, incident, template, **context)
     else:
-        from tasks.incidents import refresh_status_page
+        from opsbook.tasks.incidents import refresh_status_page
 
         _say(f"status page: {refresh_status_page(estate)}")
 
@@ -265,7 +265,7 @@ def silence_expire(silence_id: int, config: ConfigOption = None) -> None:
 @notify_app.command("test")
 def notify_test(config: ConfigOption = None) -> None:
     """Send a test message to every channel; exit 1 if any delivery failed."""
-    from tasks.notify import send_test_messages
+    from opsbook.tasks.notify import send_test_messages
 
     _, estate = _load_or_exit(config)
     channels = [c.name for c in estate.notifications.channels]

@@ -25,7 +25,7 @@ def metrics_try(
     For trying a mapping: a wrong JSON path, an HTML error page or a bad token shows as an error
     naming it. Exit 0 when everything was read and is ok or warn, 1 otherwise, 2 on a bad config.
     """
-    from tasks.app_metrics import try_mapping
+    from opsbook.tasks.app_metrics import try_mapping
 
     _, estate = _load_or_exit(config)
     err.print("reading the metrics API ...", markup=False, highlight=False)

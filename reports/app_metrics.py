@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from opsbook.results import CheckResult
-from reports.model import Table
+from opsbook.reports.model import Table
 
 COLUMNS = ["metric", "value", "unit", "threshold", "status"]
 

@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from opsbook.store import RunRecord
 from opsbook.results import CheckResult, Status, Verdict, count_by_status, verdict_of
-from reports.advice import next_step
+from opsbook.reports.advice import next_step
 
 
 @dataclass

@@ -10,7 +10,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from opsbook.secrets import redact
-from reports.model import Report
+from opsbook.reports.model import Report
 
 _STATUS_WORDS = {"ok": "OK", "warn": "Warning", "fail": "Failed", "error": "Error", "skipped": "Skipped"}
 
@@ -65,7 +65,7 @@ def write_html(path: Path, text: str) -> Path:
 
 def write_report(report: Report, directory: Path) -> Path:
     """Write the report, then refresh the directory's index page."""
-    from reports.index import write_index
+    from opsbook.reports.index import write_index
 
     directory.mkdir(parents=True, exist_ok=True)
     path = write_html(directory / report_filename(report), render_report(report))

@@ -15,8 +15,8 @@ from markupsafe import Markup
 from opsbook.incidents import Incident, list_incidents
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from reports.charts import uptime_bars
-from reports.render import environment, write_html
+from opsbook.reports.charts import uptime_bars
+from opsbook.reports.render import environment, write_html
 
 UPTIME_CHECK = "platform.health"
 _UP = (Status.OK, Status.WARN)

@@ -10,7 +10,7 @@ from markupsafe import Markup
 from opsbook.config import Limit
 from opsbook.results import CheckResult
 from opsbook.store import HistoryStore
-from reports.charts import LineChart, Series, line_chart
+from opsbook.reports.charts import LineChart, Series, line_chart
 
 
 def check_trend_chart(store: HistoryStore, check: str, title: str, unit: str, current: list[CheckResult],

@@ -22,9 +22,9 @@ from opsbook.escalation import escalation_level
 from opsbook.results import CheckResult, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
-from reports.messages import Message, render_message
-from tasks.incidents import refresh_status_page
-from tasks.notify import Delivery, deliver
+from opsbook.reports.messages import Message, render_message
+from opsbook.tasks.incidents import refresh_status_page
+from opsbook.tasks.notify import Delivery, deliver
 
 
 @dataclass

@@ -20,8 +20,8 @@ from opsbook.flapping import apply_failure_threshold
 from opsbook.maintenance import active_window, silence
 from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
 from opsbook.store import HistoryStore, open_store
-from tasks.http import fetch, sweep
-from tasks.json_api import COMPONENT, Reading, check_id, read_response
+from opsbook.tasks.http import fetch, sweep
+from opsbook.tasks.json_api import COMPONENT, Reading, check_id, read_response
 
 FLAP_LOOKBACK = timedelta(days=30)
 

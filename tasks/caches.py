@@ -9,7 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config import HttpSettings
 from opsbook.config.maintenance import CacheAction
 from opsbook.results import CheckResult, Status, utcnow
-from tasks.http import FetchFailure, fetch, sweep
+from opsbook.tasks.http import FetchFailure, fetch, sweep
 
 CHECK = "maintenance.cache"
 COMPONENT = "maintenance"

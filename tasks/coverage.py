@@ -8,6 +8,7 @@ someone maps it. A mapping that names a task or flow the code does not have coun
 from __future__ import annotations
 
 import importlib
+from importlib.resources import files
 import pkgutil
 import re
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from opsbook.results import CheckResult, Status, error_result, utcnow
 
 CHECK = "runbook.coverage"
 COMPONENT = "documentation"
-MAPPING = Path(__file__).resolve().parents[1] / "opsbook" / "runbook_map.yaml"
+MAPPING = Path(str(files("opsbook") / "runbook_map.yaml"))
 _HEADING = re.compile(r"^####\s+(?P<title>.+?)\s*$")
 _STEP = re.compile(r'^\s*echo\s+"(?P<n>\d+)\.\s+(?P<text>[^".]+?)\.{0,3}"\s*$')
 
@@ -56,7 +57,7 @@ def read_steps(markdown: str) -> list[RunbookStep]:
 def automation_names() -> set[str]:
     """The names of every Prefect task and flow in the `tasks` and `flows` packages."""
     names: set[str] = set()
-    for package_name in ("tasks", "flows"):
+    for package_name in ("opsbook.tasks", "opsbook.flows"):
         package = importlib.import_module(package_name)
         for module_info in pkgutil.walk_packages(package.__path__, prefix=f"{package_name}."):
             module = importlib.import_module(module_info.name)

@@ -23,15 +23,15 @@ from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
 from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
 from opsbook.secrets import redact
-from tasks.backups.files import Backup, list_backups
-from tasks.backups.integrity import check_encryption, check_integrity, scratch_dir
-from tasks.backups.pgtools import database_name, with_database
-from tasks.backups.records import record_verification, verified_backups
-from tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
-from reports.messages import Message
-from tasks.http import fetch, new_client
-from tasks.notify import deliver
-from tasks.platforms import probe_platforms
+from opsbook.tasks.backups.files import Backup, list_backups
+from opsbook.tasks.backups.integrity import check_encryption, check_integrity, scratch_dir
+from opsbook.tasks.backups.pgtools import database_name, with_database
+from opsbook.tasks.backups.records import record_verification, verified_backups
+from opsbook.tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
+from opsbook.reports.messages import Message
+from opsbook.tasks.http import fetch, new_client
+from opsbook.tasks.notify import deliver
+from opsbook.tasks.platforms import probe_platforms
 
 COMPONENT = "disaster-recovery"
 

@@ -13,9 +13,9 @@ from opsbook.escalation import Severity, escalation_level
 from opsbook.incidents import Incident, escalate, list_incidents
 from opsbook.results import utcnow
 from opsbook.store import open_store
-from reports.messages import duration_words, render_message
-from reports.status_page import write_status_page
-from tasks.notify import Delivery, deliver
+from opsbook.reports.messages import duration_words, render_message
+from opsbook.reports.status_page import write_status_page
+from opsbook.tasks.notify import Delivery, deliver
 
 
 def status_page_path(config: EstateConfig) -> Path:

@@ -16,8 +16,8 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config import EstateConfig, Platform
 from opsbook.results import CheckResult, Status, error_result, judge, utcnow
 from opsbook.store import Sample, open_store
-from tasks.http import FetchFailure, fetch, new_client, sweep
-from tasks.platforms import judge_platform
+from opsbook.tasks.http import FetchFailure, fetch, new_client, sweep
+from opsbook.tasks.platforms import judge_platform
 
 RECENT = timedelta(hours=1)
 # Current against baseline median: 1.5x is worth a look, 2x is a regression.

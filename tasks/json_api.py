@@ -20,7 +20,7 @@ from opsbook.config.app_metrics import AppStep, ConditionSpec, Endpoint, JsonApi
 from opsbook.json_path import PathNotFound, json_type, resolve
 from opsbook.results import CheckResult, Status, error_result, judge
 from opsbook.store import Sample
-from tasks.http import FetchedResponse, FetchFailure
+from opsbook.tasks.http import FetchedResponse, FetchFailure
 
 COMPONENT = "application"
 _EXCERPT_CHARS = 120

@@ -17,7 +17,7 @@ from prefect.settings import PREFECT_API_URL
 from opsbook.config import HttpSettings
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import HistoryStore, open_store
-from tasks.http import FetchFailure, fetch, new_client
+from opsbook.tasks.http import FetchFailure, fetch, new_client
 
 COMPONENT = "monitoring"
 

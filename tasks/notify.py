@@ -28,8 +28,8 @@ from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.store.incident_models import DeliveryRow
-from reports.messages import Message, render_message
-from tasks.http import FetchFailure, new_client, post_json
+from opsbook.reports.messages import Message, render_message
+from opsbook.tasks.http import FetchFailure, new_client, post_json
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig, Limit, Platform
 from opsbook.results import CheckResult, Status, judge, utcnow
-from tasks.http import FetchFailure, fetch, sweep
+from opsbook.tasks.http import FetchFailure, fetch, sweep
 
 CHECK = "platform.health"
 COMPONENT = "platforms"

@@ -1,6 +1,6 @@
 """Prometheus' HTTP API: instant and range queries, answers parsed strictly.
 
-Every call goes through `tasks.http.fetch` (deadline, bounded body, retries on transient faults
+Every call goes through `opsbook.tasks.http.fetch` (deadline, bounded body, retries on transient faults
 only). Anything that is not a well-formed `success` answer raises `PrometheusError` whose message
 an operator can act on; Prometheus' own `errorType` and `error` are kept verbatim, so a PromQL
 syntax error reads exactly as Prometheus wrote it.
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from opsbook.config import HttpSettings
 from opsbook.config.resources import PrometheusSource
-from tasks.http import FetchFailure, FetchedResponse, fetch
+from opsbook.tasks.http import FetchFailure, FetchedResponse, fetch
 
 _EXCERPT_CHARS = 160
 

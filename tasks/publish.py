@@ -9,7 +9,7 @@ from prefect.artifacts import create_link_artifact, create_markdown_artifact, cr
 from prefect.cache_policies import NO_CACHE
 
 from opsbook.secrets import redact
-from reports import Report
+from opsbook.reports import Report
 
 
 def summary_markdown(report: Report, report_path: Path | None) -> str:

@@ -12,10 +12,10 @@ from prefect.utilities.asyncutils import run_coro_as_sync
 
 from opsbook.config import EstateConfig
 from opsbook.results import Verdict
-from reports import Report, write_report
-from reports.messages import render_message
-from reports.render import render_report
-from tasks.notify import deliver
+from opsbook.reports import Report, write_report
+from opsbook.reports.messages import render_message
+from opsbook.reports.render import render_report
+from opsbook.tasks.notify import deliver
 
 DIGEST_ITEMS = 5  # what needs attention, most urgent first; the rest is in the report
 _AT_LEAST = {"always": Verdict.GREEN, "amber": Verdict.AMBER, "red": Verdict.RED}

@@ -17,8 +17,8 @@ from opsbook.config import EstateConfig
 from opsbook.config.resources import PrometheusSource
 from opsbook.results import utcnow
 from opsbook.store import HistoryStore, Sample, open_store
-from tasks.http import new_client
-from tasks.prometheus import PrometheusError, Series, aligned_chunks, range_query, to_datetime
+from opsbook.tasks.http import new_client
+from opsbook.tasks.prometheus import PrometheusError, Series, aligned_chunks, range_query, to_datetime
 
 SOURCE = "prometheus"
 # query name -> (metric name in the history, unit). CPU, memory and disk share the check ids.

@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config import EstateConfig, Limit
 from opsbook.config.resources import HostSource, PrometheusSource
 from opsbook.results import CheckResult, Status, error_result, judge, stopwatch, utcnow
-from tasks.host import measure_host
-from tasks.http import new_client
-from tasks.prometheus import PrometheusError, Series, instant_query
+from opsbook.tasks.host import measure_host
+from opsbook.tasks.http import new_client
+from opsbook.tasks.prometheus import PrometheusError, Series, instant_query
 
 COMPONENT = "resources"
 # figure -> (check id, words). The check ids double as the metric names of backfilled samples.

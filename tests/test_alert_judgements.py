@@ -13,8 +13,8 @@ from opsbook.cli import app
 from opsbook.config.thresholds import KpiTargets
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
-from tasks.analytics.alert_noise import review_alert_noise
-from tasks.analytics.kpis import alert_records, operational_kpis
+from opsbook.tasks.analytics.alert_noise import review_alert_noise
+from opsbook.tasks.analytics.kpis import alert_records, operational_kpis
 from tests.helpers import write_config
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)

@@ -18,7 +18,7 @@ from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status
 from opsbook.store import open_store
 from opsbook.store.incident_models import DeliveryRow
-from tasks.alerts import handle_results, notify_alerts
+from opsbook.tasks.alerts import handle_results, notify_alerts
 from tests.helpers import estate
 from tests.receivers import SmtpServer, WebhookReceiver, start_smtp
 

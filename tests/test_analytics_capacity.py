@@ -11,8 +11,8 @@ from opsbook.config import Limit
 from opsbook.config.analytics import CapacityConfig, CapacityResource
 from opsbook.results import Status
 from opsbook.store import HistoryStore
-from tasks.analytics.capacity import analyse_capacity, capacity_chart, finding_result
-from tasks.analytics.series import SeriesRules, bucketed_series, check_series
+from opsbook.tasks.analytics.capacity import analyse_capacity, capacity_chart, finding_result
+from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series
 from tests.analytics_data import growing, load, nab_frame, truth
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)

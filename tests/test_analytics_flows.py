@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.capacity import capacity_planning
-from flows.daily import daily_checklist
+from opsbook.flows.capacity import capacity_planning
+from opsbook.flows.daily import daily_checklist
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import Status
 from opsbook.store import HistoryStore

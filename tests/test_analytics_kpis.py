@@ -10,8 +10,8 @@ import pytest
 from opsbook.config.thresholds import KpiTargets
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from tasks.analytics.alert_noise import noise_from_history, noise_result, review_noise
-from tasks.analytics.kpis import AlertRecord, IncidentRecord, operational_kpis, uptime_from_history
+from opsbook.tasks.analytics.alert_noise import noise_from_history, noise_result, review_noise
+from opsbook.tasks.analytics.kpis import AlertRecord, IncidentRecord, operational_kpis, uptime_from_history
 
 T = datetime(2026, 3, 1, tzinfo=UTC)
 M = timedelta(minutes=1)

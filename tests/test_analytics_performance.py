@@ -11,7 +11,7 @@ from opsbook.config.analytics import PerformanceReviewConfig, SeriesRef
 from opsbook.results import Status
 from tests.analytics_data import load, nab_frame, nab_windows
 from tests.helpers import estate
-from tasks.analytics.performance_review import review_performance, review_result, review_series
+from opsbook.tasks.analytics.performance_review import review_performance, review_result, review_series
 
 REF = SeriesRef(name="ec2 cpu", metric="ec2.cpu_pct", unit="%")
 SETTINGS = PerformanceReviewConfig()

@@ -10,8 +10,8 @@ import pytest
 from opsbook.config.analytics import SloConfig
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from tasks.analytics.series import bucketed_outcomes
-from tasks.analytics.slo import alert_windows, slo_result, slo_status
+from opsbook.tasks.analytics.series import bucketed_outcomes
+from opsbook.tasks.analytics.slo import alert_windows, slo_result, slo_status
 
 T0 = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)  # the outage starts; 3 healthy days before it
 MIN = timedelta(minutes=1)

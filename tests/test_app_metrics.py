@@ -16,7 +16,7 @@ from opsbook.demo.app_api import app_api_routes
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
-from tasks.app_metrics import STEPS, read_step
+from opsbook.tasks.app_metrics import STEPS, read_step
 
 TOKEN = "demo-token-5f3a9c"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.checklist import ChecklistOutcome
-from flows.daily import daily_checklist
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
 from opsbook.demo.estate import demo_estate
 from opsbook.demo.server import Reply
 from opsbook.results import Status

@@ -10,7 +10,7 @@ from alembic.migration import MigrationContext
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
 from opsbook.store.models import Base
-from tasks.backups.records import record_verification, verifications, verified_backups
+from opsbook.tasks.backups.records import record_verification, verifications, verified_backups
 
 
 def result(status: Status, message: str = "") -> CheckResult:
@@ -42,7 +42,7 @@ def test_models_match_the_migrations(history_url: str) -> None:
 
 def test_dr_drill_freshness_warns_when_no_drill_passed_recently(history_url: str) -> None:
     from opsbook.config.backups import DrTarget
-    from tasks.backups.verify import drill_freshness
+    from opsbook.tasks.backups.verify import drill_freshness
 
     now = utcnow()
     target = DrTarget(name="dr-eu", repository="main", url="postgresql+psycopg://dr@127.0.0.1/app")

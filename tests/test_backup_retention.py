@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from opsbook.config.backups import Retention
-from tasks.backups.files import Backup, list_backups, manifest_path, write_manifest
-from tasks.backups.retention import UnsafePath, plan_retention, prune
+from opsbook.tasks.backups.files import Backup, list_backups, manifest_path, write_manifest
+from opsbook.tasks.backups.retention import UnsafePath, plan_retention, prune
 from tests.backup_helpers import repository
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)

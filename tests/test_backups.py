@@ -14,10 +14,10 @@ from sqlalchemy import create_engine, text
 
 from opsbook.config.backups import RestoreServer
 from opsbook.results import Status, utcnow
-from tasks.backups.create import create_backup
-from tasks.backups.files import list_backups, manifest_path, read_manifest
-from tasks.backups.restore import SCRATCH_PREFIX
-from tasks.backups.verify import verify_repository
+from opsbook.tasks.backups.create import create_backup
+from opsbook.tasks.backups.files import list_backups, manifest_path, read_manifest
+from opsbook.tasks.backups.restore import SCRATCH_PREFIX
+from opsbook.tasks.backups.verify import verify_repository
 from tests.backup_helpers import copy_repository, fill_source, repository, source_database
 
 pytestmark = pytest.mark.postgres
@@ -192,7 +192,7 @@ def test_encrypted_backup_passes_and_plaintext_is_caught(source: str, server: Re
 
 
 def test_plaintext_sql_gz_named_as_encrypted_is_caught(tmp_path: Path) -> None:
-    from tasks.backups.integrity import check_encryption
+    from opsbook.tasks.backups.integrity import check_encryption
 
     repo = repository(tmp_path, format="plain_gz", encryption={"required": True, "passphrase": PASSPHRASE})
     fake = tmp_path / "db-20261127T000000Z.sql.gz.gpg"

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from flows.checklist import ChecklistOutcome
-from flows.daily import daily_checklist
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
 from opsbook.results import Status
-from tasks.backups.create import create_backup
-from tasks.backups.records import verifications
+from opsbook.tasks.backups.create import create_backup
+from opsbook.tasks.backups.records import verifications
 from tests.backup_helpers import repository, source_database
 from tests.helpers import write_config
 

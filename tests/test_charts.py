@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from reports.charts import LineChart, Series, bar_chart, line_chart, uptime_bars
+from opsbook.reports.charts import LineChart, Series, bar_chart, line_chart, uptime_bars
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 

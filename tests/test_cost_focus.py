@@ -13,9 +13,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.cost import analysis
-from tasks.cost.expectations import credits_and_refunds, gate_export
-from tasks.cost.focus import convert_currency, export_files, read_export
+from opsbook.tasks.cost import analysis
+from opsbook.tasks.cost.expectations import credits_and_refunds, gate_export
+from opsbook.tasks.cost.focus import convert_currency, export_files, read_export
 from tests.focus_builder import month_rows, write_export
 
 # Beside the checkout, as CI lays it out; OPSBOOK_SHARED_DATA points elsewhere (e.g. from a worktree).

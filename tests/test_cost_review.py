@@ -9,14 +9,14 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from flows.checklist import ChecklistOutcome
-from flows.cost_review import cost_review
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.cost_review import cost_review
 from opsbook.cli import app
 from opsbook.config import parse_config
 from opsbook.results import Status
 from opsbook.store import HistoryStore, Sample
-from tasks.cost import analysis
-from tasks.cost.focus import read_export
+from opsbook.tasks.cost import analysis
+from opsbook.tasks.cost.focus import read_export
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
@@ -139,7 +139,7 @@ def test_cli_rejects_a_bad_month_before_running(tmp_path: Path) -> None:
 def test_a_month_in_two_exports_counts_once_from_the_newest_file(tmp_path: Path, newest: str) -> None:
     import os
 
-    from tasks.cost.review import load_focus_exports
+    from opsbook.tasks.cost.review import load_focus_exports
 
     exports(tmp_path / "exports")
     again = write_export(tmp_path / "exports" / "focus-2025-09-again.csv", month_rows(2025, 9, SEPTEMBER))

@@ -10,8 +10,8 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
 
-from flows.checklist import ChecklistOutcome
-from flows.daily import daily_checklist
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore

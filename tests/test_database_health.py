@@ -10,9 +10,9 @@ import pytest
 
 from opsbook.config import ConfigError, parse_config
 from opsbook.results import CheckResult, Status
-from tasks.database.checks import CHECKS, Probe
-from tasks.database.connect import connect
-from tasks.database.health import check_database_health
+from opsbook.tasks.database.checks import CHECKS, Probe
+from opsbook.tasks.database.connect import connect
+from opsbook.tasks.database.health import check_database_health
 from tests.conftest import free_port
 from tests.helpers import estate
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
@@ -141,7 +141,7 @@ def test_health_connections_are_read_only_and_every_statement_is_bounded(cluster
 
 def test_a_query_that_times_out_is_an_error_for_its_check_only(
         cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import tasks.database.health as health
+    import opsbook.tasks.database.health as health
 
     def stuck(probe: Probe) -> CheckResult:
         probe.one("SELECT pg_sleep(2)")

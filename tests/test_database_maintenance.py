@@ -10,14 +10,14 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from flows.checklist import ChecklistOutcome
-from flows.daily import daily_checklist
-from flows.database_maintenance import MaintenanceParameters, database_maintenance
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
+from opsbook.flows.database_maintenance import MaintenanceParameters, database_maintenance
 from opsbook.cli import app
 from opsbook.config.databases import Database
 from opsbook.results import Status
 from opsbook.store import HistoryStore
-from tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_indexes
+from opsbook.tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_indexes
 from tests.helpers import write_config
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
 

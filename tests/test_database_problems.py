@@ -15,8 +15,8 @@ import psycopg
 import pytest
 
 from opsbook.results import CheckResult, Status
-from tasks.database.health import check_database_health
-from tasks.database.recommendations import recommend
+from opsbook.tasks.database.health import check_database_health
+from opsbook.tasks.database.recommendations import recommend
 from tests.helpers import estate
 from tests.pg_cluster import MONITOR_PASSWORD, MONITOR_ROLE, Cluster, throwaway_cluster
 

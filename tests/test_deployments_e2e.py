@@ -16,12 +16,12 @@ import yaml
 
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from deployments.local_server import local_prefect_server
+from opsbook.deployments.local_server import local_prefect_server
 from opsbook.config import HttpSettings
 from opsbook.results import Status
-from tasks.monitoring import check_prefect_server, check_schedules
+from opsbook.tasks.monitoring import check_prefect_server, check_schedules
 from opsbook.demo.server import LoopbackServer, Reply
-from reports.browser import chromium_path, visit
+from opsbook.reports.browser import chromium_path, visit
 from tests.helpers import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,7 +46,7 @@ def test_every_flow_is_deployed_so_the_ui_can_run_it() -> None:
     import ast
 
     declared = {d["entrypoint"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
-    flows = {f"flows/{path.name}:{node.name}" for path in sorted((ROOT / "flows").glob("*.py"))
+    flows = {f"opsbook.flows.{path.stem}:{node.name}" for path in sorted((ROOT / "flows").glob("*.py"))
              for node in ast.parse(path.read_text()).body
              if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
              and any("flow" in ast.unparse(d).split("(")[0] for d in node.decorator_list)}
@@ -124,7 +124,7 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
 
 
 def test_serve_builds_every_deployment_of_prefect_yaml(tmp_path: Path) -> None:
-    from deployments.serve import read_specs
+    from opsbook.deployments.serve import read_specs
 
     specs = read_specs({"OPSBOOK_CONFIG": str(tmp_path / "opsbook.yaml"), "OPSBOOK_DIR": str(ROOT)})
     assert {s.name for s in specs} == set(expected_schedules())

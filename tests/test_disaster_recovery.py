@@ -14,11 +14,11 @@ from prefect.client.orchestration import get_client
 from prefect.flow_runs import resume_flow_run
 from sqlalchemy import create_engine, text
 
-from flows.checklist import ChecklistOutcome
-from flows.disaster_recovery import DisasterRecoveryParams, disaster_recovery
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.disaster_recovery import DisasterRecoveryParams, disaster_recovery
 from opsbook.results import Status
-from tasks.backups.create import create_backup
-from tasks.backups.records import verifications
+from opsbook.tasks.backups.create import create_backup
+from opsbook.tasks.backups.records import verifications
 from tests.backup_helpers import repository, source_database
 from tests.helpers import write_config
 from tests.test_backups import scratch_databases
@@ -169,7 +169,7 @@ def test_an_activation_refuses_to_overwrite_a_target_that_holds_tables(
 def test_webhook_actions_post_once_and_a_5xx_is_not_retried(tmp_path: Path) -> None:
     from opsbook.config.backups import SwitchOverAction
     from opsbook.demo.server import LoopbackServer, Reply
-    from tasks.disaster_recovery import run_switch_over
+    from opsbook.tasks.disaster_recovery import run_switch_over
     from tests.helpers import estate
 
     seen: list[tuple[str, str]] = []
@@ -196,7 +196,7 @@ def test_dr_communication_is_sent_to_the_channels_and_a_failing_one_is_named(tmp
 
     from opsbook.config import parse_config
     from opsbook.demo.server import LoopbackServer, Reply
-    from tasks.disaster_recovery import communicate_dr
+    from opsbook.tasks.disaster_recovery import communicate_dr
 
     received: list[dict] = []
     with LoopbackServer({"/ok": lambda r: received.append(_json.loads(r.body)) or Reply(200),

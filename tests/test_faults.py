@@ -89,7 +89,7 @@ def test_a_run_killed_mid_write_leaves_the_store_intact_and_the_next_run_works(t
 
 @pytest.mark.usefixtures("prefect_server")
 def test_a_flow_retried_by_prefect_stores_its_results_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import flows.daily as daily
+    import opsbook.flows.daily as daily
 
     calls = {"n": 0}
     real_final_state = daily.final_state

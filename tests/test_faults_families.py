@@ -21,15 +21,15 @@ from opsbook.config import EstateConfig
 from opsbook.config.maintenance import CacheAction
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from opsbook.results import Status
-from reports.messages import Message
-from tasks.app_metrics import read_step
-from tasks.caches import run_cache_actions
-from tasks.database.health import check_database
-from tasks.investigation import recent_deployments
-from tasks.notify import send
-from tasks.platforms import probe_platforms
-from tasks.resources import prometheus_results
-from tasks.security.headers import check_headers
+from opsbook.reports.messages import Message
+from opsbook.tasks.app_metrics import read_step
+from opsbook.tasks.caches import run_cache_actions
+from opsbook.tasks.database.health import check_database
+from opsbook.tasks.investigation import recent_deployments
+from opsbook.tasks.notify import send
+from opsbook.tasks.platforms import probe_platforms
+from opsbook.tasks.resources import prometheus_results
+from opsbook.tasks.security.headers import check_headers
 from tests.conftest import free_port
 from tests.helpers import estate, raw_speaker
 
@@ -190,7 +190,7 @@ def test_hung_database_servers_are_waited_for_together_not_one_after_another(tmp
     """Three servers that say nothing until all three have a client connected, then answer with
     bytes that are not PostgreSQL's. Checked together, every client sees that answer at once;
     checked one after another, the first waits alone until its connect timeout expires."""
-    from tasks.database.health import check_database_health
+    from opsbook.tasks.database.health import check_database_health
 
     all_connected = threading.Barrier(3, timeout=30)
     listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(3)]

@@ -6,7 +6,7 @@ import asyncio
 
 from opsbook.config import parse_config
 from opsbook.results import Status
-from tasks.platforms import probe_platforms
+from opsbook.tasks.platforms import probe_platforms
 
 
 async def _sweep_two_origins(endpoints: int, concurrency: int) -> tuple[list, list[int]]:

@@ -15,7 +15,7 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, Fl
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
-from flows.incident import IncidentRequest, incident_response
+from opsbook.flows.incident import IncidentRequest, incident_response
 from opsbook.config import load_config
 from opsbook.incidents import get_incident
 from opsbook.results import utcnow
@@ -103,10 +103,10 @@ def test_p0_rollback_runs_only_after_approval(tmp_path: Path) -> None:
 
 
 def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) -> None:
-    from flows.escalation import escalation_sweep
+    from opsbook.flows.escalation import escalation_sweep
     from opsbook.incidents import open_incident
     from opsbook.results import CheckResult, Status
-    from tasks.alerts import handle_results
+    from opsbook.tasks.alerts import handle_results
 
     with WebhookReceiver() as hooks:
         path = write_config(tmp_path, {
@@ -129,7 +129,7 @@ def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) ->
 def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from sqlalchemy import text
 
-    from flows.daily import daily_checklist
+    from opsbook.flows.daily import daily_checklist
     from tests.conftest import free_port
     from tests.test_daily_flow import read_back
 
@@ -169,8 +169,8 @@ def test_a_prefect_notification_block_is_used_by_name(tmp_path: Path) -> None:
     from prefect.blocks.notifications import CustomWebhookNotificationBlock
 
     from opsbook.config import parse_config
-    from reports.messages import render_message
-    from tasks.notify import deliver
+    from opsbook.reports.messages import render_message
+    from opsbook.tasks.notify import deliver
 
     with WebhookReceiver() as hooks:
         CustomWebhookNotificationBlock(name="ops", url=hooks.url("/prefect"), json_data={"said": "{{body}}"},

@@ -17,7 +17,7 @@ from opsbook.incidents import (IncidentError, acknowledge, add_event, get_incide
                                resolve)
 from opsbook.results import CheckResult, Status
 from opsbook.store import open_store
-from tasks.incidents import announce, refresh_status_page, sweep_escalations
+from opsbook.tasks.incidents import announce, refresh_status_page, sweep_escalations
 from tests.helpers import estate, write_config
 from tests.receivers import WebhookReceiver, start_smtp
 

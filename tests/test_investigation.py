@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from flows.investigation import InvestigationRequest, performance_investigation
+from opsbook.flows.investigation import InvestigationRequest, performance_investigation
 from opsbook.config import load_config
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.incidents import get_incident, open_incident
 from opsbook.results import Status, utcnow
 from opsbook.store import Sample, open_store
-from tasks.investigation import compare_to_baseline
+from opsbook.tasks.investigation import compare_to_baseline
 from tests.helpers import write_config
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from opsbook.config.maintenance import LogDirectory
 from opsbook.results import Status
-from tasks.logs import clean_directory
+from opsbook.tasks.logs import clean_directory
 
 NOW = datetime(2026, 11, 27, 2, 0, tzinfo=UTC)
 

@@ -11,7 +11,7 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from opsbook.config import HttpSettings
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from tasks.monitoring import check_deadman, check_prefect_server
+from opsbook.tasks.monitoring import check_deadman, check_prefect_server
 from tests.conftest import free_port
 
 NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)

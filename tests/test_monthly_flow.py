@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from flows.checklist import ChecklistOutcome
-from flows.monthly import monthly_audit
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.monthly import monthly_audit
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
@@ -20,7 +20,7 @@ from tests.backup_helpers import source_database
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
-from tasks.backups.records import verifications
+from opsbook.tasks.backups.records import verifications
 from tests.test_disaster_recovery import database_exists, dr_config, dr_database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("prefect_server")

@@ -11,7 +11,7 @@ import pytest
 
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from opsbook.results import Status
-from tasks.platforms import probe_platforms
+from opsbook.tasks.platforms import probe_platforms
 from tests.conftest import free_port
 from tests.helpers import estate, raw_speaker
 

@@ -11,10 +11,10 @@ import pytest
 
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from reports import Report, Section, write_report
-from reports.browser import chromium_path, visit
-from reports.charts import LineChart, Series, line_chart
-from reports.index import build_index
+from opsbook.reports import Report, Section, write_report
+from opsbook.reports.browser import chromium_path, visit
+from opsbook.reports.charts import LineChart, Series, line_chart
+from opsbook.reports.index import build_index
 
 pytestmark = pytest.mark.skipif(chromium_path() is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 

@@ -14,8 +14,8 @@ from opsbook.config import ConfigError, parse_config
 from opsbook.demo.estate import DemoEstate
 from opsbook.demo.server import LoopbackServer, Reply, Request
 from opsbook.results import Status
-from tasks.prometheus import aligned_chunks
-from tasks.resources import check_resource_utilisation, measure_resources
+from opsbook.tasks.prometheus import aligned_chunks
+from opsbook.tasks.resources import check_resource_utilisation, measure_resources
 from tests.helpers import estate
 
 

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from opsbook.cli import app
 from opsbook.results import Status, utcnow
 from opsbook.store import HistoryStore
-from tasks.resource_history import backfill_resources
-from tasks.resources import measure_resources
+from opsbook.tasks.resource_history import backfill_resources
+from opsbook.tasks.resources import measure_resources
 from tests.conftest import free_port
 from tests.helpers import estate, write_config
 from tests.test_resources import df_percent
@@ -154,8 +154,8 @@ def test_backfill_command_exits_1_when_prometheus_is_down(tmp_path: Path) -> Non
 
 @pytest.mark.usefixtures("prefect_server")
 def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path, prometheus: RunningPrometheus) -> None:
-    from flows.checklist import ChecklistOutcome
-    from flows.daily import daily_checklist
+    from opsbook.flows.checklist import ChecklistOutcome
+    from opsbook.flows.daily import daily_checklist
 
     history = f"sqlite:///{tmp_path / 'history.db'}"
     path = write_config(tmp_path, {
@@ -182,7 +182,7 @@ def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path
 
 @pytest.mark.usefixtures("prefect_server")
 def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(tmp_path: Path, prometheus: RunningPrometheus) -> None:
-    from flows.backfill import BackfillParameters, backfill_resource_history
+    from opsbook.flows.backfill import BackfillParameters, backfill_resource_history
 
     history = f"sqlite:///{tmp_path / 'history.db'}"
     path = write_config(tmp_path, {"history": {"url": history}, "resources": {"prometheus": {"url": prometheus.url}}})
@@ -199,7 +199,7 @@ def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(tmp_path: Pa
 
 @pytest.mark.usefixtures("prefect_server")
 def test_backfill_flow_fails_when_prometheus_is_down(tmp_path: Path) -> None:
-    from flows.backfill import BackfillParameters, backfill_resource_history
+    from opsbook.flows.backfill import BackfillParameters, backfill_resource_history
 
     path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "http": {"retries": 0},
                                    "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}})

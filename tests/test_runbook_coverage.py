@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from opsbook.results import Status
-from tasks.coverage import MAPPING, automation_names, check_runbook_coverage, coverage, read_steps
+from opsbook.tasks.coverage import MAPPING, automation_names, check_runbook_coverage, coverage, read_steps
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "shared" / "seed" / "operational-runbooks.md"
 needs_runbook = pytest.mark.skipif(not RUNBOOK.exists(), reason=f"the user's runbook is not at {RUNBOOK}")

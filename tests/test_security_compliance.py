@@ -10,7 +10,7 @@ from pathlib import Path
 
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import Status
-from tasks.security.checks import header_results, vulnerability_results
+from opsbook.tasks.security.checks import header_results, vulnerability_results
 from tests.conftest import free_port
 from tests.helpers import estate
 

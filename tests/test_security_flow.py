@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from flows.checklist import ChecklistOutcome
-from flows.daily import daily_checklist
-from flows.security import security_health_check
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
+from opsbook.flows.security import security_health_check
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.demo.tls import TlsServer, issue
 from opsbook.results import Status, Verdict

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from flows.security_incident import SecurityIncidentOutcome, SecurityIncidentParams, security_incident_response
+from opsbook.flows.security_incident import SecurityIncidentOutcome, SecurityIncidentParams, security_incident_response
 from opsbook.config import parse_config
-from tasks.security.incident import apply_block, ip_timeline, plan_block, security_incidents
+from opsbook.tasks.security.incident import apply_block, ip_timeline, plan_block, security_incidents
 from tests.helpers import write_config
 from tests.test_security_logs import OPENSSH, _need
 

@@ -15,10 +15,10 @@ import pytest
 
 from opsbook.config.security import BruteForceRule, BurstRule
 from opsbook.results import Status
-from tasks.security.accesslog import parse_access_log
-from tasks.security.authlog import infer_year, parse_auth_log
-from tasks.security.checks import failed_authentication_results, suspicious_activity_results
-from tasks.security.findings import access_findings, auth_findings, web_login_failures
+from opsbook.tasks.security.accesslog import parse_access_log
+from opsbook.tasks.security.authlog import infer_year, parse_auth_log
+from opsbook.tasks.security.checks import failed_authentication_results, suspicious_activity_results
+from opsbook.tasks.security.findings import access_findings, auth_findings, web_login_failures
 from tests.helpers import estate
 
 def _shared_data() -> Path:

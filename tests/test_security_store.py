@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from tasks.security.incident import SecurityIncidentRecord, record_security_incident, security_incidents
+from opsbook.tasks.security.incident import SecurityIncidentRecord, record_security_incident, security_incidents
 
 
 def test_security_incidents_round_trip_and_rewrite_per_run(history_url: str) -> None:

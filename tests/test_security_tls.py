@@ -12,8 +12,8 @@ import pytest
 from opsbook.config.security import CertificatePolicy, CertificateTarget
 from opsbook.demo.tls import Issued, TlsServer, issue
 from opsbook.results import Status
-from tasks.security.certificates import CertificateFacts, judge_certificate, names_match
-from tasks.security.checks import certificate_results
+from opsbook.tasks.security.certificates import CertificateFacts, judge_certificate, names_match
+from opsbook.tasks.security.checks import certificate_results
 from tests.conftest import free_port
 from tests.helpers import estate
 

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from flows.checklist import ChecklistOutcome
-from flows.weekly import weekly_maintenance
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.weekly import weekly_maintenance
 from opsbook.config.notifications import NotificationsConfig, Route, RouteMatch, WebhookChannel
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.demo.tls import TlsServer, issue
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
-from tasks.alert_rules import rule_findings
+from opsbook.tasks.alert_rules import rule_findings
 from tests.helpers import write_config
 from tests.receivers import WebhookReceiver
 

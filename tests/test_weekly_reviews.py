@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from opsbook.results import Status
-from tasks.dependencies import review_dependency_updates
-from tasks.patches import parse_upgradable, review_system_updates
+from opsbook.tasks.dependencies import review_dependency_updates
+from opsbook.tasks.patches import parse_upgradable, review_system_updates
 
 SAMPLE = """Listing...
 openssl/stable-security 3.0.15-1~deb12u1 amd64 [upgradable from: 3.0.14-1~deb12u2]

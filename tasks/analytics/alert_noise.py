@@ -19,7 +19,7 @@ from opsbook.alerts import fingerprint
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.models import CheckResultRow
-from tasks.analytics.kpis import AlertRecord, alert_records
+from opsbook.tasks.analytics.kpis import AlertRecord, alert_records
 
 CHECK = "alerts.noise"
 COMPONENT = "monitoring"

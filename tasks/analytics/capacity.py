@@ -24,8 +24,8 @@ from opsbook.config.analytics import CapacityConfig, CapacityResource
 from opsbook.quality import GateResult
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import open_store
-from reports.charts import Band, LineChart, Series, line_chart
-from tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
+from opsbook.reports.charts import Band, LineChart, Series, line_chart
+from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
 CHECK = "capacity.projection"
 COMPONENT = "capacity"

@@ -24,7 +24,7 @@ from opsbook.quality import gate
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.incident_models import IncidentRow
-from tasks.analytics.series import bucketed_outcomes
+from opsbook.tasks.analytics.series import bucketed_outcomes
 
 COMPONENT = "kpis"
 

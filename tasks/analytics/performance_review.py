@@ -22,7 +22,7 @@ from opsbook.config.analytics import PerformanceReviewConfig, SeriesRef
 from opsbook.quality import GateResult
 from opsbook.results import CheckResult, Status, error_result, judge, utcnow
 from opsbook.store import open_store
-from tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
+from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
 CHECK = "performance.review"
 COMPONENT = "performance"

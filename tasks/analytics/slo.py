@@ -20,7 +20,7 @@ from opsbook.config.analytics import SloConfig
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import open_store
 from opsbook.quality import GateResult
-from tasks.analytics.series import bucketed_outcomes, check_outcomes
+from opsbook.tasks.analytics.series import bucketed_outcomes, check_outcomes
 
 CHECK = "slo.error_budget"
 COMPONENT = "slo"

@@ -20,10 +20,10 @@ from sqlalchemy import create_engine, text
 
 from opsbook.config.backups import BackupRepository
 from opsbook.results import utcnow
-from tasks.backups import crypto
-from tasks.backups.files import backup_suffix, checksums, tree_size, write_manifest
-from tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool
-from tasks.backups.restore import count_rows, quote_ident, user_tables
+from opsbook.tasks.backups import crypto
+from opsbook.tasks.backups.files import backup_suffix, checksums, tree_size, write_manifest
+from opsbook.tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool
+from opsbook.tasks.backups.restore import count_rows, quote_ident, user_tables
 
 _FORMAT_FLAG = {"custom": "--format=custom", "directory": "--format=directory", "plain_gz": "--format=plain"}
 

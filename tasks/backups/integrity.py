@@ -13,9 +13,9 @@ from pathlib import Path
 
 from opsbook.config.backups import BackupRepository
 from opsbook.results import CheckResult, Status, describe_exception
-from tasks.backups import crypto
-from tasks.backups.files import Backup, checksums
-from tasks.backups.pgtools import ToolError, run, tool
+from opsbook.tasks.backups import crypto
+from opsbook.tasks.backups.files import Backup, checksums
+from opsbook.tasks.backups.pgtools import ToolError, run, tool
 
 COMPONENT = "backups"
 

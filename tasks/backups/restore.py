@@ -27,7 +27,7 @@ from opsbook.config.backups import BackupRepository
 from opsbook.quality import GateResult, expectation, gate
 from opsbook.results import describe_exception
 from opsbook.secrets import redact
-from tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool, with_database
+from opsbook.tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool, with_database
 
 SCRATCH_PREFIX = "opsbook_restore_"
 _SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")

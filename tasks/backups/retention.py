@@ -15,7 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from opsbook.config.backups import BackupRepository, Retention
-from tasks.backups.files import Backup, manifest_path
+from opsbook.tasks.backups.files import Backup, manifest_path
 
 _PERIODS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
     "daily": lambda t: (t.year, t.month, t.day),

@@ -18,11 +18,11 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, RestoreServer
 from opsbook.results import CheckResult, Status, error_result, judge, utcnow
-from tasks.backups.files import Backup, list_backups
-from tasks.backups.integrity import COMPONENT, repo_result, check_completion, check_encryption, check_integrity, scratch_dir
-from tasks.backups.records import record_verification, verifications
-from tasks.backups.restore import RestoreReport, restore_test
-from tasks.backups.retention import plan_retention, prune
+from opsbook.tasks.backups.files import Backup, list_backups
+from opsbook.tasks.backups.integrity import COMPONENT, repo_result, check_completion, check_encryption, check_integrity, scratch_dir
+from opsbook.tasks.backups.records import record_verification, verifications
+from opsbook.tasks.backups.restore import RestoreReport, restore_test
+from opsbook.tasks.backups.retention import plan_retention, prune
 
 CHECK = "backup.verify"
 DRILL_CHECK = "backup.dr_drill"

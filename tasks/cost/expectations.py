@@ -13,7 +13,7 @@ import great_expectations.expectations as gxe
 import pandas as pd
 from great_expectations.expectations.row_conditions import Column
 
-from tasks.cost.gate import GateReport, Rule, run_gate
+from opsbook.tasks.cost.gate import GateReport, Rule, run_gate
 
 # The FOCUS 1.0 columns the review reads, and the kind of value each must hold.
 REQUIRED_COLUMNS = {

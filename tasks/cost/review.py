@@ -17,10 +17,10 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config.costs import CostsConfig
 from opsbook.results import CheckResult, Status, error_result, judge, stopwatch
 from opsbook.store import open_store
-from tasks.cost import analysis
-from tasks.cost.expectations import credits_and_refunds, gate_export
-from tasks.cost.focus import ExportError, convert_currency, export_files, read_export
-from tasks.cost.gate import GateReport
+from opsbook.tasks.cost import analysis
+from opsbook.tasks.cost.expectations import credits_and_refunds, gate_export
+from opsbook.tasks.cost.focus import ExportError, convert_currency, export_files, read_export
+from opsbook.tasks.cost.gate import GateReport
 
 COMPONENT = "costs"
 

@@ -20,8 +20,8 @@ from opsbook.results import CheckResult, Status, describe_exception, error_resul
 from opsbook.secrets import redact
 from opsbook.store import Sample, open_store
 from opsbook.store.engine import safe_url
-from tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, TITLES, Probe
-from tasks.database.connect import connect, describe_database_error
+from opsbook.tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, TITLES, Probe
+from opsbook.tasks.database.connect import connect, describe_database_error
 
 CONNECTION_CHECK = "database.connection"
 MAX_PARALLEL_DATABASES = 8

@@ -20,8 +20,8 @@ from psycopg.rows import dict_row
 from opsbook.config.databases import Database
 from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
 from opsbook.store import Sample, open_store
-from tasks.database.checks import COMPONENT, INVALID_INDEXES, Probe, statements_schema
-from tasks.database.connect import connect, describe_database_error
+from opsbook.tasks.database.checks import COMPONENT, INVALID_INDEXES, Probe, statements_schema
+from opsbook.tasks.database.connect import connect, describe_database_error
 
 PLAN_CACHE_NOTE = ("PostgreSQL has no server-wide query plan cache (DISCARD PLANS only clears the current "
                    "session's plans), so the runbook's \"query plan cache cleanup\" is done as: snapshot "

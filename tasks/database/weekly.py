@@ -8,9 +8,9 @@ from datetime import timedelta
 from opsbook.results import CheckResult, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
-from reports import Table
-from tasks.database.checks import CHECKS
-from tasks.database.recommendations import recommend
+from opsbook.reports import Table
+from opsbook.tasks.database.checks import CHECKS
+from opsbook.tasks.database.recommendations import recommend
 
 
 def seven_day_summary(history_url: str, targets: list[str], days: int = 7) -> Table:

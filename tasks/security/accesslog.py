@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.security.logfile import ParsedLog, numbered_lines
+from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 
 COLUMNS = ["ts", "line", "ip", "user", "method", "path", "status", "size", "referer", "agent"]
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pandas as pd
 
-from tasks.security.logfile import ParsedLog, numbered_lines
+from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 
 COLUMNS = ["ts", "line", "host", "program", "kind", "user", "ip", "method", "invalid_user", "repeated"]
 

@@ -18,15 +18,15 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.config import EstateConfig
 from opsbook.config.security import CertificateTarget, SecurityConfig
 from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
-from tasks.security.accesslog import parse_access_log
-from tasks.security.authlog import parse_auth_log
-from tasks.security.certificates import CHECK as CERT_CHECK
-from tasks.security.certificates import inspect_endpoint, judge_certificate
-from tasks.security.findings import AuthFindings, access_findings, auth_findings, in_window, web_login_failures
-from tasks.security.headers import CHECK as HEADERS_CHECK
-from tasks.security.headers import check_headers
-from tasks.security.logfile import ParsedLog
-from tasks.security.vulns import count_by_severity, read_report
+from opsbook.tasks.security.accesslog import parse_access_log
+from opsbook.tasks.security.authlog import parse_auth_log
+from opsbook.tasks.security.certificates import CHECK as CERT_CHECK
+from opsbook.tasks.security.certificates import inspect_endpoint, judge_certificate
+from opsbook.tasks.security.findings import AuthFindings, access_findings, auth_findings, in_window, web_login_failures
+from opsbook.tasks.security.headers import CHECK as HEADERS_CHECK
+from opsbook.tasks.security.headers import check_headers
+from opsbook.tasks.security.logfile import ParsedLog
+from opsbook.tasks.security.vulns import count_by_severity, read_report
 
 COMPONENT = "security"
 AUTH_CHECK = "security.auth_failures"

@@ -1,6 +1,6 @@
 """Security headers on platform URLs: HSTS, CSP, X-Content-Type-Options, X-Frame-Options.
 
-Fetched with `tasks.http.fetch` like every HTTP call; a missing required header fails, a weak
+Fetched with `opsbook.tasks.http.fetch` like every HTTP call; a missing required header fails, a weak
 value (a short HSTS max-age, a framing policy that allows anyone) warns.
 """
 
@@ -14,7 +14,7 @@ import httpx
 from opsbook.config import HttpSettings
 from opsbook.config.security import HeaderPolicy
 from opsbook.results import CheckResult, Status, utcnow
-from tasks.http import FetchFailure, fetch, sweep
+from opsbook.tasks.http import FetchFailure, fetch, sweep
 
 CHECK = "security.headers"
 COMPONENT = "security"

@@ -24,9 +24,9 @@ from opsbook.config import EstateConfig
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.store.security_models import SecurityIncident
-from tasks.security.accesslog import parse_access_log
-from tasks.security.authlog import parse_auth_log
-from tasks.security.findings import in_window
+from opsbook.tasks.security.accesslog import parse_access_log
+from opsbook.tasks.security.authlog import parse_auth_log
+from opsbook.tasks.security.findings import in_window
 
 TIMELINE_ROWS = 50
 
