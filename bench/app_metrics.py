@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opsbook.config import parse_config  # noqa: E402
-from opsbook.demo.app_api import app_api_routes  # noqa: E402
-from opsbook.demo.server import LoopbackServer  # noqa: E402
-from opsbook.store import open_store  # noqa: E402
-from opsbook.tasks.app_metrics import STEPS, read_step  # noqa: E402
+from opsbook.config import parse_config
+from opsbook.demo.app_api import app_api_routes
+from opsbook.demo.server import LoopbackServer
+from opsbook.store import open_store
+from opsbook.tasks.app_metrics import STEPS, read_step
 
 
 async def review(config) -> int:  # type: ignore[no-untyped-def]
@@ -35,8 +35,13 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=20)
     rounds = parser.parse_args().rounds
     with tempfile.TemporaryDirectory() as folder, LoopbackServer(app_api_routes("bench-token")) as server:
-        config = parse_config({"history": {"url": f"sqlite:///{folder}/h.db"}, "metrics_sources": [
-            {"base_url": server.url("/"), "headers": {"Authorization": "Bearer ${T}"}}]}, environ={"T": "bench-token"})
+        config = parse_config(
+            {
+                "history": {"url": f"sqlite:///{folder}/h.db"},
+                "metrics_sources": [{"base_url": server.url("/"), "headers": {"Authorization": "Bearer ${T}"}}],
+            },
+            environ={"T": "bench-token"},
+        )
         asyncio.run(review(config))  # warm-up: schema, clients, TLS context
         timings = []
         for _ in range(rounds):
@@ -44,8 +49,10 @@ def main() -> None:
             results = asyncio.run(review(config))
             timings.append((time.perf_counter() - started) * 1000)
         samples = len(open_store(config.history.url).samples("disk", source="app"))
-    print(f"{rounds} reviews, {results} results each: median {statistics.median(timings):.0f} ms, "
-          f"worst {max(timings):.0f} ms; {samples} disk samples stored (one per review)")
+    print(
+        f"{rounds} reviews, {results} results each: median {statistics.median(timings):.0f} ms, "
+        f"worst {max(timings):.0f} ms; {samples} disk samples stored (one per review)"
+    )
 
 
 if __name__ == "__main__":

@@ -16,11 +16,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy import create_engine, text
 
-from opsbook.config.backups import BackupRepository, RestoreServer  # noqa: E402
-from opsbook.tasks.backups.create import create_backup  # noqa: E402
-from opsbook.tasks.backups.verify import verify_repository  # noqa: E402
+from opsbook.config.backups import BackupRepository, RestoreServer
+from opsbook.tasks.backups.create import create_backup
+from opsbook.tasks.backups.verify import verify_repository
 
 
 def main() -> None:
@@ -34,13 +34,21 @@ def main() -> None:
     try:
         engine = create_engine(url)
         with engine.begin() as connection:
-            connection.execute(text("CREATE TABLE events (id bigserial PRIMARY KEY, payload text, created_at timestamptz)"))
-            connection.execute(text("INSERT INTO events (payload, created_at) SELECT md5(g::text), now() - g * "
-                                    "interval '1 second' FROM generate_series(1, :n) g"), {"n": rows})
+            connection.execute(
+                text("CREATE TABLE events (id bigserial PRIMARY KEY, payload text, created_at timestamptz)")
+            )
+            connection.execute(
+                text(
+                    "INSERT INTO events (payload, created_at) SELECT md5(g::text), now() - g * "
+                    "interval '1 second' FROM generate_series(1, :n) g"
+                ),
+                {"n": rows},
+            )
         engine.dispose()
         with tempfile.TemporaryDirectory() as folder:
-            repo = BackupRepository(name="bench", path=Path(folder), expected_tables=["events"],
-                                    rpo_column="public.events.created_at")
+            repo = BackupRepository(
+                name="bench", path=Path(folder), expected_tables=["events"], rpo_column="public.events.created_at"
+            )
             started = time.perf_counter()
             path = create_backup(url, repo)
             print(f"rows {rows:,}: backup create {time.perf_counter() - started:.2f} s, {path.stat().st_size:,} bytes")
@@ -49,8 +57,10 @@ def main() -> None:
                 results = verify_repository(repo, RestoreServer(url=admin_url))[0]
                 total = time.perf_counter() - started
                 restore = next(r for r in results if r.check == "backup.restore")
-                print(f"verify #{attempt}: {total:.2f} s total, restore {restore.value:.2f} s; "
-                      + ", ".join(f"{r.check.split('.')[1]}={r.status.value}" for r in results))
+                print(
+                    f"verify #{attempt}: {total:.2f} s total, restore {restore.value:.2f} s; "
+                    + ", ".join(f"{r.check.split('.')[1]}={r.status.value}" for r in results)
+                )
     finally:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))

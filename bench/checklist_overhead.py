@@ -34,8 +34,8 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 from opsbook.config import load_config
 from opsbook.demo.estate import demo_estate
-from opsbook.results import utcnow
 from opsbook.reports import Report, Section
+from opsbook.results import utcnow
 from opsbook.tasks import app_metrics
 from opsbook.tasks.alerts import handle_results
 from opsbook.tasks.history import store_results
@@ -45,10 +45,18 @@ from opsbook.tasks.resources import check_resource_utilisation
 from opsbook.tasks.security.checks import check_security_status
 
 # The daily flow's steps for the demo estate (platforms, security, the app's JSON API, resources).
-DEMO_STEPS = [check_platform_health, check_security_status, app_metrics.check_web_vitals,
-              app_metrics.check_api_performance, app_metrics.check_user_engagement,
-              app_metrics.check_security_dashboard, app_metrics.check_app_resources,
-              app_metrics.check_real_user_monitoring, app_metrics.check_error_rate_24h, check_resource_utilisation]
+DEMO_STEPS = [
+    check_platform_health,
+    check_security_status,
+    app_metrics.check_web_vitals,
+    app_metrics.check_api_performance,
+    app_metrics.check_user_engagement,
+    app_metrics.check_security_dashboard,
+    app_metrics.check_app_resources,
+    app_metrics.check_real_user_monitoring,
+    app_metrics.check_error_rate_24h,
+    check_resource_utilisation,
+]
 
 
 def _call(task: Any, *args: Any) -> Any:
@@ -65,12 +73,26 @@ def direct_run(config_path: Path) -> dict[str, float]:
         sections = [Section(t.name, r) for t, r in zip(DEMO_STEPS, pool.map(lambda t: _call(t, config), DEMO_STEPS))]
     t1 = time.perf_counter()
     results = [r for s in sections for r in s.results]
-    store_results.fn(config.history.url, run_id=run_id, flow="daily-checklist", estate=config.estate,
-                     started_at=started_at, finished_at=utcnow(), results=results)
+    store_results.fn(
+        config.history.url,
+        run_id=run_id,
+        flow="daily-checklist",
+        estate=config.estate,
+        started_at=started_at,
+        finished_at=utcnow(),
+        results=results,
+    )
     asyncio.run(handle_results(config, results))
     t2 = time.perf_counter()
-    report = Report(kind="daily", title="Daily health check", estate=config.estate, run_id=run_id,
-                    started_at=started_at, finished_at=utcnow(), sections=sections)
+    report = Report(
+        kind="daily",
+        title="Daily health check",
+        estate=config.estate,
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=utcnow(),
+        sections=sections,
+    )
     write_html_report.fn(report, config.reports.directory)
     t3 = time.perf_counter()
     return {"checks": t1 - t0, "store": t2 - t1, "report": t3 - t2, "total": t3 - t0}
@@ -92,9 +114,15 @@ def main() -> None:
 
     from prefect.testing.utilities import prefect_test_harness
 
-    rows: dict[str, list[float]] = {"demo servers start": [], "direct: checks": [], "direct: store + alerts": [],
-                                    "direct: report": [], "direct: total": [], "flow: total": [],
-                                    "prefect overhead": []}
+    rows: dict[str, list[float]] = {
+        "demo servers start": [],
+        "direct: checks": [],
+        "direct: store + alerts": [],
+        "direct: report": [],
+        "direct: total": [],
+        "flow: total": [],
+        "prefect overhead": [],
+    }
     with tempfile.TemporaryDirectory(prefix="opsbook-bench-") as workdir:
         started = time.perf_counter()
         with prefect_test_harness(server_startup_timeout=120):

@@ -25,12 +25,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import aiohttp  # noqa: E402
-import httpx  # noqa: E402
+import aiohttp
+import httpx
 
-from opsbook.config import parse_config  # noqa: E402
-from opsbook.results import Status  # noqa: E402
-from opsbook.tasks.platforms import probe_platforms  # noqa: E402
+from opsbook.config import parse_config
+from opsbook.results import Status
+from opsbook.tasks.platforms import probe_platforms
 
 
 def serve(port: int, delay: float, ready) -> None:  # type: ignore[no-untyped-def]
@@ -45,8 +45,14 @@ def serve(port: int, delay: float, ready) -> None:  # type: ignore[no-untyped-de
                 failing = path.rsplit("/", 1)[-1].isdigit() and int(path.rsplit("/", 1)[-1]) % 20 == 0
                 body = b"fail" if failing else b'{"status":"ok"}'
                 status = b"500 Internal Server Error" if failing else b"200 OK"
-                writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: " + str(len(body)).encode()
-                             + b"\r\nContent-Type: application/json\r\n\r\n" + body)
+                writer.write(
+                    b"HTTP/1.1 "
+                    + status
+                    + b"\r\nContent-Length: "
+                    + str(len(body)).encode()
+                    + b"\r\nContent-Type: application/json\r\n\r\n"
+                    + body
+                )
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
             pass
@@ -96,10 +102,12 @@ async def bare_asyncio(urls: list[tuple[int, str]], concurrency: int) -> int:
 async def plain_aiohttp(urls: list[str], concurrency: int) -> int:
     semaphore = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session:
+
         async def one(url: str) -> bool:
             async with semaphore, session.get(url) as response:
                 await response.read()
                 return response.status == 200
+
         return sum(await asyncio.gather(*(one(u) for u in urls)))
 
 
@@ -107,9 +115,11 @@ async def shared_httpx(urls: list[str], concurrency: int) -> int:
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     semaphore = asyncio.Semaphore(concurrency)
     async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+
         async def one(url: str) -> bool:
             async with semaphore:
                 return (await client.get(url)).status_code == 200
+
         return sum(await asyncio.gather(*(one(u) for u in urls)))
 
 
@@ -130,24 +140,34 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--delay", type=float, default=0.1)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--sequential-sample", type=int, default=50,
-                        help="requests timed sequentially, scaled to --endpoints (0 to skip)")
+    parser.add_argument(
+        "--sequential-sample",
+        type=int,
+        default=50,
+        help="requests timed sequentially, scaled to --endpoints (0 to skip)",
+    )
     parser.add_argument("--skip-shared-httpx", action="store_true")
     parser.add_argument("--out", type=Path, default=Path(__file__).with_name("results") / "health_sweep.json")
     args = parser.parse_args()
 
     ports = [free_port() for _ in range(4)]  # several server processes, as several hosts would be
     ready = [multiprocessing.Event() for _ in ports]
-    servers = [multiprocessing.Process(target=serve, args=(p, args.delay, r), daemon=True) for p, r in zip(ports, ready)]
+    servers = [
+        multiprocessing.Process(target=serve, args=(p, args.delay, r), daemon=True) for p, r in zip(ports, ready)
+    ]
     for process in servers:
         process.start()
     for event in ready:
         event.wait(10)
     endpoints = [(ports[i % len(ports)], f"/ep/{i}") for i in range(args.endpoints)]
     urls = [f"http://127.0.0.1:{port}{path}" for port, path in endpoints]
-    config = parse_config({"http": {"concurrency": args.concurrency, "retries": 0, "timeout_s": 30},
-                           "thresholds": {"http": {"latency_ms": {"warn": 5000, "fail": 10000}}},
-                           "platforms": [{"name": f"ep{i}", "url": u} for i, u in enumerate(urls)]})
+    config = parse_config(
+        {
+            "http": {"concurrency": args.concurrency, "retries": 0, "timeout_s": 30},
+            "thresholds": {"http": {"latency_ms": {"warn": 5000, "fail": 10000}}},
+            "platforms": [{"name": f"ep{i}", "url": u} for i, u in enumerate(urls)],
+        }
+    )
     limit = args.endpoints / args.concurrency * args.delay
     rows: dict[str, list[float]] = {"opsbook sweep": [], "bare asyncio": [], "plain aiohttp": []}
     if not args.skip_shared_httpx:
@@ -173,20 +193,40 @@ def main() -> None:
         for process in servers:
             process.terminate()
 
-    print(f"{args.endpoints} endpoints, {args.delay * 1000:.0f} ms each, concurrency {args.concurrency}; "
-          f"physical limit {limit:.2f} s")
+    print(
+        f"{args.endpoints} endpoints, {args.delay * 1000:.0f} ms each, concurrency {args.concurrency}; "
+        f"physical limit {limit:.2f} s"
+    )
     print(f"{'case':<28}{'median s':>10}{'min s':>10}{'max s':>10}{'x limit':>10}{'x bare':>9}{'ok':>7}")
     summary = {}
     baseline = statistics.median(rows["bare asyncio"])  # measured in this run, beside the others
     for name, values in rows.items():
         median = statistics.median(values)
-        summary[name] = {"median_s": median, "min_s": min(values), "max_s": max(values), "ratio_to_limit": median / limit,
-                         "ratio_to_bare_asyncio": median / baseline, "healthy": healthy.get(name)}
-        print(f"{name:<28}{median:>10.2f}{min(values):>10.2f}{max(values):>10.2f}{median / limit:>10.2f}"
-              f"{median / baseline:>9.2f}{healthy.get(name, ''):>7}")
+        summary[name] = {
+            "median_s": median,
+            "min_s": min(values),
+            "max_s": max(values),
+            "ratio_to_limit": median / limit,
+            "ratio_to_bare_asyncio": median / baseline,
+            "healthy": healthy.get(name),
+        }
+        print(
+            f"{name:<28}{median:>10.2f}{min(values):>10.2f}{max(values):>10.2f}{median / limit:>10.2f}"
+            f"{median / baseline:>9.2f}{healthy.get(name, ''):>7}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"endpoints": args.endpoints, "concurrency": args.concurrency,
-                                    "delay_s": args.delay, "limit_s": limit, "cases": summary}, indent=2))
+    args.out.write_text(
+        json.dumps(
+            {
+                "endpoints": args.endpoints,
+                "concurrency": args.concurrency,
+                "delay_s": args.delay,
+                "limit_s": limit,
+                "cases": summary,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

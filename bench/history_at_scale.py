@@ -36,11 +36,11 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from opsbook.config.analytics import CapacityConfig, CapacityResource  # noqa: E402
-from opsbook.config.thresholds import Limit  # noqa: E402
-from opsbook.store import HistoryStore, Sample  # noqa: E402
-from opsbook.tasks.analytics.capacity import BUCKET, analyse_capacity  # noqa: E402
-from opsbook.tasks.analytics.series import bucketed_series  # noqa: E402
+from opsbook.config.analytics import CapacityConfig, CapacityResource
+from opsbook.config.thresholds import Limit
+from opsbook.store import HistoryStore, Sample
+from opsbook.tasks.analytics.capacity import BUCKET, analyse_capacity
+from opsbook.tasks.analytics.series import bucketed_series
 
 RESULTS = Path(__file__).with_name("results")
 ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -53,12 +53,18 @@ def samples(metric: int, days: int) -> Iterator[Sample]:
     rng = np.random.default_rng(metric)
     minutes = days * 1440
     t = np.arange(minutes)
-    values = np.clip(30 + metric % 20 + 10 * np.sin(2 * np.pi * t / 1440) + t / 1440 * 0.2
-                     + rng.normal(0, 2, minutes), 0, 100)
+    values = np.clip(
+        30 + metric % 20 + 10 * np.sin(2 * np.pi * t / 1440) + t / 1440 * 0.2 + rng.normal(0, 2, minutes), 0, 100
+    )
     start = NOW - timedelta(days=days)
     for minute, value in zip(t.tolist(), values.tolist()):
-        yield Sample(metric=f"bench.metric_{metric:03d}", value=value, ts=start + timedelta(minutes=minute),
-                     source="bench", unit="%")
+        yield Sample(
+            metric=f"bench.metric_{metric:03d}",
+            value=value,
+            ts=start + timedelta(minutes=minute),
+            source="bench",
+            unit="%",
+        )
 
 
 def timed_and_traced(into: dict[str, Any], name: str, phase: Callable[[], Any]) -> Any:
@@ -76,11 +82,22 @@ def timed_and_traced(into: dict[str, Any], name: str, phase: Callable[[], Any]) 
 def baseline_insert_rate(store: HistoryStore, days: int) -> int:
     """The obvious alternative, measured in the same run: one metric's rows through pandas.to_sql
     (multi-row INSERTs) into a scratch table of the same columns, without the de-duplicating key."""
-    frame = pd.DataFrame([{"source": s.source, "metric": s.metric, "labels_key": "", "labels": "{}", "ts": s.ts,
-                           "value": s.value, "unit": s.unit} for s in samples(0, days)])
+    frame = pd.DataFrame(
+        [
+            {
+                "source": s.source,
+                "metric": s.metric,
+                "labels_key": "",
+                "labels": "{}",
+                "ts": s.ts,
+                "value": s.value,
+                "unit": s.unit,
+            }
+            for s in samples(0, days)
+        ]
+    )
     start = time.perf_counter()
-    frame.to_sql("bench_to_sql_samples", store.engine, if_exists="replace", index=False, chunksize=5000,
-                 method="multi")
+    frame.to_sql("bench_to_sql_samples", store.engine, if_exists="replace", index=False, chunksize=5000, method="multi")
     rate = round(len(frame) / (time.perf_counter() - start))
     with store.engine.begin() as connection:
         connection.execute(text("DROP TABLE bench_to_sql_samples"))
@@ -100,26 +117,33 @@ def run(url: str, backend: str, days: int, metrics: int, progress: Callable[[str
     row["insert_rows_per_s"] = round(row["rows"] / row["insert_s"])
     row["to_sql_rows_per_s"] = baseline_insert_rate(store, days)
     row["insert_vs_to_sql"] = round(row["insert_rows_per_s"] / row["to_sql_rows_per_s"], 2)
-    progress(f"{backend}: add_samples {row['insert_rows_per_s']} rows/s, pandas to_sql {row['to_sql_rows_per_s']} rows/s")
+    progress(
+        f"{backend}: add_samples {row['insert_rows_per_s']} rows/s, pandas to_sql {row['to_sql_rows_per_s']} rows/s"
+    )
 
     since = NOW - timedelta(days=min(days, TREND_DAYS))
     settings, limit = CapacityConfig(), Limit(warn=80, fail=95)
-    analyse_capacity(pd.DataFrame({"ts": [NOW], "value": [1.0]}), CapacityResource(name="warm", metric="warm"),
-                     limit, settings, NOW)  # build the GE context once, outside the measurements
+    analyse_capacity(
+        pd.DataFrame({"ts": [NOW], "value": [1.0]}), CapacityResource(name="warm", metric="warm"), limit, settings, NOW
+    )  # build the GE context once, outside the measurements
 
     def sql_buckets() -> list[pd.DataFrame]:
         return [bucketed_series(store, name, None, since, BUCKET, until=NOW) for name in names]
 
     def capacity() -> list[Any]:
-        return [analyse_capacity(frame, CapacityResource(name=name, metric=name, unit="%"), limit, settings, NOW)
-                for name, frame in zip(names, sql_buckets())]
+        return [
+            analyse_capacity(frame, CapacityResource(name=name, metric=name, unit="%"), limit, settings, NOW)
+            for name, frame in zip(names, sql_buckets())
+        ]
 
     def pandas_read() -> int:
         rows = 0
         for name in names:
-            raw = pd.read_sql(text("SELECT ts, value FROM metric_samples WHERE metric = :m AND ts >= :since "
-                                   "ORDER BY ts"), store.engine,
-                              params={"m": name, "since": since.replace(tzinfo=None) if backend == "sqlite" else since})
+            raw = pd.read_sql(
+                text("SELECT ts, value FROM metric_samples WHERE metric = :m AND ts >= :since ORDER BY ts"),
+                store.engine,
+                params={"m": name, "since": since.replace(tzinfo=None) if backend == "sqlite" else since},
+            )
             raw["ts"] = pd.to_datetime(raw["ts"], utc=True)
             raw.set_index("ts")["value"].resample("1h").mean()
             rows += len(raw)
@@ -152,8 +176,9 @@ def postgres_database() -> Iterator[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
     parser.add_argument("--days", type=int, default=90, help="days of 1-minute samples per metric (default 90)")
     parser.add_argument("--metrics", type=int, default=50, help="number of metrics (default 50)")
     parser.add_argument("--backends", default="sqlite,postgresql", help="comma-separated: sqlite, postgresql")
@@ -173,14 +198,28 @@ def main() -> int:
         else:
             parser.error(f"unknown backend {backend!r}")
 
-    columns = ["backend", "rows", "insert_rows_per_s", "to_sql_rows_per_s", "insert_vs_to_sql", "sql_buckets_s", "sql_buckets_peak_mb", "sql_rows_returned",
-               "capacity_s", "capacity_peak_mb", "capacity_ok", "pandas_read_s", "pandas_read_peak_mb",
-               "pandas_rows_read"]
+    columns = [
+        "backend",
+        "rows",
+        "insert_rows_per_s",
+        "to_sql_rows_per_s",
+        "insert_vs_to_sql",
+        "sql_buckets_s",
+        "sql_buckets_peak_mb",
+        "sql_rows_returned",
+        "capacity_s",
+        "capacity_peak_mb",
+        "capacity_ok",
+        "pandas_read_s",
+        "pandas_read_peak_mb",
+        "pandas_rows_read",
+    ]
     print(pd.DataFrame(rows)[columns].to_string(index=False))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / f"history_at_scale-{args.days}d-{args.metrics}m-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    out.write_text(json.dumps({"python": platform.python_version(), "machine": platform.machine(),
-                               "results": rows}, indent=2))
+    out.write_text(
+        json.dumps({"python": platform.python_version(), "machine": platform.machine(), "results": rows}, indent=2)
+    )
     print(f"written {out}")
     return 0
 

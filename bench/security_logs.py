@@ -16,7 +16,9 @@ from opsbook.tasks.security.accesslog import parse_access_log
 from opsbook.tasks.security.authlog import parse_auth_log
 from opsbook.tasks.security.findings import access_findings, auth_findings
 
-SHARED = next((p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), None)
+SHARED = next(
+    (p / "shared" / "data" for p in Path(__file__).resolve().parents if (p / "shared" / "data").is_dir()), None
+)
 
 
 def timed(label: str, lines: int, action) -> None:  # type: ignore[no-untyped-def]
@@ -30,18 +32,31 @@ def main(generated_lines: int) -> None:
     now = datetime.now(UTC)
     if SHARED:
         ssh, apache = SHARED / "loghub/OpenSSH/OpenSSH_2k.log", SHARED / "weblogs/apache_logs"
-        timed("parse + findings OpenSSH_2k.log", 2000, lambda: auth_findings(parse_auth_log(ssh, now).events, BruteForceRule()))
-        timed("parse + findings apache_logs", 10_000, lambda: access_findings(parse_access_log(apache).events, BurstRule()))
+        timed(
+            "parse + findings OpenSSH_2k.log",
+            2000,
+            lambda: auth_findings(parse_auth_log(ssh, now).events, BruteForceRule()),
+        )
+        timed(
+            "parse + findings apache_logs",
+            10_000,
+            lambda: access_findings(parse_access_log(apache).events, BurstRule()),
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "auth.log"
         start = now - timedelta(hours=23)
         with path.open("w") as handle:
             for i in range(generated_lines):
                 t = start + timedelta(seconds=i * 80_000 / generated_lines)
-                handle.write(f"{t:%b} {t.day:>2} {t:%H:%M:%S} web1 sshd[{i}]: Failed password for root from "
-                             f"198.51.{i % 200}.{i % 250} port {i % 60000} ssh2\n")
-        timed("parse + findings generated auth.log", generated_lines,
-              lambda: auth_findings(parse_auth_log(path, now).events, BruteForceRule()))
+                handle.write(
+                    f"{t:%b} {t.day:>2} {t:%H:%M:%S} web1 sshd[{i}]: Failed password for root from "
+                    f"198.51.{i % 200}.{i % 250} port {i % 60000} ssh2\n"
+                )
+        timed(
+            "parse + findings generated auth.log",
+            generated_lines,
+            lambda: auth_findings(parse_auth_log(path, now).events, BruteForceRule()),
+        )
 
 
 if __name__ == "__main__":

@@ -24,12 +24,20 @@ class LocalPrefect:
     ui_url: str
     env: dict[str, str]
 
-    def cli(self, *args: str, cwd: Path | None = None, timeout: float = 180,
-            extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, *args: str, cwd: Path | None = None, timeout: float = 180, extra_env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the `prefect` CLI against this server (never interactive)."""
         env = {**self.env, **(extra_env or {})}
-        return subprocess.run([sys.executable, "-m", "prefect", "--no-prompt", *args], cwd=cwd, env=env,
-                              capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [sys.executable, "-m", "prefect", "--no-prompt", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
 
 
 def _free_port() -> int:
@@ -44,18 +52,30 @@ def local_prefect_server(home: Path, startup_timeout: float = 90) -> Iterator[Lo
     port = _free_port()
     api_url = f"http://127.0.0.1:{port}/api"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    env.update(PREFECT_HOME=str(home), PREFECT_API_URL=api_url, PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port),
-               PREFECT_UI_API_URL=api_url, PREFECT_LOGGING_LEVEL="INFO")
+    env.update(
+        PREFECT_HOME=str(home),
+        PREFECT_API_URL=api_url,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_UI_API_URL=api_url,
+        PREFECT_LOGGING_LEVEL="INFO",
+    )
     home.mkdir(parents=True, exist_ok=True)
     log = (home / "server.log").open("w")
-    process = subprocess.Popen([sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1",
-                                "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"prefect server exited with {process.returncode}: {(home / 'server.log').read_text()[-2000:]}")
+                raise RuntimeError(
+                    f"prefect server exited with {process.returncode}: {(home / 'server.log').read_text()[-2000:]}"
+                )
             try:
                 if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
                     break

@@ -18,6 +18,7 @@ from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.schedules import Cron
 
 from opsbook.starter import PREFECT_YAML
+
 _ENV_TEMPLATE = re.compile(r"\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
 
 
@@ -55,15 +56,19 @@ def read_specs(variables: dict[str, str], path: Path = PREFECT_YAML) -> list[Dep
     for entry in document["deployments"]:
         entry = _fill(entry, variables)
         limit = entry.get("concurrency_limit")
-        specs.append(DeploymentSpec(
-            name=entry["name"],
-            flow=load_flow(entry["entrypoint"]),
-            description=entry.get("description", ""),
-            parameters=entry.get("parameters", {}),
-            schedules=[Cron(s["cron"], timezone=s.get("timezone"), slug=s.get("slug"), active=s.get("active", True))
-                       for s in entry.get("schedules", [])],
-            concurrency=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else None,
-        ))
+        specs.append(
+            DeploymentSpec(
+                name=entry["name"],
+                flow=load_flow(entry["entrypoint"]),
+                description=entry.get("description", ""),
+                parameters=entry.get("parameters", {}),
+                schedules=[
+                    Cron(s["cron"], timezone=s.get("timezone"), slug=s.get("slug"), active=s.get("active", True))
+                    for s in entry.get("schedules", [])
+                ],
+                concurrency=ConcurrencyLimitConfig(**limit) if isinstance(limit, dict) else None,
+            )
+        )
     return specs
 
 
@@ -77,9 +82,15 @@ def serve_all(config_path: Path) -> None:
     """Serve every deployment until interrupted (Ctrl-C)."""
     from prefect import serve
 
-    specs = read_specs({"OPSBOOK_CONFIG": str(config_path.resolve()),
-                        "OPSBOOK_DIR": str(config_path.resolve().parent)})
-    deployments = [spec.flow.to_deployment(name=spec.name, description=spec.description, parameters=spec.parameters,
-                                           schedules=spec.schedules, concurrency_limit=spec.concurrency)
-                   for spec in specs]
+    specs = read_specs({"OPSBOOK_CONFIG": str(config_path.resolve()), "OPSBOOK_DIR": str(config_path.resolve().parent)})
+    deployments = [
+        spec.flow.to_deployment(
+            name=spec.name,
+            description=spec.description,
+            parameters=spec.parameters,
+            schedules=spec.schedules,
+            concurrency_limit=spec.concurrency,
+        )
+        for spec in specs
+    ]
     serve(*deployments)

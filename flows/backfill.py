@@ -21,8 +21,12 @@ class BackfillParameters(BaseModel):
     """What the Prefect UI's Run form asks for; each field defaults to the config's value."""
 
     config_path: str = Field("opsbook.yaml", min_length=1, description="the estate config to read")
-    days: float | None = Field(None, gt=0, le=3650, description="how far back; resources.prometheus.backfill_days when empty")
-    step_s: float | None = Field(None, ge=1, le=86_400, description="seconds between samples; resources.prometheus.step_s when empty")
+    days: float | None = Field(
+        None, gt=0, le=3650, description="how far back; resources.prometheus.backfill_days when empty"
+    )
+    step_s: float | None = Field(
+        None, ge=1, le=86_400, description="seconds between samples; resources.prometheus.step_s when empty"
+    )
 
 
 @task(name="backfill-prometheus-ranges", timeout_seconds=3600, cache_policy=NO_CACHE)
@@ -42,9 +46,13 @@ async def backfill_resource_history(parameters: BackfillParameters = BackfillPar
     config = load_config(parameters.config_path)
     install_log_redaction()
     outcome = await backfill_prometheus_ranges(config, parameters.days, parameters.step_s)
-    summary = (f"{outcome.windows} range queries, {outcome.points} points, {outcome.inserted} new, "
-               f"{outcome.not_a_number} NaN skipped")
+    summary = (
+        f"{outcome.windows} range queries, {outcome.points} points, {outcome.inserted} new, "
+        f"{outcome.not_a_number} NaN skipped"
+    )
     if outcome.errors:
-        return Failed(message=redact(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}"),
-                      data=outcome)
+        return Failed(
+            message=redact(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}"),
+            data=outcome,
+        )
     return Completed(message=summary, data=outcome)

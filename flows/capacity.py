@@ -14,21 +14,35 @@ from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
+from opsbook.reports import Section, Table
 from opsbook.results import CheckResult, Status
 from opsbook.secrets import redact
-from opsbook.reports import Section, Table
 from opsbook.tasks.analytics.capacity import CHECK, COMPONENT, capacity_chart, finding_result, plan_capacity, trend_row
 
 FLOW_NAME = "capacity-planning"
-TREND_COLUMNS = ["resource", "level", "growth_pct_per_month", "model", "projected", "projected_low",
-                 "projected_high", "days_to_warn", "days_to_critical", "recommendation", "extra_monthly_cost"]
+TREND_COLUMNS = [
+    "resource",
+    "level",
+    "growth_pct_per_month",
+    "model",
+    "projected",
+    "projected_low",
+    "projected_high",
+    "days_to_warn",
+    "days_to_critical",
+    "recommendation",
+    "extra_monthly_cost",
+]
 
 
 @task(name="publish-capacity-trends", cache_policy=NO_CACHE, timeout_seconds=60)
 def publish_capacity_trends(rows: list[dict[str, object]]) -> None:
     """The table capacity planners read in the Prefect UI; a stable key keeps its history."""
-    create_table_artifact(key="capacity-trends", table=redact(rows),
-                          description="Growth per month, 90-day projection and days to thresholds")
+    create_table_artifact(
+        key="capacity-trends",
+        table=redact(rows),
+        description="Growth per month, 90-day projection and days to thresholds",
+    )
 
 
 @flow(name=FLOW_NAME, description="Capacity planning: 30-day trends, 90-day projections, scaling and cost.")
@@ -37,19 +51,43 @@ def capacity_planning(config_path: str = "opsbook.yaml", now: datetime | None = 
     settings = config.analytics.capacity
     findings = plan_capacity(config, now)
     results: list[CheckResult] = [finding_result(f, settings) for f in findings] or [
-        CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                    message="no resources configured under analytics.capacity.resources")]
+        CheckResult(
+            check=CHECK,
+            target="(none)",
+            component=COMPONENT,
+            status=Status.SKIPPED,
+            message="no resources configured under analytics.capacity.resources",
+        )
+    ]
     rows = [trend_row(f) for f in findings]
     section = Section(
-        "Capacity planning", results,
-        intro=(f"Trend over {settings.trend_days} days (Theil-Sen, robust to spikes and gaps), projected "
-               f"{settings.horizon_days} days ahead with a 95 % interval; scaling keeps {settings.headroom_pct:g} % "
-               f"headroom with {settings.lead_time_days} days of lead time."),
+        "Capacity planning",
+        results,
+        intro=(
+            f"Trend over {settings.trend_days} days (Theil-Sen, robust to spikes and gaps), projected "
+            f"{settings.horizon_days} days ahead with a 95 % interval; scaling keeps {settings.headroom_pct:g} % "
+            f"headroom with {settings.lead_time_days} days of lead time."
+        ),
         charts=[capacity_chart(f, settings.horizon_days) for f in findings if not f.insufficient],
-        tables=[Table("Capacity trends", TREND_COLUMNS + ["status"],
-                      [[row[c] for c in TREND_COLUMNS + ["status"]] for row in rows])] if rows else [])
+        tables=[
+            Table(
+                "Capacity trends",
+                TREND_COLUMNS + ["status"],
+                [[row[c] for c in TREND_COLUMNS + ["status"]] for row in rows],
+            )
+        ]
+        if rows
+        else [],
+    )
     publish_capacity_trends(rows)
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Capacity planning", kind="capacity",
-                               artifact_key="capacity-report", run_id=run_id, started_at=started_at,
-                               sections=[section])
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title="Capacity planning",
+        kind="capacity",
+        artifact_key="capacity-report",
+        run_id=run_id,
+        started_at=started_at,
+        sections=[section],
+    )
     return final_state(outcome)

@@ -14,20 +14,19 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
-from markupsafe import Markup
-
 from opsbook.config import EstateConfig, Limit, load_config
 from opsbook.maintenance import silence_during
+from opsbook.reports import Report, Section
+from opsbook.reports.trends import check_trend_chart
 from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.store import open_store
-from opsbook.reports import Report, Section
-from opsbook.reports.trends import check_trend_chart
 from opsbook.tasks.alerts import process_alerts
 from opsbook.tasks.history import annotate_run, store_results
 from opsbook.tasks.publish import publish_artifacts
@@ -105,61 +104,102 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
             cause = state.result(raise_on_failure=False) if state.is_failed() else None
             reason = describe_exception(cause) if isinstance(cause, BaseException) else (state.message or state.name)
             results = [error_result(step.check, "(step)", step.component, f"step did not finish: {reason}")]
-        charts = [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days)
-                  for t in step.trends] if config is not None else []
+        charts = (
+            [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days) for t in step.trends]
+            if config is not None
+            else []
+        )
         sections.append(Section(step.title, results, charts=charts))
     return sections
 
 
-def trend_chart(config: EstateConfig, current: list[CheckResult], check: str, title: str, unit: str,
-                limit: Limit | None = None, days: int = 30) -> Markup:
+def trend_chart(
+    config: EstateConfig,
+    current: list[CheckResult],
+    check: str,
+    title: str,
+    unit: str,
+    limit: Limit | None = None,
+    days: int = 30,
+) -> Markup:
     """A chart of one check over `days` from the history; a history that cannot be read gives a note."""
     try:
         return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit, days=days)
-    except Exception as error:  # noqa: BLE001 - a missing chart must not stop the checklist
+    except Exception as error:
         return Markup('<p class="chart-empty">{}: history not available ({}).</p>').format(
-            title, redact(describe_exception(error)))
+            title, redact(describe_exception(error))
+        )
 
 
 def finish_checklist(
-    *, config: EstateConfig, flow: str, title: str, kind: str, artifact_key: str,
-    run_id: str, started_at: datetime, sections: list[Section],
+    *,
+    config: EstateConfig,
+    flow: str,
+    title: str,
+    kind: str,
+    artifact_key: str,
+    run_id: str,
+    started_at: datetime,
+    sections: list[Section],
 ) -> ChecklistOutcome:
     """Store the results, write the report, publish artifacts; record what could not be done."""
     logger = get_run_logger()
-    sections = [replace(section, results=silence_during(section.results, config.maintenance.windows))
-                for section in sections if section.results]  # an empty one would read "All clear"
+    sections = [
+        replace(section, results=silence_during(section.results, config.maintenance.windows))
+        for section in sections
+        if section.results
+    ]  # an empty one would read "All clear"
     results = [r for section in sections for r in section.results]
     notes: list[str] = []
     finished_at = utcnow()
-    history = dict(run_id=run_id, flow=flow, estate=config.estate, started_at=started_at,
-                   finished_at=finished_at, results=results)
+    history = dict(
+        run_id=run_id, flow=flow, estate=config.estate, started_at=started_at, finished_at=finished_at, results=results
+    )
 
     stored = _attempt(lambda: store_results(config.history.url, **history), "history store not written", notes)
     if stored is not _FAILED:  # alerts read the stored history; notices go out after the final retry
         _attempt(lambda: process_alerts(config, results), "alerts not processed", notes)
-    report = Report(kind=kind, title=title, estate=config.estate, run_id=run_id, started_at=started_at,
-                    finished_at=finished_at, sections=sections, notes=notes)
-    report_path = _attempt(lambda: write_html_report(report, config.reports.directory),
-                           f"report not written to {config.reports.directory}", notes)
-    problems = _attempt(lambda: send_report_digest(config, report, None if report_path is _FAILED else report_path),
-                        "report digest not sent", notes)
+    report = Report(
+        kind=kind,
+        title=title,
+        estate=config.estate,
+        run_id=run_id,
+        started_at=started_at,
+        finished_at=finished_at,
+        sections=sections,
+        notes=notes,
+    )
+    report_path = _attempt(
+        lambda: write_html_report(report, config.reports.directory),
+        f"report not written to {config.reports.directory}",
+        notes,
+    )
+    problems = _attempt(
+        lambda: send_report_digest(config, report, None if report_path is _FAILED else report_path),
+        "report digest not sent",
+        notes,
+    )
     notes += [] if problems is _FAILED else problems
     if stored is not _FAILED and (report_path is not _FAILED or notes):
         # The first write had no report path (and maybe no notes yet): record them with the run.
-        _attempt(lambda: annotate_run(config.history.url, run_id,
-                                      None if report_path is _FAILED else str(report_path), "\n".join(notes) or None),
-                 "history store not updated with the report path", notes)
+        _attempt(
+            lambda: annotate_run(
+                config.history.url,
+                run_id,
+                None if report_path is _FAILED else str(report_path),
+                "\n".join(notes) or None,
+            ),
+            "history store not updated with the report path",
+            notes,
+        )
     path = None if report_path is _FAILED else report_path
     _attempt(lambda: publish_artifacts(report, path, artifact_key), "artifacts not published", notes)
 
     verdict = verdict_of(results)
-    logger.info("%s finished: %s (%s)%s", title, verdict.value, report.headline,
-                f"; report {path}" if path else "")
+    logger.info("%s finished: %s (%s)%s", title, verdict.value, report.headline, f"; report {path}" if path else "")
     for note in notes:
         logger.error(note)
-    return ChecklistOutcome(run_id=run_id, flow=flow, verdict=verdict, results=results,
-                            report_path=path, notes=notes)
+    return ChecklistOutcome(run_id=run_id, flow=flow, verdict=verdict, results=results, report_path=path, notes=notes)
 
 
 _FAILED = object()
@@ -169,7 +209,7 @@ def _attempt(action: Callable[[], Any], what: str, notes: list[str]) -> Any:
     """Run one finishing action; on failure add a note and carry on with the others."""
     try:
         return action()
-    except Exception as error:  # noqa: BLE001 - every failure is recorded, none is fatal here
+    except Exception as error:
         notes.append(redact(f"{what}: {describe_exception(error)}"))
         return _FAILED
 

@@ -31,18 +31,23 @@ class MaintenanceParameters(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    apply: bool = Field(False, description="run ANALYZE, REINDEX CONCURRENTLY and the pg_stat_statements reset; "
-                                           "false is a dry run that only reports what it would do")
-    databases: list[str] = Field(default_factory=list, max_length=100,
-                                 description="names of configured databases to maintain; empty means all")
+    apply: bool = Field(
+        False,
+        description="run ANALYZE, REINDEX CONCURRENTLY and the pg_stat_statements reset; "
+        "false is a dry run that only reports what it would do",
+    )
+    databases: list[str] = Field(
+        default_factory=list, max_length=100, description="names of configured databases to maintain; empty means all"
+    )
     lock_timeout_s: float = Field(5, gt=0, le=60, description="give up on a table or index locked longer (PgHero 5 s)")
     analyze_timeout_s: float = Field(120, gt=0, le=3600, description="statement_timeout of each ANALYZE (PgHero 120 s)")
     reindex_timeout_s: float = Field(3600, gt=0, le=86400, description="statement_timeout of each REINDEX")
 
 
 @flow(name=FLOW_NAME, description="Weekly database maintenance: statistics, indexes, query stats, 7-day report.")
-def database_maintenance(config_path: str = "opsbook.yaml",
-                         params: MaintenanceParameters = MaintenanceParameters()) -> State:  # noqa: B008
+def database_maintenance(
+    config_path: str = "opsbook.yaml", params: MaintenanceParameters = MaintenanceParameters()
+) -> State:
     """`config_path` like every checklist; what to maintain and how in one validated model."""
     config, run_id, started_at = open_checklist(config_path)
     unknown = [name for name in params.databases if name not in {d.name for d in config.databases}]
@@ -52,27 +57,73 @@ def database_maintenance(config_path: str = "opsbook.yaml",
     common = dict(component="database")
 
     # Evidence first, before maintenance changes it; then one action at a time.
-    health, = run_steps([Step("7-day database health and tuning recommendations", check_database_health,
-                              (scoped,), check="database.connection", **common)])
-    analyze, = run_steps([Step("Statistics update (ANALYZE of stale tables)", analyze_stale_tables_task,
-                               (selected, params.apply, timeouts), check="database.maintenance.analyze", **common)])
-    reindex, = run_steps([Step("Index maintenance (REINDEX CONCURRENTLY of invalid or bloated indexes)",
-                               reindex_indexes_task, (selected, params.apply, timeouts),
-                               check="database.maintenance.reindex", **common)])
-    plans, = run_steps([Step("Query plan cache cleanup (pg_stat_statements snapshot and reset)",
-                             snapshot_and_reset_statements_task, (selected, params.apply, timeouts, config.history.url),
-                             check="database.maintenance.query_stats", **common)])
+    (health,) = run_steps(
+        [
+            Step(
+                "7-day database health and tuning recommendations",
+                check_database_health,
+                (scoped,),
+                check="database.connection",
+                **common,
+            )
+        ]
+    )
+    (analyze,) = run_steps(
+        [
+            Step(
+                "Statistics update (ANALYZE of stale tables)",
+                analyze_stale_tables_task,
+                (selected, params.apply, timeouts),
+                check="database.maintenance.analyze",
+                **common,
+            )
+        ]
+    )
+    (reindex,) = run_steps(
+        [
+            Step(
+                "Index maintenance (REINDEX CONCURRENTLY of invalid or bloated indexes)",
+                reindex_indexes_task,
+                (selected, params.apply, timeouts),
+                check="database.maintenance.reindex",
+                **common,
+            )
+        ]
+    )
+    (plans,) = run_steps(
+        [
+            Step(
+                "Query plan cache cleanup (pg_stat_statements snapshot and reset)",
+                snapshot_and_reset_statements_task,
+                (selected, params.apply, timeouts, config.history.url),
+                check="database.maintenance.query_stats",
+                **common,
+            )
+        ]
+    )
 
-    analyze.results += [error_result("database.maintenance", name, "database", f"no database named {name!r} in the config")
-                        for name in unknown]
+    analyze.results += [
+        error_result("database.maintenance", name, "database", f"no database named {name!r} in the config")
+        for name in unknown
+    ]
     plans.intro = PLAN_CACHE_NOTE
     health.intro = "Checked at the start of the window, before any maintenance ran."
     health.charts.append(trend_chart(config, health.results, "database.size", "Database size, 7 days", "MB", days=7))
-    health.tables += [seven_day_summary(config.history.url, [d.name for d in selected]),
-                      top_queries_table(plans.results), recommendations_table(health.results)]
+    health.tables += [
+        seven_day_summary(config.history.url, [d.name for d in selected]),
+        top_queries_table(plans.results),
+        recommendations_table(health.results),
+    ]
 
     mode = "" if params.apply else " (dry run)"
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title=f"Weekly database maintenance{mode}",
-                               kind="database_maintenance", artifact_key="database-maintenance-report",
-                               run_id=run_id, started_at=started_at, sections=[analyze, reindex, plans, health])
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title=f"Weekly database maintenance{mode}",
+        kind="database_maintenance",
+        artifact_key="database-maintenance-report",
+        run_id=run_id,
+        started_at=started_at,
+        sections=[analyze, reindex, plans, health],
+    )
     return final_state(outcome)

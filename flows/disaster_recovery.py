@@ -15,17 +15,24 @@ from __future__ import annotations
 from typing import Literal
 
 from prefect import flow, get_run_logger
+from prefect.client.orchestration import get_client
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
-from prefect.client.orchestration import get_client
 from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
-from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.reports import Section
-from opsbook.tasks.disaster_recovery import (COMPONENT, assess_components, communicate_dr, record_dr_run, restore_for_dr,
-                                     rpo_seconds, run_switch_over)
+from opsbook.results import CheckResult, Status, judge, utcnow
+from opsbook.tasks.disaster_recovery import (
+    COMPONENT,
+    assess_components,
+    communicate_dr,
+    record_dr_run,
+    restore_for_dr,
+    rpo_seconds,
+    run_switch_over,
+)
 
 FLOW_NAME = "disaster-recovery"
 
@@ -34,13 +41,15 @@ class DisasterRecoveryParams(BaseModel):
     """The Prefect UI's Run form: validated, every field described."""
 
     config_path: str = Field("opsbook.yaml", max_length=500, description="estate config file")
-    scenario: Literal["database-loss", "data-corruption", "region-outage", "platform-outage", "security-breach",
-                      "drill"] = Field("drill", description="what happened (recorded, shown on the report)")
+    scenario: Literal[
+        "database-loss", "data-corruption", "region-outage", "platform-outage", "security-breach", "drill"
+    ] = Field("drill", description="what happened (recorded, shown on the report)")
     target: str = Field(min_length=1, max_length=100, description="DR target name in backups.disaster_recovery")
     drill: bool = Field(True, description="restore into a scratch copy and run no switch-over action")
     estimated_downtime_minutes: int = Field(60, ge=0, le=10080, description="announced in communications")
-    approval_timeout_s: int | None = Field(None, ge=10, le=86400,
-                                           description="override disaster_recovery.approval_timeout_s")
+    approval_timeout_s: int | None = Field(
+        None, ge=10, le=86400, description="override disaster_recovery.approval_timeout_s"
+    )
 
 
 class Approval(RunInput):
@@ -62,8 +71,9 @@ def _running_again(run_id: str) -> None:
     flow's own final state with "never resumed", losing the outcome of everything that ran after.
     """
     with get_client(sync_client=True) as client:
-        client.set_flow_run_state(run_id, Running(message="approval timed out; continuing without the action"),
-                                  force=True)
+        client.set_flow_run_state(
+            run_id, Running(message="approval timed out; continuing without the action"), force=True
+        )
 
 
 @flow(name=FLOW_NAME, description="Disaster Recovery Activation (drill=True: the monthly DR test).")
@@ -79,8 +89,15 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     logger.info("disaster recovery %s: scenario %s, target %s", mode, params.scenario, target.name)
 
     assessed = assess_components.submit(config, target).result()  # async task: submit from a sync flow
-    notified = communicate_dr.submit(config, dr.communication, "notify", params.scenario, params.drill, params.target,
-                                     params.estimated_downtime_minutes).result()
+    notified = communicate_dr.submit(
+        config,
+        dr.communication,
+        "notify",
+        params.scenario,
+        params.drill,
+        params.target,
+        params.estimated_downtime_minutes,
+    ).result()
     restored, record = restore_for_dr.submit(config, target, params.drill).result()
     restore_ok = not any(r.status.is_problem for r in restored)
 
@@ -95,16 +112,29 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
             logger.info("waiting for approval of switch-over action %s", action.name)
             wait_s = params.approval_timeout_s or dr.approval_timeout_s
             try:
-                approval = pause_flow_run(wait_for_input=Approval, key=f"approve-{action.name}", timeout=wait_s,
-                                          poll_interval=2)
-            except Exception as error:  # noqa: BLE001 - no answer in time: recorded, not run, next action
-                actions.append(_result(check, action.name, Status.FAIL,
-                                       f"not run: no approval within {wait_s} s ({type(error).__name__})"))
+                approval = pause_flow_run(
+                    wait_for_input=Approval, key=f"approve-{action.name}", timeout=wait_s, poll_interval=2
+                )
+            except Exception as error:
+                actions.append(
+                    _result(
+                        check,
+                        action.name,
+                        Status.FAIL,
+                        f"not run: no approval within {wait_s} s ({type(error).__name__})",
+                    )
+                )
                 _running_again(run_id)
                 continue
             if not approval.approve:
-                actions.append(_result(check, action.name, Status.SKIPPED,
-                                       f"rejected by {approval.approver or 'unknown'}: {approval.note}".rstrip(": ")))
+                actions.append(
+                    _result(
+                        check,
+                        action.name,
+                        Status.SKIPPED,
+                        f"rejected by {approval.approver or 'unknown'}: {approval.note}".rstrip(": "),
+                    )
+                )
                 continue
             payload = {"scenario": params.scenario, "target": target.name, "action": action.name, "run_id": run_id}
             actions.append(run_switch_over.submit(config, action, payload, approval.approver).result())
@@ -112,31 +142,79 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     finished = utcnow()
     rto = (finished - started_at).total_seconds()
     rpo = rpo_seconds(started_at, record.get("newest"), record.get("taken_at"))
-    status, threshold = judge(rto, config.backups.restore_server.rto_s.warn if config.backups.restore_server else None,
-                              config.backups.restore_server.rto_s.fail if config.backups.restore_server else None)
-    measured = [_result("dr.rto", target.name, status if restore_ok else Status.FAIL,
-                        f"{mode} took {rto / 60:.1f} min from activation to "
-                        + ("validated restore" if params.drill else "switch-over"), value=round(rto, 1), unit="s",
-                        threshold=threshold)]
+    status, threshold = judge(
+        rto,
+        config.backups.restore_server.rto_s.warn if config.backups.restore_server else None,
+        config.backups.restore_server.rto_s.fail if config.backups.restore_server else None,
+    )
+    measured = [
+        _result(
+            "dr.rto",
+            target.name,
+            status if restore_ok else Status.FAIL,
+            f"{mode} took {rto / 60:.1f} min from activation to "
+            + ("validated restore" if params.drill else "switch-over"),
+            value=round(rto, 1),
+            unit="s",
+            threshold=threshold,
+        )
+    ]
     if rpo is None:
         measured.append(_result("dr.rpo", target.name, Status.ERROR, "no backup restored: RPO unknown"))
     else:
         repo = config.backups.repository(target.repository)
         status, threshold = judge(rpo, repo.rpo_s.warn, repo.rpo_s.fail)
-        measured.append(_result("dr.rpo", target.name, status, f"achieved RPO {rpo / 3600:.2f} h of data lost",
-                                value=round(rpo, 1), unit="s", threshold=threshold))
-    closing = communicate_dr.submit(config, dr.communication, "status", params.scenario, params.drill, params.target,
-                                    params.estimated_downtime_minutes).result()
+        measured.append(
+            _result(
+                "dr.rpo",
+                target.name,
+                status,
+                f"achieved RPO {rpo / 3600:.2f} h of data lost",
+                value=round(rpo, 1),
+                unit="s",
+                threshold=threshold,
+            )
+        )
+    closing = communicate_dr.submit(
+        config,
+        dr.communication,
+        "status",
+        params.scenario,
+        params.drill,
+        params.target,
+        params.estimated_downtime_minutes,
+    ).result()
 
-    sections = [Section("Assessment", assessed), Section("Notify", notified), Section("Restore and validate", restored),
-                Section("Switch-over", actions or [_result("dr.switch_over", "(none)", Status.SKIPPED,
-                                                           "no switch-over actions configured")]),
-                Section("RTO and RPO achieved", measured), Section("Communicate", closing)]
-    if problem := record_dr_run(config, drill=params.drill, run_id=run_id, target=target, record=record,
-                                results=restored, rpo=rpo, finished=finished):
+    sections = [
+        Section("Assessment", assessed),
+        Section("Notify", notified),
+        Section("Restore and validate", restored),
+        Section(
+            "Switch-over",
+            actions or [_result("dr.switch_over", "(none)", Status.SKIPPED, "no switch-over actions configured")],
+        ),
+        Section("RTO and RPO achieved", measured),
+        Section("Communicate", closing),
+    ]
+    if problem := record_dr_run(
+        config,
+        drill=params.drill,
+        run_id=run_id,
+        target=target,
+        record=record,
+        results=restored,
+        rpo=rpo,
+        finished=finished,
+    ):
         measured.append(problem)
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, kind="disaster_recovery",
-                               title=f"Disaster recovery {mode}: {params.scenario} -> {target.name}",
-                               artifact_key="disaster-recovery-report", run_id=run_id, started_at=started_at,
-                               sections=sections)
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        kind="disaster_recovery",
+        title=f"Disaster recovery {mode}: {params.scenario} -> {target.name}",
+        artifact_key="disaster-recovery-report",
+        run_id=run_id,
+        started_at=started_at,
+        sections=sections,
+    )
     return final_state(outcome)

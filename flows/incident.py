@@ -31,8 +31,9 @@ FLOW_NAME = "incident-response"
 class IncidentRequest(BaseModel):
     """What the on-call engineer knows when opening an incident."""
 
-    severity: Literal["P0", "P1", "P2", "P3"] = Field(description="P0 outage/data loss, P1 major degradation, "
-                                                      "P2 minor issues, P3 cosmetic")
+    severity: Literal["P0", "P1", "P2", "P3"] = Field(
+        description="P0 outage/data loss, P1 major degradation, P2 minor issues, P3 cosmetic"
+    )
     description: str = Field(min_length=3, max_length=500, description="what is wrong, in one line")
     component: str = Field("application", min_length=1, max_length=100, description="the affected component")
     impact: str = Field("", max_length=500, description="who or what is affected")
@@ -60,10 +61,18 @@ def incident_response(request: IncidentRequest) -> State:
     install_log_redaction()
     store = open_store(config.history.url)
     now = utcnow()
-    incident = open_incident(store, severity=request.severity, description=request.description,
-                             component=request.component, impact=request.impact,
-                             commander=config.escalation.commander, started_at=now - timedelta(minutes=request.minutes_ago),
-                             business_impact=config.incidents.business_impact, actor="incident-response", now=now)
+    incident = open_incident(
+        store,
+        severity=request.severity,
+        description=request.description,
+        component=request.component,
+        impact=request.impact,
+        commander=config.escalation.commander,
+        started_at=now - timedelta(minutes=request.minutes_ago),
+        business_impact=config.incidents.business_impact,
+        actor="incident-response",
+        now=now,
+    )
     logger.info("%s opened (%s), escalation level %s", incident.id, incident.severity, incident.escalation_level)
 
     def note(message: str, kind: str = "action") -> None:
@@ -74,17 +83,24 @@ def incident_response(request: IncidentRequest) -> State:
     if request.severity in ("P0", "P1"):
         results = run_coro_as_sync(check_platform_health(config))
         down = [r.target for r in results if r.status.is_problem]
-        note(f"platform health: {len(results) - len(down)} of {len(results)} up" + (f"; down: {', '.join(down)}" if down else ""))
+        note(
+            f"platform health: {len(results) - len(down)} of {len(results)} up"
+            + (f"; down: {', '.join(down)}" if down else "")
+        )
         actions.append("system health assessment")
         if request.severity == "P0":
             actions += _critical_steps(config, incident.id, request.dry_run, results, note)
     refresh_status_page(config)
     current = get_incident(store, incident.id)
-    deliveries = run_coro_as_sync(announce(config, current, "initial",
-                                           current_actions=", ".join(actions) or "standard response"))
+    deliveries = run_coro_as_sync(
+        announce(config, current, "initial", current_actions=", ".join(actions) or "standard response")
+    )
     failed = [d.channel for d in deliveries if not d.ok]
-    note(f"stakeholders notified on {len(deliveries) - len(failed)} channel(s)"
-         + (f"; failed: {', '.join(failed)}" if failed else ""), kind="notified")
+    note(
+        f"stakeholders notified on {len(deliveries) - len(failed)} channel(s)"
+        + (f"; failed: {', '.join(failed)}" if failed else ""),
+        kind="notified",
+    )
     return Completed(message=f"{incident.id} opened ({request.severity})", data=incident.id)
 
 
@@ -97,9 +113,12 @@ def _critical_steps(config, incident_id: str, dry_run: bool, platforms, note) ->
     if decision.recommended:
         note("waiting for approval of the rollback in the Prefect UI", kind="approval")
         try:
-            answer = pause_flow_run(wait_for_input=RollbackApproval, timeout=config.incidents.approval_timeout_s,
-                                    poll_interval=config.incidents.approval_poll_s)
-        except Exception as error:  # noqa: BLE001 - a timed-out approval means no rollback
+            answer = pause_flow_run(
+                wait_for_input=RollbackApproval,
+                timeout=config.incidents.approval_timeout_s,
+                poll_interval=config.incidents.approval_poll_s,
+            )
+        except Exception as error:
             answer = RollbackApproval(approve=False, note=f"no answer: {type(error).__name__}")
         who = answer.approver or "someone"
         if answer.approve:
@@ -107,8 +126,10 @@ def _critical_steps(config, incident_id: str, dry_run: bool, platforms, note) ->
             note(run_rollback(config, dry_run))
             actions.append("rollback")
         else:
-            note(f"rollback rejected by {who}" + (f" ({answer.note})" if answer.note else "") + "; nothing run",
-                 kind="approval")
+            note(
+                f"rollback rejected by {who}" + (f" ({answer.note})" if answer.note else "") + "; nothing run",
+                kind="approval",
+            )
     dr = disaster_recovery_needed(platforms)
     note(f"disaster recovery check: {dr.reason}")
     return actions

@@ -21,35 +21,68 @@ class InvestigationRequest(BaseModel):
     """What to investigate. Read-only: nothing is changed."""
 
     config_path: str = Field("opsbook.yaml", description="the estate config")
-    incident_id: str | None = Field(None, pattern=r"^INC-\d{8}-\d{6}$", description="record the report on this incident")
-    metrics: list[str] = Field(default_factory=lambda: ["platform.health"], min_length=1, max_length=20,
-                               description="metric names in the history to compare with their baseline")
+    incident_id: str | None = Field(
+        None, pattern=r"^INC-\d{8}-\d{6}$", description="record the report on this incident"
+    )
+    metrics: list[str] = Field(
+        default_factory=lambda: ["platform.health"],
+        min_length=1,
+        max_length=20,
+        description="metric names in the history to compare with their baseline",
+    )
 
 
 @flow(name=FLOW_NAME, description="The runbook's performance investigation: baseline, deploys, dependencies.")
 def performance_investigation(request: InvestigationRequest) -> State:
     config, run_id, started_at = open_checklist(request.config_path)
     current = run_coro_as_sync(check_platform_health(config))
-    sections = run_steps([
-        Step("Recent deployments (24 h)", recent_deployments, (config,), check="investigation.deploys",
-             component="performance"),
-        Step("External dependencies", external_dependencies, (config,), check="dependency.health",
-             component="dependencies"),
-    ])
+    sections = run_steps(
+        [
+            Step(
+                "Recent deployments (24 h)",
+                recent_deployments,
+                (config,),
+                check="investigation.deploys",
+                component="performance",
+            ),
+            Step(
+                "External dependencies",
+                external_dependencies,
+                (config,),
+                check="dependency.health",
+                component="dependencies",
+            ),
+        ]
+    )
     from opsbook.reports import Section
 
-    sections = [Section("Current performance", current),
-                Section(f"Against the {config.incidents.baseline_days}-day baseline",
-                        baseline_comparison(config, request.metrics, current)),
-                *sections]
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Performance investigation", kind="investigation",
-                               artifact_key="performance-investigation", run_id=run_id, started_at=started_at,
-                               sections=sections)
+    sections = [
+        Section("Current performance", current),
+        Section(
+            f"Against the {config.incidents.baseline_days}-day baseline",
+            baseline_comparison(config, request.metrics, current),
+        ),
+        *sections,
+    ]
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title="Performance investigation",
+        kind="investigation",
+        artifact_key="performance-investigation",
+        run_id=run_id,
+        started_at=started_at,
+        sections=sections,
+    )
     if request.incident_id:
         try:
-            add_event(open_store(config.history.url), request.incident_id,
-                      f"performance investigation: {outcome.verdict.value}; report {outcome.report_path}",
-                      kind="investigation", actor=FLOW_NAME)
+            add_event(
+                open_store(config.history.url),
+                request.incident_id,
+                f"performance investigation: {outcome.verdict.value}; report {outcome.report_path}",
+                kind="investigation",
+                actor=FLOW_NAME,
+            )
         except IncidentError as error:
             outcome.notes.append(str(error))
     return final_state(outcome)

@@ -30,28 +30,81 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
     audit = [step for step in daily_steps(config, run_id) if step.task not in REVIEWS]
 
-    sections = run_steps([
-        *audit,
-        *when(config.analytics.performance.series,
-              Step("Performance review", review_performance, (config,), check="performance.review",
-                   component="performance")),
-        *when(config.security.configured, Step("Security review", check_security_status, (config,),
-                                               check="security.status", component="security")),
-        *when(config.analytics.capacity.resources,
-              Step("Capacity planning update", update_capacity_plan, (config,), check="capacity.projection",
-                   component="capacity")),
-        *when(config.backups.disaster_recovery.targets,
-              Step("Disaster recovery test (drill)", drill_disaster_recovery, (config, run_id), check="dr.restore",
-                   component="disaster-recovery")),
-        Step("Runbook coverage", check_runbook_coverage, (config.maintenance.runbook_path,), check="runbook.coverage",
-             component="documentation"),
-        *when(config.costs.exports, Step("Cost review", review_costs, (config.costs, config.history.url),
-                                         check="cost.review", component="costs")),
-        Step("Operational KPIs, last 30 days", review_operational_kpis,
-             (config.history.url, config.thresholds.kpis), check="kpi", component="kpis"),
-    ], config)
+    sections = run_steps(
+        [
+            *audit,
+            *when(
+                config.analytics.performance.series,
+                Step(
+                    "Performance review",
+                    review_performance,
+                    (config,),
+                    check="performance.review",
+                    component="performance",
+                ),
+            ),
+            *when(
+                config.security.configured,
+                Step(
+                    "Security review", check_security_status, (config,), check="security.status", component="security"
+                ),
+            ),
+            *when(
+                config.analytics.capacity.resources,
+                Step(
+                    "Capacity planning update",
+                    update_capacity_plan,
+                    (config,),
+                    check="capacity.projection",
+                    component="capacity",
+                ),
+            ),
+            *when(
+                config.backups.disaster_recovery.targets,
+                Step(
+                    "Disaster recovery test (drill)",
+                    drill_disaster_recovery,
+                    (config, run_id),
+                    check="dr.restore",
+                    component="disaster-recovery",
+                ),
+            ),
+            Step(
+                "Runbook coverage",
+                check_runbook_coverage,
+                (config.maintenance.runbook_path,),
+                check="runbook.coverage",
+                component="documentation",
+            ),
+            *when(
+                config.costs.exports,
+                Step(
+                    "Cost review",
+                    review_costs,
+                    (config.costs, config.history.url),
+                    check="cost.review",
+                    component="costs",
+                ),
+            ),
+            Step(
+                "Operational KPIs, last 30 days",
+                review_operational_kpis,
+                (config.history.url, config.thresholds.kpis),
+                check="kpi",
+                component="kpis",
+            ),
+        ],
+        config,
+    )
 
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Monthly audit", kind="monthly",
-                               artifact_key="monthly-report", run_id=run_id, started_at=started_at,
-                               sections=sections)
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title="Monthly audit",
+        kind="monthly",
+        artifact_key="monthly-report",
+        run_id=run_id,
+        started_at=started_at,
+        sections=sections,
+    )
     return final_state(outcome)

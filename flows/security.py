@@ -10,8 +10,8 @@ from prefect import flow
 from prefect.states import State
 
 from opsbook.flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps
-from opsbook.results import CheckResult
 from opsbook.reports import Section, Table
+from opsbook.results import CheckResult
 from opsbook.tasks.security.checks import (
     ACTIVITY_CHECK,
     AUTH_CHECK,
@@ -32,30 +32,53 @@ def _tables(section: Section) -> None:
     for r in section.results:
         d = r.details
         if d.get("failures_by_ip"):
-            section.tables.append(Table(f"Failed logins by source IP: {r.target}", ["IP", "failures"],
-                                        d["failures_by_ip"]))
+            section.tables.append(
+                Table(f"Failed logins by source IP: {r.target}", ["IP", "failures"], d["failures_by_ip"])
+            )
         if d.get("brute_force"):
-            section.tables.append(Table(f"Brute force: {r.target}", ["IP", "peak in window", "failures", "first", "last"],
-                                        [[b["ip"], b["peak"], b["failures"], b["first"], b["last"]]
-                                         for b in d["brute_force"]]))
+            section.tables.append(
+                Table(
+                    f"Brute force: {r.target}",
+                    ["IP", "peak in window", "failures", "first", "last"],
+                    [[b["ip"], b["peak"], b["failures"], b["first"], b["last"]] for b in d["brute_force"]],
+                )
+            )
         if d.get("compromised"):
-            section.tables.append(Table(f"Logins that succeeded after failures: {r.target}",
-                                        ["IP", "user", "at", "failures before"],
-                                        [[c["ip"], c["user"], c["at"], c["failures_before"]] for c in d["compromised"]]))
+            section.tables.append(
+                Table(
+                    f"Logins that succeeded after failures: {r.target}",
+                    ["IP", "user", "at", "failures before"],
+                    [[c["ip"], c["user"], c["at"], c["failures_before"]] for c in d["compromised"]],
+                )
+            )
         if d.get("attack_samples"):
-            section.tables.append(Table(f"Attack requests (first {len(d['attack_samples'])}): {r.target}",
-                                        ["IP", "at", "status", "signatures", "path"],
-                                        [[a["ip"], a["at"], a["status"], ", ".join(a["signatures"]), a["path"]]
-                                         for a in d["attack_samples"]]))
+            section.tables.append(
+                Table(
+                    f"Attack requests (first {len(d['attack_samples'])}): {r.target}",
+                    ["IP", "at", "status", "signatures", "path"],
+                    [
+                        [a["ip"], a["at"], a["status"], ", ".join(a["signatures"]), a["path"]]
+                        for a in d["attack_samples"]
+                    ],
+                )
+            )
         if r.check == VULN_CHECK and d.get("by_severity"):
-            section.tables.append(Table(f"Vulnerabilities by severity: {r.target}", list(d["by_severity"]),
-                                        [list(d["by_severity"].values())]))
+            section.tables.append(
+                Table(
+                    f"Vulnerabilities by severity: {r.target}",
+                    list(d["by_severity"]),
+                    [list(d["by_severity"].values())],
+                )
+            )
 
 
 def _line_intro(results: list[CheckResult]) -> str:
     """How much of each log was read, so a reader can trust an empty finding."""
-    parts = [f"{r.target}: {r.details['lines']['parsed_lines']:,} of {r.details['lines']['total_lines']:,} lines parsed"
-             for r in results if "lines" in r.details]
+    parts = [
+        f"{r.target}: {r.details['lines']['parsed_lines']:,} of {r.details['lines']['total_lines']:,} lines parsed"
+        for r in results
+        if "lines" in r.details
+    ]
     return "Lines read: " + "; ".join(parts) + "." if parts else ""
 
 
@@ -63,20 +86,51 @@ def _line_intro(results: list[CheckResult]) -> str:
 def security_health_check(config_path: str = "opsbook.yaml") -> State:
     config, run_id, started_at = open_checklist(config_path)
 
-    sections = run_steps([
-        Step("Failed authentication", analyze_failed_authentication, (config,), check=AUTH_CHECK, component="security",
-             trends=[Trend(AUTH_CHECK, "Failed logins in the window, 30 days", "failures")]),
-        Step("Suspicious activity", review_suspicious_activity, (config,), check=ACTIVITY_CHECK, component="security"),
-        Step("Vulnerability status", check_vulnerability_status, (config,), check=VULN_CHECK, component="security"),
-        Step("TLS certificates", check_tls_certificates, (config,), check="security.certificate", component="security",
-             trends=[Trend("security.certificate", "Certificate days left, 30 days", "days",
-                           config.security.certificate_policy.days_left)]),
-        Step("Security headers", check_security_headers, (config,), check="security.headers", component="security"),
-    ], config)
+    sections = run_steps(
+        [
+            Step(
+                "Failed authentication",
+                analyze_failed_authentication,
+                (config,),
+                check=AUTH_CHECK,
+                component="security",
+                trends=[Trend(AUTH_CHECK, "Failed logins in the window, 30 days", "failures")],
+            ),
+            Step(
+                "Suspicious activity", review_suspicious_activity, (config,), check=ACTIVITY_CHECK, component="security"
+            ),
+            Step("Vulnerability status", check_vulnerability_status, (config,), check=VULN_CHECK, component="security"),
+            Step(
+                "TLS certificates",
+                check_tls_certificates,
+                (config,),
+                check="security.certificate",
+                component="security",
+                trends=[
+                    Trend(
+                        "security.certificate",
+                        "Certificate days left, 30 days",
+                        "days",
+                        config.security.certificate_policy.days_left,
+                    )
+                ],
+            ),
+            Step("Security headers", check_security_headers, (config,), check="security.headers", component="security"),
+        ],
+        config,
+    )
     for section in sections:
         _tables(section)
         section.intro = _line_intro(section.results)
 
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Security health check", kind="security",
-                               artifact_key=ARTIFACT_KEY, run_id=run_id, started_at=started_at, sections=sections)
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title="Security health check",
+        kind="security",
+        artifact_key=ARTIFACT_KEY,
+        run_id=run_id,
+        started_at=started_at,
+        sections=sections,
+    )
     return final_state(outcome)

@@ -59,8 +59,12 @@ class SecurityIncidentParams(BaseModel):
     """The Run form of the security incident runbook."""
 
     incident_type: IncidentType = Field(description="what happened")
-    severity: Severity = Field(Severity.HIGH, description="critical=P0, high=P1, medium=P2, low=P3 (a data breach is always P0)")
-    source_ip: IPvAnyAddress | None = Field(None, description="the attacking address; required for brute force and injection")
+    severity: Severity = Field(
+        Severity.HIGH, description="critical=P0, high=P1, medium=P2, low=P3 (a data breach is always P0)"
+    )
+    source_ip: IPvAnyAddress | None = Field(
+        None, description="the attacking address; required for brute force and injection"
+    )
     lookback_hours: float = Field(24, gt=0, le=24 * 30, description="how far back the evidence timeline reaches")
     summary: str = Field("", max_length=2000, description="what the reporter saw, in a sentence or two")
     dry_run: bool = Field(True, description="describe the containment without changing anything")
@@ -101,8 +105,7 @@ def _contain(params: SecurityIncidentParams, blocklist: Any, reason: str) -> tup
     if plan.already_blocked or params.dry_run:
         return {"block": plan.describe() + (" (dry run)" if params.dry_run and not plan.already_blocked else "")}, False
     if params.require_approval:
-        answer = pause_flow_run(wait_for_input=BlockApproval, timeout=params.approval_timeout_s,
-                                key="block-approval")
+        answer = pause_flow_run(wait_for_input=BlockApproval, timeout=params.approval_timeout_s, key="block-approval")
         if not answer.approve:
             return {"block": f"not approved: {plan.describe()}", "approver": answer.approver}, False
         reason += f" (approved by {answer.approver or 'unnamed approver'})"
@@ -116,12 +119,17 @@ def store_security_incident(history_url: str, record: SecurityIncidentRecord) ->
 
 
 def _markdown(record: SecurityIncidentRecord, notes: list[str]) -> str:
-    lines = [f"# {record.reference}: {record.incident_type} ({record.severity})", "",
-             f"Source IP: `{record.source_ip or 'n/a'}` · escalation level {record.escalation_level}"
-             + (" · **executive escalation**" if record.executive_escalation else ""),
-             f"Evidence: {record.evidence.get('events', 0)} events"
-             + (f" from {record.evidence['first']} to {record.evidence['last']}" if record.evidence.get("first") else ""),
-             "", "## Actions", ""]
+    lines = [
+        f"# {record.reference}: {record.incident_type} ({record.severity})",
+        "",
+        f"Source IP: `{record.source_ip or 'n/a'}` · escalation level {record.escalation_level}"
+        + (" · **executive escalation**" if record.executive_escalation else ""),
+        f"Evidence: {record.evidence.get('events', 0)} events"
+        + (f" from {record.evidence['first']} to {record.evidence['last']}" if record.evidence.get("first") else ""),
+        "",
+        "## Actions",
+        "",
+    ]
     lines += [f"- {key}: {value}" for key, value in record.actions.items()]
     if record.evidence.get("timeline"):
         lines += ["", "## Timeline (first events)", "", "| time | source | kind | detail |", "|---|---|---|---|"]
@@ -151,7 +159,7 @@ def security_incident_response(params: SecurityIncidentParams) -> State:
         try:
             contained, blocked = _contain(params, config.security.blocklist, reason)
             actions |= contained
-        except Exception as error:  # noqa: BLE001 - the incident is still recorded
+        except Exception as error:
             notes.append(f"blocklist not changed: {describe_exception(error)}")
             actions["block"] = notes[-1]
     elif params.incident_type is IncidentType.INJECTION_ATTEMPT:
@@ -160,23 +168,39 @@ def security_incident_response(params: SecurityIncidentParams) -> State:
         actions["breach"] = "preserve evidence, contain access, start the breach-notification clock"
 
     record = SecurityIncidentRecord(
-        id=run_id, reference=_reference(opened_at), opened_at=opened_at, incident_type=params.incident_type.value,
-        severity=priority, source_ip=ip, escalation_level=level, executive_escalation=executive,
-        evidence=evidence, actions=actions, dry_run=params.dry_run, blocked=blocked, summary=params.summary)
+        id=run_id,
+        reference=_reference(opened_at),
+        opened_at=opened_at,
+        incident_type=params.incident_type.value,
+        severity=priority,
+        source_ip=ip,
+        escalation_level=level,
+        executive_escalation=executive,
+        evidence=evidence,
+        actions=actions,
+        dry_run=params.dry_run,
+        blocked=blocked,
+        summary=params.summary,
+    )
     try:
         record.incident_ref = open_general_incident(config.history.url, record)
-    except Exception as error:  # noqa: BLE001 - the security record is still kept
+    except Exception as error:
         notes.append(f"incident not opened: {describe_exception(error)}")
     try:
         store_security_incident(config.history.url, record)
-    except Exception as error:  # noqa: BLE001 - say so, still publish what was done
+    except Exception as error:
         notes.append(f"history store not written: {describe_exception(error)}")
-    create_markdown_artifact(key=ARTIFACT_KEY, markdown=_markdown(record, notes),
-                             description=f"{record.reference} {record.incident_type} {priority}")
+    create_markdown_artifact(
+        key=ARTIFACT_KEY,
+        markdown=_markdown(record, notes),
+        description=f"{record.reference} {record.incident_type} {priority}",
+    )
     logger.info("%s %s %s: %s", record.reference, record.incident_type, priority, "; ".join(map(str, actions.values())))
     for note in notes:
         logger.error(note)
     outcome = SecurityIncidentOutcome(record, notes)
     if notes:
         return Failed(message=redact("; ".join(notes)), data=outcome)
-    return Completed(message=f"{record.reference} {priority}: {actions.get('block', actions['escalate'])}", data=outcome)
+    return Completed(
+        message=f"{record.reference} {priority}: {actions.get('block', actions['escalate'])}", data=outcome
+    )

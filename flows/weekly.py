@@ -34,33 +34,101 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
     config, run_id, started_at = open_checklist(config_path)
     maintenance = config.maintenance
 
-    sections = run_steps([
-        Step("System updates and security patches", review_system_updates,
-             (maintenance.patch_reports, maintenance.check_local_patches), check="maintenance.patches"),
-        Step("Dependency updates", review_dependency_updates, (maintenance.dependency_reports,),
-             check="maintenance.dependencies"),
-        Step("Log rotation and cleanup", rotate_and_clean_logs,
-             (maintenance.log_directories, config.thresholds.logs.retention_days, apply), check="maintenance.logs"),
-        *when(config.databases, Step("Database maintenance", maintain_databases,
-                                     (config.databases, apply, config.history.url), check="database.maintenance",
-                                     component="database")),
-        Step("Cache optimisation", optimize_caches, (maintenance.cache_actions, config.http, apply),
-             check="maintenance.cache"),
-        Step("History retention", prune_history, (config.history.url, config.history.retention_days, apply),
-             check="history.retention", component="monitoring"),
-        *when(config.security.certificates, Step("SSL certificates", check_tls_certificates, (config,),
-                                                 check="security.certificate", component="security")),
-        Step("Monitoring system", check_monitoring_system,
-             (config.history.url, expected_schedule_slugs(), maintenance.deadman_hours, config.http),
-             check="monitoring", component="monitoring"),
-        Step("Alert rules", validate_alert_rules, (config.notifications,), check="alerts.rules",
-             component="monitoring"),
-        *when(config.notifications.channels, Step("Test alert to every channel", deliver_test_alerts, (config,),
-                                                  check="alerts.delivery", component="monitoring")),
-        Step("Alert noise and thresholds, last 7 days", review_alert_noise, (config.history.url,),
-             check="alerts.noise", component="monitoring"),
-    ])
+    sections = run_steps(
+        [
+            Step(
+                "System updates and security patches",
+                review_system_updates,
+                (maintenance.patch_reports, maintenance.check_local_patches),
+                check="maintenance.patches",
+            ),
+            Step(
+                "Dependency updates",
+                review_dependency_updates,
+                (maintenance.dependency_reports,),
+                check="maintenance.dependencies",
+            ),
+            Step(
+                "Log rotation and cleanup",
+                rotate_and_clean_logs,
+                (maintenance.log_directories, config.thresholds.logs.retention_days, apply),
+                check="maintenance.logs",
+            ),
+            *when(
+                config.databases,
+                Step(
+                    "Database maintenance",
+                    maintain_databases,
+                    (config.databases, apply, config.history.url),
+                    check="database.maintenance",
+                    component="database",
+                ),
+            ),
+            Step(
+                "Cache optimisation",
+                optimize_caches,
+                (maintenance.cache_actions, config.http, apply),
+                check="maintenance.cache",
+            ),
+            Step(
+                "History retention",
+                prune_history,
+                (config.history.url, config.history.retention_days, apply),
+                check="history.retention",
+                component="monitoring",
+            ),
+            *when(
+                config.security.certificates,
+                Step(
+                    "SSL certificates",
+                    check_tls_certificates,
+                    (config,),
+                    check="security.certificate",
+                    component="security",
+                ),
+            ),
+            Step(
+                "Monitoring system",
+                check_monitoring_system,
+                (config.history.url, expected_schedule_slugs(), maintenance.deadman_hours, config.http),
+                check="monitoring",
+                component="monitoring",
+            ),
+            Step(
+                "Alert rules",
+                validate_alert_rules,
+                (config.notifications,),
+                check="alerts.rules",
+                component="monitoring",
+            ),
+            *when(
+                config.notifications.channels,
+                Step(
+                    "Test alert to every channel",
+                    deliver_test_alerts,
+                    (config,),
+                    check="alerts.delivery",
+                    component="monitoring",
+                ),
+            ),
+            Step(
+                "Alert noise and thresholds, last 7 days",
+                review_alert_noise,
+                (config.history.url,),
+                check="alerts.noise",
+                component="monitoring",
+            ),
+        ]
+    )
 
-    outcome = finish_checklist(config=config, flow=FLOW_NAME, title="Weekly maintenance", kind="weekly",
-                               artifact_key="weekly-report", run_id=run_id, started_at=started_at, sections=sections)
+    outcome = finish_checklist(
+        config=config,
+        flow=FLOW_NAME,
+        title="Weekly maintenance",
+        kind="weekly",
+        artifact_key="weekly-report",
+        run_id=run_id,
+        started_at=started_at,
+        sections=sections,
+    )
     return final_state(outcome)

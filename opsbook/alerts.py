@@ -48,10 +48,19 @@ TRIAGE: list[tuple[str, str, Severity]] = [
     ("logs.", "application", Severity.P3),
 ]
 # When no prefix matches, the component decides the type.
-COMPONENT_TYPES = {"platforms": "infrastructure", "hosts": "infrastructure", "resources": "infrastructure",
-                   "database": "infrastructure", "monitoring": "infrastructure",
-                   "backups": "infrastructure", "security": "security", "certificates": "security",
-                   "performance": "performance", "web": "performance", "application": "application"}
+COMPONENT_TYPES = {
+    "platforms": "infrastructure",
+    "hosts": "infrastructure",
+    "resources": "infrastructure",
+    "database": "infrastructure",
+    "monitoring": "infrastructure",
+    "backups": "infrastructure",
+    "security": "security",
+    "certificates": "security",
+    "performance": "performance",
+    "web": "performance",
+    "application": "application",
+}
 
 
 def classify(result: CheckResult) -> tuple[str, Severity]:
@@ -108,7 +117,9 @@ class Silence:
     expires_at: datetime
 
     def matches(self, alert: Alert) -> bool:
-        return fnmatch.fnmatchcase(alert.check, self.check_pattern) and fnmatch.fnmatchcase(alert.target, self.target_pattern)
+        return fnmatch.fnmatchcase(alert.check, self.check_pattern) and fnmatch.fnmatchcase(
+            alert.target, self.target_pattern
+        )
 
     def active(self, now: datetime) -> bool:
         return now < self.expires_at
@@ -159,6 +170,7 @@ def list_alerts(store: HistoryStore, state: str | None = None) -> list[Alert]:
 
 # -- judgements: was it a real problem? ----------------------------------------------------------
 
+
 class UnknownAlert(LookupError):
     """No alert has that fingerprint."""
 
@@ -174,8 +186,15 @@ class Episode:
     true_positive: bool | None  # None: nobody has judged it
 
 
-def judge_alert(store: HistoryStore, fingerprint_: str, *, true_positive: bool, judged_by: str, note: str = "",
-                now: datetime | None = None) -> Episode:
+def judge_alert(
+    store: HistoryStore,
+    fingerprint_: str,
+    *,
+    true_positive: bool,
+    judged_by: str,
+    note: str = "",
+    now: datetime | None = None,
+) -> Episode:
     """Mark the alert's current (or last) episode a real problem or noise; judging again replaces it.
 
     The verdict feeds the alert-accuracy KPI and the alert noise review.
@@ -185,9 +204,11 @@ def judge_alert(store: HistoryStore, fingerprint_: str, *, true_positive: bool, 
         alert = session.scalars(select(AlertRow).where(AlertRow.fingerprint == fingerprint_)).one_or_none()
         if alert is None:
             raise UnknownAlert(f"no alert {fingerprint_!r} (fingerprints are check|target; `opsbook alerts list`)")
-        row = session.scalars(select(AlertJudgementRow).where(
-            AlertJudgementRow.fingerprint == fingerprint_,
-            AlertJudgementRow.episode_started == alert.first_seen)).one_or_none()
+        row = session.scalars(
+            select(AlertJudgementRow).where(
+                AlertJudgementRow.fingerprint == fingerprint_, AlertJudgementRow.episode_started == alert.first_seen
+            )
+        ).one_or_none()
         row = row or AlertJudgementRow(fingerprint=fingerprint_, check=alert.check, episode_started=alert.first_seen)
         row.episode_resolved, row.true_positive = alert.resolved_at, true_positive
         row.judged_by, row.judged_at, row.note = judged_by, now, redact(note)
@@ -198,26 +219,52 @@ def judge_alert(store: HistoryStore, fingerprint_: str, *, true_positive: bool, 
 def episodes_since(store: HistoryStore, since: datetime) -> list[Episode]:
     """Every episode seen since `since`: each alert's current one, and earlier ones that were judged."""
     with store.session() as session:
-        verdicts = {(j.fingerprint, j.episode_started): j for j in session.scalars(
-            select(AlertJudgementRow).where(AlertJudgementRow.episode_started >= since))}
+        verdicts = {
+            (j.fingerprint, j.episode_started): j
+            for j in session.scalars(select(AlertJudgementRow).where(AlertJudgementRow.episode_started >= since))
+        }
         episodes = []
         for alert in session.scalars(select(AlertRow).where(AlertRow.last_seen >= since)):
             verdict = verdicts.pop((alert.fingerprint, alert.first_seen), None)
-            episodes.append(Episode(alert.fingerprint, alert.check, alert.first_seen, alert.resolved_at,
-                                    verdict.true_positive if verdict else None))
-        episodes += [Episode(j.fingerprint, j.check, j.episode_started, j.episode_resolved, j.true_positive)
-                     for j in verdicts.values()]  # the alert has fired again since; its judged past stays
+            episodes.append(
+                Episode(
+                    alert.fingerprint,
+                    alert.check,
+                    alert.first_seen,
+                    alert.resolved_at,
+                    verdict.true_positive if verdict else None,
+                )
+            )
+        episodes += [
+            Episode(j.fingerprint, j.check, j.episode_started, j.episode_resolved, j.true_positive)
+            for j in verdicts.values()
+        ]  # the alert has fired again since; its judged past stays
     return sorted(episodes, key=lambda e: e.started)
 
 
 # -- silences ----------------------------------------------------------------------------------
 
-def add_silence(store: HistoryStore, *, check: str = "*", target: str = "*", duration: timedelta,
-                reason: str = "", created_by: str = "", now: datetime | None = None) -> Silence:
+
+def add_silence(
+    store: HistoryStore,
+    *,
+    check: str = "*",
+    target: str = "*",
+    duration: timedelta,
+    reason: str = "",
+    created_by: str = "",
+    now: datetime | None = None,
+) -> Silence:
     now = now or utcnow()
     with store.session() as session, session.begin():
-        row = SilenceRow(check_pattern=check, target_pattern=target, reason=redact(reason), created_by=created_by,
-                         created_at=now, expires_at=now + duration)
+        row = SilenceRow(
+            check_pattern=check,
+            target_pattern=target,
+            reason=redact(reason),
+            created_by=created_by,
+            created_at=now,
+            expires_at=now + duration,
+        )
         session.add(row)
         session.flush()
         return Silence.of(row)
@@ -245,6 +292,7 @@ def expire_silence(store: HistoryStore, silence_id: int, now: datetime | None = 
 
 # -- what to notify, and when ------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Notice:
     """One alert to mention in a message: firing (new or repeated) or resolved."""
@@ -264,8 +312,9 @@ class Group:
         return min(n.due_since for n in self.notices) + window <= now
 
 
-def pending_notices(alerts: Sequence[Alert], silences: Sequence[Silence], config: NotificationsConfig,
-                    now: datetime) -> list[Notice]:
+def pending_notices(
+    alerts: Sequence[Alert], silences: Sequence[Silence], config: NotificationsConfig, now: datetime
+) -> list[Notice]:
     """What should be said about each alert now, ignoring silenced and maintenance ones."""
     repeat = timedelta(seconds=config.repeat_interval_s)
     notices = []
@@ -276,8 +325,12 @@ def pending_notices(alerts: Sequence[Alert], silences: Sequence[Silence], config
                 notices.append(Notice("firing", alert, alert.first_seen))
             elif alert.notified_at + repeat <= now:
                 notices.append(Notice("firing", alert, alert.notified_at + repeat, repeat=True))
-        elif alert.state == "resolved" and alert.notified_at is not None and not alert.resolved_notified \
-                and not alert.maintenance:
+        elif (
+            alert.state == "resolved"
+            and alert.notified_at is not None
+            and not alert.resolved_notified
+            and not alert.maintenance
+        ):
             notices.append(Notice("resolved", alert, alert.resolved_at or now))
     return notices
 
@@ -293,10 +346,12 @@ def group_notices(notices: Iterable[Notice], group_by: Sequence[str]) -> list[Gr
 
 def _matches(route: Route, alert: Alert) -> bool:
     match = route.match
-    return ((not match.types or alert.alert_type in match.types)
-            and (not match.severities or alert.severity in match.severities)
-            and (not match.components or alert.component in match.components)
-            and all(alert.labels.get(k) == v for k, v in match.labels.items()))
+    return (
+        (not match.types or alert.alert_type in match.types)
+        and (not match.severities or alert.severity in match.severities)
+        and (not match.components or alert.component in match.components)
+        and all(alert.labels.get(k) == v for k, v in match.labels.items())
+    )
 
 
 def channels_for(alert: Alert, config: NotificationsConfig) -> list[str]:
@@ -308,8 +363,9 @@ def channels_for(alert: Alert, config: NotificationsConfig) -> list[str]:
             if not route.continue_:
                 break
     if not chosen:
-        chosen = list(config.default_channels if config.default_channels is not None
-                      else [c.name for c in config.channels])
+        chosen = list(
+            config.default_channels if config.default_channels is not None else [c.name for c in config.channels]
+        )
     return chosen
 
 

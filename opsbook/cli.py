@@ -14,8 +14,12 @@ from rich.table import Table
 from opsbook.config import ConfigError, EstateConfig, default_config_path, load_config
 from opsbook.secrets import redact
 
-app = typer.Typer(help="Production-support runbooks as code.", no_args_is_help=True,
-                  pretty_exceptions_enable=False, rich_markup_mode=None)
+app = typer.Typer(
+    help="Production-support runbooks as code.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
 run_app = typer.Typer(help="Run a checklist now.", no_args_is_help=True)
 db_app = typer.Typer(help="The history database.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
@@ -54,7 +58,9 @@ def validate(config: ConfigOption = None) -> None:
 
 @app.command()
 def init(
-    folder: Annotated[Path, typer.Argument(help="where to write opsbook.yaml and prefect.yaml (created if missing)")] = Path("."),
+    folder: Annotated[
+        Path, typer.Argument(help="where to write opsbook.yaml and prefect.yaml (created if missing)")
+    ] = Path("."),
     force: Annotated[bool, typer.Option("--force", help="replace files that are already there")] = False,
 ) -> None:
     """Write a starter opsbook.yaml (every key annotated) and prefect.yaml into FOLDER."""
@@ -69,9 +75,13 @@ def init(
         verb = "wrote" if item.created else "kept (already there; --force replaces it)"
         out.print(f"{verb} {item.path}", markup=False, highlight=False)
     home = folder.resolve()
-    out.print(f"next: edit {home / 'opsbook.yaml'}, then `opsbook validate -c {home / 'opsbook.yaml'}`; to schedule, "
-              f"OPSBOOK_DIR={home} OPSBOOK_CONFIG={home / 'opsbook.yaml'} prefect deploy --all "
-              f"(or `opsbook serve -c {home / 'opsbook.yaml'}`)", markup=False, highlight=False)
+    out.print(
+        f"next: edit {home / 'opsbook.yaml'}, then `opsbook validate -c {home / 'opsbook.yaml'}`; to schedule, "
+        f"OPSBOOK_DIR={home} OPSBOOK_CONFIG={home / 'opsbook.yaml'} prefect deploy --all "
+        f"(or `opsbook serve -c {home / 'opsbook.yaml'}`)",
+        markup=False,
+        highlight=False,
+    )
 
 
 @db_app.command("upgrade")
@@ -92,7 +102,9 @@ def db_upgrade(config: ConfigOption = None) -> None:
 @db_app.command("prune")
 def db_prune(
     apply: Annotated[bool, typer.Option("--apply", help="really delete (default: count only)")] = False,
-    days: Annotated[int | None, typer.Option(min=90, max=3650, help="keep this many days (default: history.retention_days)")] = None,
+    days: Annotated[
+        int | None, typer.Option(min=90, max=3650, help="keep this many days (default: history.retention_days)")
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Delete runs, results, samples and deliveries older than the retention; a dry run unless --apply."""
@@ -121,8 +133,14 @@ def print_results(title: str, results: Any) -> None:
     for r in results:
         value = "" if r.value is None else f"{r.value:g} {r.unit or ''}".strip()
         threshold = "" if r.threshold is None else f"{r.threshold:g} {r.unit or ''}".strip()
-        table.add_row(r.check, redact(r.target), f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
-                      value, threshold, redact(r.message).replace("[", r"\["))
+        table.add_row(
+            r.check,
+            redact(r.target),
+            f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
+            value,
+            threshold,
+            redact(r.message).replace("[", r"\["),
+        )
     out.print(table)
 
 
@@ -162,10 +180,16 @@ def run_daily(config: ConfigOption = None) -> None:
 @run_app.command("database-maintenance")
 def run_database_maintenance(
     config: ConfigOption = None,
-    apply: Annotated[bool, typer.Option("--apply", help="really ANALYZE, REINDEX and reset query stats "
-                                                        "(default: dry run, nothing changes)")] = False,
-    database: Annotated[list[str] | None, typer.Option("--database", "-d", help="a configured database's name; "
-                                                       "repeat for several (default: all)")] = None,
+    apply: Annotated[
+        bool,
+        typer.Option(
+            "--apply", help="really ANALYZE, REINDEX and reset query stats (default: dry run, nothing changes)"
+        ),
+    ] = False,
+    database: Annotated[
+        list[str] | None,
+        typer.Option("--database", "-d", help="a configured database's name; repeat for several (default: all)"),
+    ] = None,
 ) -> None:
     """Run the weekly database maintenance now, a dry run unless --apply (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
     from opsbook.flows.database_maintenance import MaintenanceParameters, database_maintenance
@@ -173,6 +197,8 @@ def run_database_maintenance(
     file, _ = _load_or_exit(config)
     params = MaintenanceParameters(apply=apply, databases=database or [])
     raise typer.Exit(run_checklist(database_maintenance, file, params=params))
+
+
 @run_app.command("capacity")
 def run_capacity(config: ConfigOption = None) -> None:
     """Run capacity planning now: trends, 90-day projections, scaling and cost (exit 1 on fail/error)."""
@@ -195,7 +221,9 @@ def serve(config: ConfigOption = None) -> None:
 @run_app.command("weekly")
 def run_weekly(
     config: ConfigOption = None,
-    apply: Annotated[bool, typer.Option("--apply", help="really compress/delete logs, run database maintenance and cache actions")] = False,
+    apply: Annotated[
+        bool, typer.Option("--apply", help="really compress/delete logs, run database maintenance and cache actions")
+    ] = False,
 ) -> None:
     """Run the weekly maintenance now (dry run unless --apply)."""
     from opsbook.flows.weekly import weekly_maintenance
@@ -216,7 +244,9 @@ def run_monthly(config: ConfigOption = None) -> None:
 @run_app.command("cost-review")
 def run_cost_review(
     config: ConfigOption = None,
-    month: Annotated[str | None, typer.Option(help="month to review, YYYY-MM (default: the month of the latest charge)")] = None,
+    month: Annotated[
+        str | None, typer.Option(help="month to review, YYYY-MM (default: the month of the latest charge)")
+    ] = None,
 ) -> None:
     """Run the monthly cost review from the FOCUS exports (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
     import re
@@ -228,11 +258,19 @@ def run_cost_review(
         raise typer.Exit(EXIT_CONFIG)
     file, _ = _load_or_exit(config)
     raise typer.Exit(run_checklist(cost_review, file, month=month))
+
+
 @app.command()
 def backfill(
     config: ConfigOption = None,
-    days: Annotated[float | None, typer.Option(min=0.0001, max=3650, help="how far back (default: resources.prometheus.backfill_days, 30)")] = None,
-    step: Annotated[float | None, typer.Option(min=0.001, max=86400, help="seconds between samples (default: resources.prometheus.step_s, 300)")] = None,
+    days: Annotated[
+        float | None,
+        typer.Option(min=0.0001, max=3650, help="how far back (default: resources.prometheus.backfill_days, 30)"),
+    ] = None,
+    step: Annotated[
+        float | None,
+        typer.Option(min=0.001, max=86400, help="seconds between samples (default: resources.prometheus.step_s, 300)"),
+    ] = None,
 ) -> None:
     """Copy Prometheus' CPU, memory, disk and network history into the history store.
 
@@ -262,18 +300,23 @@ def backfill(
         except StoreError as error:
             err.print(f"error: {error}", markup=False, highlight=False)
             raise typer.Exit(EXIT_PROBLEMS) from None
-    out.print(f"backfilled {len(METRICS)} metrics from {outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} UTC "
-              f"every {outcome.step_s:g} s: {outcome.windows} range queries, {outcome.points} points, "
-              f"{outcome.inserted} new, {outcome.points - outcome.inserted} already stored, "
-              f"{outcome.not_a_number} NaN skipped", markup=False, highlight=False)
+    out.print(
+        f"backfilled {len(METRICS)} metrics from {outcome.start:%Y-%m-%d %H:%M} to {outcome.end:%Y-%m-%d %H:%M} UTC "
+        f"every {outcome.step_s:g} s: {outcome.windows} range queries, {outcome.points} points, "
+        f"{outcome.inserted} new, {outcome.points - outcome.inserted} already stored, "
+        f"{outcome.not_a_number} NaN skipped",
+        markup=False,
+        highlight=False,
+    )
     for problem in outcome.errors:
         err.print(f"problem: {redact(problem)}", markup=False, highlight=False)
     raise typer.Exit(EXIT_OK if outcome.ok else EXIT_PROBLEMS)
 
 
 # --- security (issue 7) ------------------------------------------------------------------------
-security_app = typer.Typer(help="Security operations: the daily security check and security incidents.",
-                           no_args_is_help=True)
+security_app = typer.Typer(
+    help="Security operations: the daily security check and security incidents.", no_args_is_help=True
+)
 app.add_typer(security_app, name="security")
 
 
@@ -289,7 +332,9 @@ def run_security(config: ConfigOption = None) -> None:
 
 @security_app.command("incident")
 def security_incident(
-    incident_type: Annotated[str, typer.Option("--type", help="brute_force, injection_attempt, suspicious_activity, data_breach or other")],
+    incident_type: Annotated[
+        str, typer.Option("--type", help="brute_force, injection_attempt, suspicious_activity, data_breach or other")
+    ],
     ip: Annotated[str | None, typer.Option("--ip", help="the source IP")] = None,
     severity: Annotated[str, typer.Option(help="critical, high, medium or low")] = "high",
     summary: Annotated[str, typer.Option(help="what was seen")] = "",
@@ -305,25 +350,39 @@ def security_incident(
 
     file, _ = _load_or_exit(config)
     try:
-        params = SecurityIncidentParams(incident_type=incident_type, source_ip=ip, severity=severity, summary=summary,
-                                        lookback_hours=lookback_hours, dry_run=not apply, require_approval=False,
-                                        config_path=str(file))
+        params = SecurityIncidentParams(
+            incident_type=incident_type,
+            source_ip=ip,
+            severity=severity,
+            summary=summary,
+            lookback_hours=lookback_hours,
+            dry_run=not apply,
+            require_approval=False,
+            config_path=str(file),
+        )
     except ValidationError as error:
         for problem in error.errors(include_url=False, include_input=False):
-            err.print(f"{'.'.join(map(str, problem['loc'])) or 'parameters'}: {problem['msg']}", markup=False, highlight=False)
+            err.print(
+                f"{'.'.join(map(str, problem['loc'])) or 'parameters'}: {problem['msg']}", markup=False, highlight=False
+            )
         raise typer.Exit(EXIT_CONFIG) from None
     if apply and not yes and not typer.confirm(f"Change the blocklist for {ip}?"):
         raise typer.Exit(EXIT_PROBLEMS)  # the terminal user is the approver here
-    err.print(f"running security-incident-response ({'apply' if apply else 'dry run'}) ...", markup=False, highlight=False)
+    err.print(
+        f"running security-incident-response ({'apply' if apply else 'dry run'}) ...", markup=False, highlight=False
+    )
     state = security_incident_response(params=params, return_state=True)
     outcome = state.result(raise_on_failure=False)
     record = getattr(outcome, "record", None)
     if record is None:
         err.print(f"error: the flow did not finish: {redact(str(outcome))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS)
-    out.print(f"{record.reference} {record.incident_type} {record.severity} (escalation level {record.escalation_level}"
-              f"{', executives' if record.executive_escalation else ''}); evidence: {record.evidence.get('events', 0)} events",
-              markup=False, highlight=False)
+    out.print(
+        f"{record.reference} {record.incident_type} {record.severity} (escalation level {record.escalation_level}"
+        f"{', executives' if record.executive_escalation else ''}); evidence: {record.evidence.get('events', 0)} events",
+        markup=False,
+        highlight=False,
+    )
     for key, value in record.actions.items():
         out.print(f"  {key}: {redact(str(value))}", markup=False, highlight=False)
     for note in outcome.notes:
@@ -341,8 +400,8 @@ def demo(
     workdir: Annotated[Path | None, typer.Option(help="where the demo keeps its history and reports")] = None,
 ) -> None:
     """Start a demo estate on loopback and run the daily checklist against it (no setup needed)."""
-    from opsbook.flows.daily import daily_checklist
     from opsbook.demo.estate import demo_estate
+    from opsbook.flows.daily import daily_checklist
 
     folder = (workdir or _default_demo_dir()).resolve()
     with demo_estate(folder) as estate:
@@ -361,8 +420,9 @@ app.add_typer(metrics_app, name="metrics")
 app.add_typer(silence_app, name="silence")
 app.add_typer(notify_app, name="notify")
 # -- backups (issue 6) -------------------------------------------------------------------------
-backup_app = typer.Typer(help="Backups: create one with its manifest, verify, prune by retention.",
-                         no_args_is_help=True)
+backup_app = typer.Typer(
+    help="Backups: create one with its manifest, verify, prune by retention.", no_args_is_help=True
+)
 app.add_typer(backup_app, name="backup")
 
 
@@ -384,8 +444,12 @@ def _backup_repository(estate: EstateConfig, name: str | None) -> Any:
 def backup_create(
     config: ConfigOption = None,
     database: Annotated[str | None, typer.Option(help="database name on the server of backups.source_url")] = None,
-    url: Annotated[str | None, typer.Option(help="postgresql:// URL to dump (overrides source_url; "
-                                                 "prefer ${ENV} in the config for passwords)")] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            help="postgresql:// URL to dump (overrides source_url; prefer ${ENV} in the config for passwords)"
+        ),
+    ] = None,
     repository: Annotated[str | None, typer.Option(help="repository name (default: the first)")] = None,
 ) -> None:
     """Dump a database with pg_dump into a repository and write its manifest (exit 1 on failure)."""
@@ -402,9 +466,8 @@ def backup_create(
     if database:
         source = with_database(source, database)
     try:
-        path = create_backup(source, repo, progress=lambda line: err.print(redact(line), markup=False,
-                                                                            highlight=False))
-    except Exception as error:  # noqa: BLE001 - any failure is one clear line and exit 1
+        path = create_backup(source, repo, progress=lambda line: err.print(redact(line), markup=False, highlight=False))
+    except Exception as error:
         from opsbook.results import describe_exception
 
         err.print(f"error: backup failed: {redact(describe_exception(error))}", markup=False, highlight=False)
@@ -428,8 +491,9 @@ def backup_verify(
     for repo in repos:
         err.print(f"verifying {repo.name} ({repo.path}) ...", markup=False, highlight=False)
         results += verify_repository(repo, estate.backups.restore_server)[0]
-    outcome = ChecklistOutcome(run_id="-", flow="backup-verify", verdict=verdict_of(results), results=results,
-                               report_path=None)
+    outcome = ChecklistOutcome(
+        run_id="-", flow="backup-verify", verdict=verdict_of(results), results=results, report_path=None
+    )
     print_outcome(outcome)
     raise typer.Exit(EXIT_PROBLEMS if outcome.failed else EXIT_OK)
 
@@ -465,11 +529,19 @@ def backup_prune(
 def disaster_recovery_command(
     target: Annotated[str, typer.Option(help="DR target name in backups.disaster_recovery.targets")],
     config: ConfigOption = None,
-    scenario: Annotated[str, typer.Option(help="database-loss, data-corruption, region-outage, platform-outage, "
-                                               "security-breach or drill")] = "drill",
-    activate: Annotated[bool, typer.Option("--activate", help="a REAL activation: restore into the target and "
-                                                               "offer switch-over actions for approval in the "
-                                                               "Prefect UI (default: a drill)")] = False,
+    scenario: Annotated[
+        str,
+        typer.Option(help="database-loss, data-corruption, region-outage, platform-outage, security-breach or drill"),
+    ] = "drill",
+    activate: Annotated[
+        bool,
+        typer.Option(
+            "--activate",
+            help="a REAL activation: restore into the target and "
+            "offer switch-over actions for approval in the "
+            "Prefect UI (default: a drill)",
+        ),
+    ] = False,
 ) -> None:
     """Run the disaster-recovery flow now: a drill by default (exit 0 ok/warn, 1 fail/error, 2 bad input)."""
     from pydantic import ValidationError

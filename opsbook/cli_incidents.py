@@ -71,15 +71,26 @@ def incident_open(
     _, estate = _load_or_exit(config)
     now = utcnow()
     try:
-        incident = open_incident(_store(estate), severity=severity, description=description, component=component,
-                                 impact=impact, alert_type=alert_type, commander=estate.escalation.commander,
-                                 started_at=now - timedelta(minutes=minutes_ago),
-                                 business_impact=estate.incidents.business_impact, actor=getpass.getuser(), now=now)
+        incident = open_incident(
+            _store(estate),
+            severity=severity,
+            description=description,
+            component=component,
+            impact=impact,
+            alert_type=alert_type,
+            commander=estate.escalation.commander,
+            started_at=now - timedelta(minutes=minutes_ago),
+            business_impact=estate.incidents.business_impact,
+            actor=getpass.getuser(),
+            now=now,
+        )
     except ValueError as error:
         err.print(f"error: {error}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from None
-    _say(f"{incident.id} opened: {incident.severity_words}, escalation level {incident.escalation_level} "
-         f"({estate.escalation.levels[incident.escalation_level].name})")
+    _say(
+        f"{incident.id} opened: {incident.severity_words}, escalation level {incident.escalation_level} "
+        f"({estate.escalation.levels[incident.escalation_level].name})"
+    )
     _after_change(estate, incident, "initial")
 
 
@@ -121,8 +132,15 @@ def incident_update(
     """Add a status update to the timeline and send the runbook's status update."""
     from opsbook.incidents import add_event
 
-    _change(lambda store: add_event(store, incident_id, progress, actor=getpass.getuser()), config, "update",
-            progress=progress, completed_actions=done or [], next_steps=next_step or [], eta=eta)
+    _change(
+        lambda store: add_event(store, incident_id, progress, actor=getpass.getuser()),
+        config,
+        "update",
+        progress=progress,
+        completed_actions=done or [],
+        next_steps=next_step or [],
+        eta=eta,
+    )
 
 
 @incident_app.command("resolve")
@@ -142,9 +160,19 @@ def incident_resolve(
             date.fromisoformat(postmortem)
         except ValueError:
             raise typer.BadParameter(f"{postmortem!r} is not a YYYY-MM-DD date", param_hint="--postmortem") from None
-    _change(lambda store: resolve(store, incident_id, root_cause=root_cause, resolution=resolution,
-                                  preventive_measures=preventive, postmortem_on=postmortem,
-                                  actor=getpass.getuser()), config, "resolution")
+    _change(
+        lambda store: resolve(
+            store,
+            incident_id,
+            root_cause=root_cause,
+            resolution=resolution,
+            preventive_measures=preventive,
+            postmortem_on=postmortem,
+            actor=getpass.getuser(),
+        ),
+        config,
+        "resolution",
+    )
 
 
 def _minutes(value) -> str:  # type: ignore[no-untyped-def]
@@ -165,13 +193,23 @@ def incident_list(
     for column in ("id", "severity", "state", "level", "component", "description", "MTTD min", "MTTR min"):
         table.add_column(column, overflow="fold")
     for i in incidents:
-        table.add_row(i.id, i.severity, i.state, str(i.escalation_level), i.component,
-                      redact(i.description).replace("[", r"\["), _minutes(i.mttd), _minutes(i.mttr))
+        table.add_row(
+            i.id,
+            i.severity,
+            i.state,
+            str(i.escalation_level),
+            i.component,
+            redact(i.description).replace("[", r"\["),
+            _minutes(i.mttd),
+            _minutes(i.mttr),
+        )
     out.print(table)
     mttr = mean([i.mttr for i in incidents if i.mttr is not None])
-    _say(f"{len(incidents)} incident(s); mean MTTD {_minutes(mean([i.mttd for i in incidents]))} min "
-         f"(target {estate.thresholds.kpis.mttd_minutes:g}), mean MTTR {_minutes(mttr)} min "
-         f"(target {estate.thresholds.kpis.mttr_minutes:g})")
+    _say(
+        f"{len(incidents)} incident(s); mean MTTD {_minutes(mean([i.mttd for i in incidents]))} min "
+        f"(target {estate.thresholds.kpis.mttd_minutes:g}), mean MTTR {_minutes(mttr)} min "
+        f"(target {estate.thresholds.kpis.mttr_minutes:g})"
+    )
 
 
 @alerts_app.command("list")
@@ -189,16 +227,24 @@ def alerts_list(
     for column in ("fingerprint", "state", "severity", "count", "first seen", "message"):
         table.add_column(column, overflow="fold")
     for a in list_alerts(_store(estate), state):
-        table.add_row(redact(a.fingerprint).replace("[", r"\["), a.state, a.severity, str(a.count),
-                      f"{a.first_seen:%Y-%m-%d %H:%M UTC}", redact(a.message).replace("[", r"\["))
+        table.add_row(
+            redact(a.fingerprint).replace("[", r"\["),
+            a.state,
+            a.severity,
+            str(a.count),
+            f"{a.first_seen:%Y-%m-%d %H:%M UTC}",
+            redact(a.message).replace("[", r"\["),
+        )
     out.print(table)
 
 
 @alerts_app.command("judge")
 def alerts_judge(
     fingerprint: Annotated[str, typer.Argument(help="check|target, as `opsbook alerts list` shows it")],
-    real: Annotated[bool, typer.Option("--true-positive/--false-positive",
-                                       help="a real problem, or noise that should not have alerted")],
+    real: Annotated[
+        bool,
+        typer.Option("--true-positive/--false-positive", help="a real problem, or noise that should not have alerted"),
+    ],
     note: Annotated[str, typer.Option(help="why, for the alert noise review")] = "",
     config: ConfigOption = None,
 ) -> None:
@@ -211,8 +257,10 @@ def alerts_judge(
     except UnknownAlert as error:
         err.print(f"error: {redact(str(error))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS) from None
-    _say(f"{fingerprint}: firing since {episode.started:%Y-%m-%d %H:%M UTC} judged "
-         f"{'a true positive' if real else 'a false positive'}")
+    _say(
+        f"{fingerprint}: firing since {episode.started:%Y-%m-%d %H:%M UTC} judged "
+        f"{'a true positive' if real else 'a false positive'}"
+    )
 
 
 @silence_app.command("add")
@@ -227,8 +275,14 @@ def silence_add(
     from opsbook.alerts import add_silence
 
     _, estate = _load_or_exit(config)
-    silence = add_silence(_store(estate), check=check, target=target, duration=parse_duration(duration),
-                          reason=reason, created_by=getpass.getuser())
+    silence = add_silence(
+        _store(estate),
+        check=check,
+        target=target,
+        duration=parse_duration(duration),
+        reason=reason,
+        created_by=getpass.getuser(),
+    )
     _say(f"silence {silence.id}: {check} on {target} until {silence.expires_at:%Y-%m-%d %H:%M UTC}")
 
 
@@ -245,8 +299,14 @@ def silence_list(
     for column in ("id", "check", "target", "expires", "by", "reason"):
         table.add_column(column, overflow="fold")
     for s in list_silences(_store(estate), include_expired=all_):
-        table.add_row(str(s.id), s.check_pattern, s.target_pattern, f"{s.expires_at:%Y-%m-%d %H:%M UTC}",
-                      s.created_by, redact(s.reason).replace("[", r"\["))
+        table.add_row(
+            str(s.id),
+            s.check_pattern,
+            s.target_pattern,
+            f"{s.expires_at:%Y-%m-%d %H:%M UTC}",
+            s.created_by,
+            redact(s.reason).replace("[", r"\["),
+        )
     out.print(table)
 
 
@@ -275,7 +335,9 @@ def notify_test(config: ConfigOption = None) -> None:
     err.print(f"sending a test message to {len(channels)} channel(s) ...", markup=False, highlight=False)
     deliveries = asyncio.run(send_test_messages(estate))
     for d in deliveries:
-        _say(f"{d.channel}: {'sent' if d.ok else 'FAILED'} after {d.attempts} attempt(s)"
-             + (f": {d.error}" if d.error else ""))
+        _say(
+            f"{d.channel}: {'sent' if d.ok else 'FAILED'} after {d.attempts} attempt(s)"
+            + (f": {d.error}" if d.error else "")
+        )
     if any(not d.ok for d in deliveries):
         raise typer.Exit(EXIT_PROBLEMS)

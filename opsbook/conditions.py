@@ -77,8 +77,11 @@ class Condition:
             return self._compare(True)
         if self.subject == "len":
             if not isinstance(value, (str, list, dict)):
-                return Outcome(None, value, f"{format_path(self.path)}: len() needs a string, array or object, "
-                                            f"found {json_type(value)}")
+                return Outcome(
+                    None,
+                    value,
+                    f"{format_path(self.path)}: len() needs a string, array or object, found {json_type(value)}",
+                )
             return self._compare(len(value))
         return self._compare(value)
 
@@ -118,7 +121,13 @@ def _equal(observed: Any, expected: Any) -> bool:
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return json_type(value)
-    return json.dumps(value) if isinstance(value, (bool, type(None))) else f"{value:g}" if _is_number(value) else str(value)
+    return (
+        json.dumps(value)
+        if isinstance(value, (bool, type(None)))
+        else f"{value:g}"
+        if _is_number(value)
+        else str(value)
+    )
 
 
 def _literal(text: str) -> float | str | bool | None:
@@ -148,8 +157,11 @@ def parse_condition(text: str) -> Condition:
     if not match["right"]:
         raise ConditionError(f"condition {text!r} has no value after {match['op']}")
     expected = _literal(match["right"])
-    subject: Subject = next(name for name in ("status", "response_time", "len", "has", "body")  # type: ignore[assignment]
-                            if match[name] is not None)
+    subject: Subject = next(
+        name
+        for name in ("status", "response_time", "len", "has", "body")  # type: ignore[assignment]
+        if match[name] is not None
+    )
     raw_path = match[subject] if subject in ("len", "has", "body") else ""
     if raw_path and raw_path[0] not in ".[":
         raise ConditionError(f"condition {text!r}: a body path starts with '.' or '[' after [BODY]")

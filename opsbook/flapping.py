@@ -33,8 +33,10 @@ def apply_failure_threshold(result: CheckResult, previous: Sequence[CheckResult]
     details = {**result.details, FAILING: streak, "failure_threshold": threshold}
     if streak >= threshold:
         return result.model_copy(update={"details": details})
-    return result.model_copy(update={
-        "status": Status.WARN,
-        "details": details,
-        "message": f"failing {streak} of {threshold}: {result.message}",
-    })
+    return result.model_copy(
+        update={
+            "status": Status.WARN,
+            "details": details,
+            "message": f"failing {streak} of {threshold}: {result.message}",
+        }
+    )

@@ -66,7 +66,9 @@ class Incident:
 
     @property
     def status_words(self) -> str:
-        return {"open": "Investigating", "acknowledged": "Identified, being worked on", "resolved": "Resolved"}[self.state]
+        return {"open": "Investigating", "acknowledged": "Identified, being worked on", "resolved": "Resolved"}[
+            self.state
+        ]
 
     @property
     def mttd(self) -> timedelta:
@@ -88,8 +90,9 @@ class Incident:
     @classmethod
     def of(cls, row: IncidentRow) -> Incident:
         names = [n for n in cls.__dataclass_fields__ if n != "events"]
-        return cls(**{n: getattr(row, n) for n in names},
-                   events=[Event(e.at, e.kind, e.message, e.actor) for e in row.events])
+        return cls(
+            **{n: getattr(row, n) for n in names}, events=[Event(e.at, e.kind, e.message, e.actor) for e in row.events]
+        )
 
 
 def incident_id(at: datetime) -> str:
@@ -107,10 +110,20 @@ def _event(row: IncidentRow, at: datetime, kind: str, message: str, actor: str) 
     row.events.append(IncidentEventRow(at=at, kind=kind, message=redact(message), actor=actor))
 
 
-def open_incident(store: HistoryStore, *, severity: Severity | str, description: str, component: str,
-                  impact: str = "", commander: str = "", alert_type: str = "other",
-                  started_at: datetime | None = None, business_impact: str = "normal",
-                  actor: str = "opsbook", now: datetime | None = None) -> Incident:
+def open_incident(
+    store: HistoryStore,
+    *,
+    severity: Severity | str,
+    description: str,
+    component: str,
+    impact: str = "",
+    commander: str = "",
+    alert_type: str = "other",
+    started_at: datetime | None = None,
+    business_impact: str = "normal",
+    actor: str = "opsbook",
+    now: datetime | None = None,
+) -> Incident:
     """Create the record; the id is the opening second (the next free one if it is taken)."""
     now = now or utcnow()
     severity = Severity.parse(severity) if isinstance(severity, str) else severity
@@ -119,10 +132,19 @@ def open_incident(store: HistoryStore, *, severity: Severity | str, description:
         at = now
         while session.get(IncidentRow, incident_id(at)) is not None:
             at += timedelta(seconds=1)
-        row = IncidentRow(id=incident_id(at), severity=severity.value, description=redact(description),
-                          component=component, alert_type=alert_type, impact=redact(impact), commander=commander,
-                          state="open", started_at=started, opened_at=now,
-                          escalation_level=escalation_level(severity, now - started, business_impact))
+        row = IncidentRow(
+            id=incident_id(at),
+            severity=severity.value,
+            description=redact(description),
+            component=component,
+            alert_type=alert_type,
+            impact=redact(impact),
+            commander=commander,
+            state="open",
+            started_at=started,
+            opened_at=now,
+            escalation_level=escalation_level(severity, now - started, business_impact),
+        )
         _event(row, now, "opened", f"{severity.value} incident opened: {description}", actor)
         session.add(row)
         session.flush()
@@ -141,8 +163,15 @@ def acknowledge(store: HistoryStore, incident: str, *, actor: str = "", now: dat
         return Incident.of(row)
 
 
-def add_event(store: HistoryStore, incident: str, message: str, *, kind: str = "update", actor: str = "",
-              now: datetime | None = None) -> Incident:
+def add_event(
+    store: HistoryStore,
+    incident: str,
+    message: str,
+    *,
+    kind: str = "update",
+    actor: str = "",
+    now: datetime | None = None,
+) -> Incident:
     """An update, an action taken, a check's finding: one line on the timeline."""
     now = now or utcnow()
     with store.session() as session, session.begin():
@@ -162,9 +191,17 @@ def escalate(store: HistoryStore, incident: str, level: int, *, reason: str, now
         return Incident.of(row)
 
 
-def resolve(store: HistoryStore, incident: str, *, root_cause: str, resolution: str = "",
-            preventive_measures: str = "", postmortem_on: str | None = None, actor: str = "",
-            now: datetime | None = None) -> Incident:
+def resolve(
+    store: HistoryStore,
+    incident: str,
+    *,
+    root_cause: str,
+    resolution: str = "",
+    preventive_measures: str = "",
+    postmortem_on: str | None = None,
+    actor: str = "",
+    now: datetime | None = None,
+) -> Incident:
     """Close the incident with what the runbook's resolution notice needs."""
     now = now or utcnow()
     with store.session() as session, session.begin():

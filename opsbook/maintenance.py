@@ -77,8 +77,9 @@ class MaintenanceWindow(BaseModel):
         try:
             rrulestr(rule, dtstart=datetime(2000, 1, 1))
         except (ValueError, TypeError) as error:
-            raise ValueError(f"not a recurrence rule ({error}); use daily, weekly, monthly or an RRULE "
-                             "such as FREQ=WEEKLY;BYDAY=SU") from None
+            raise ValueError(
+                f"not a recurrence rule ({error}); use daily, weekly, monthly or an RRULE such as FREQ=WEEKLY;BYDAY=SU"
+            ) from None
         return rule
 
     @model_validator(mode="after")
@@ -120,11 +121,13 @@ def silence(result: CheckResult, window: MaintenanceWindow) -> CheckResult:
     """Mark a failure found during a window: still reported, flagged to raise no alert."""
     if result.status not in (Status.FAIL, Status.ERROR) or is_silenced(result):
         return result
-    return result.model_copy(update={
-        "details": {**result.details, SILENCED: True, "maintenance_window": window.name},
-        "labels": {**result.labels, "maintenance": window.name},
-        "message": f"{result.message} (maintenance window {window.name!r}: no alert)",
-    })
+    return result.model_copy(
+        update={
+            "details": {**result.details, SILENCED: True, "maintenance_window": window.name},
+            "labels": {**result.labels, "maintenance": window.name},
+            "message": f"{result.message} (maintenance window {window.name!r}: no alert)",
+        }
+    )
 
 
 def silence_during(results: Iterable[CheckResult], windows: Sequence[MaintenanceWindow]) -> list[CheckResult]:

@@ -60,8 +60,11 @@ def _batch_definition() -> Any:
 
 
 def _describe(expectation: Any, result: dict[str, Any]) -> str:
-    args = ", ".join(f"{k}={v}" for k, v in expectation.configuration.kwargs.items()
-                     if k not in ("batch_id", "result_format") and v is not None)
+    args = ", ".join(
+        f"{k}={v}"
+        for k, v in expectation.configuration.kwargs.items()
+        if k not in ("batch_id", "result_format") and v is not None
+    )
     seen: list[str] = []
     if result.get("unexpected_count"):
         seen.append(f"{result['unexpected_count']} unexpected")
@@ -90,9 +93,10 @@ def gate(df: pd.DataFrame, expectations: Sequence[Any]) -> GateResult:
             outcome = batch.validate(expectation)
             if not outcome.success:
                 if outcome.exception_info and outcome.exception_info.get("raised_exception"):
-                    findings.append(f"{expectation.expectation_type}: could not evaluate "
-                                    f"({outcome.exception_info.get('exception_message')})")
+                    findings.append(
+                        f"{expectation.expectation_type}: could not evaluate "
+                        f"({outcome.exception_info.get('exception_message')})"
+                    )
                 else:
                     findings.append(_describe(expectation, dict(outcome.result)))
     return GateResult(not findings, findings, len(expectations))
-

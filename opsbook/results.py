@@ -118,9 +118,7 @@ def judge(
 def error_result(check: str, target: str, component: str, error: BaseException | str, **extra: Any) -> CheckResult:
     """The result of a check that could not measure: the cause in words, never a silent ok."""
     cause = error if isinstance(error, str) else describe_exception(error)
-    return CheckResult(
-        check=check, target=target, component=component, status=Status.ERROR, message=cause, **extra
-    )
+    return CheckResult(check=check, target=target, component=component, status=Status.ERROR, message=cause, **extra)
 
 
 def describe_exception(error: BaseException) -> str:

@@ -102,9 +102,7 @@ def install_log_redaction() -> None:
     run loggers have handlers of their own (console and API), so each handler gets the filter.
     """
     loggers = [logging.getLogger()] + [
-        logger
-        for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
     ]
     for logger in loggers:
         for handler in logger.handlers:

@@ -119,8 +119,10 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "API response time or error rate is critical: start a performance investigation and check the database.",
         "API performance is past its target: compare with the baseline and look at the slowest endpoints.",
     ),
-    "app.engagement": ("Engagement figures are past their configured limit: tell the product owner.",
-                       "Engagement is past its warning level: watch the trend."),
+    "app.engagement": (
+        "Engagement figures are past their configured limit: tell the product owner.",
+        "Engagement is past its warning level: watch the trend.",
+    ),
     "app.security": (
         "The security dashboard is critical: follow the security incident runbook now.",
         "Threat level or open vulnerabilities are up: review the security events and patch plan today.",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from opsbook.results import CheckResult
 from opsbook.reports.model import Table
+from opsbook.results import CheckResult
 
 COLUMNS = ["metric", "value", "unit", "threshold", "status"]
 
@@ -22,8 +22,13 @@ def figures_tables(results: Iterable[CheckResult]) -> list[Table]:
         if not figures:
             continue
         rows: list[list[object]] = [
-            [f["metric"], _number(f.get("value")) or "(not read)", f.get("unit") or "", _number(f.get("threshold")),
-             f["status"]]
+            [
+                f["metric"],
+                _number(f.get("value")) or "(not read)",
+                f.get("unit") or "",
+                _number(f.get("threshold")),
+                f["status"],
+            ]
             for f in figures
         ]
         tables.append(Table(f"Figures from {result.target}", list(COLUMNS), rows))

@@ -12,8 +12,14 @@ from pathlib import Path
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 CHROMIUM_ARGS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
@@ -35,8 +41,17 @@ class PageVisit:
     viewport_width: int = 0
 
 
-def visit(url: str, screenshot: Path, *, selectors: tuple[str, ...] = (), allow_prefixes: tuple[str, ...] = ("file://",),
-          width: int = 1280, height: int = 900, wait_for: str | None = None, timeout_ms: float = 30_000) -> PageVisit:
+def visit(
+    url: str,
+    screenshot: Path,
+    *,
+    selectors: tuple[str, ...] = (),
+    allow_prefixes: tuple[str, ...] = ("file://",),
+    width: int = 1280,
+    height: int = 900,
+    wait_for: str | None = None,
+    timeout_ms: float = 30_000,
+) -> PageVisit:
     """Open url, record its requests (blocking any not under allow_prefixes), screenshot the full page."""
     from playwright.sync_api import sync_playwright
 

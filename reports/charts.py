@@ -49,9 +49,11 @@ def _fmt(value: float) -> str:
 def line_chart(chart: LineChart) -> Markup:
     """Time series with threshold lines (and optional bands) as one SVG element."""
     times = [t for s in chart.series for t, _ in s.points] + [t for b in chart.bands for t, _, _ in b.points]
-    values = ([v for s in chart.series for _, v in s.points]
-              + [v for b in chart.bands for _, lo, hi in b.points for v in (lo, hi)]
-              + list(chart.thresholds.values()))
+    values = (
+        [v for s in chart.series for _, v in s.points]
+        + [v for b in chart.bands for _, lo, hi in b.points for v in (lo, hi)]
+        + list(chart.thresholds.values())
+    )
     if not times:
         return Markup('<p class="chart-empty">{}: no data yet.</p>').format(chart.title)
     t0, t1 = min(times).timestamp(), max(times).timestamp()
@@ -71,41 +73,57 @@ def line_chart(chart: LineChart) -> Markup:
     parts: list[str] = []
     for i in range(5):  # gridlines and y labels
         value = v0 + (v1 - v0) * i / 4
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                     f'stroke="#eaeef2"/><text x="{PAD_LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
-                     f'font-size="11" fill="#57606a">{escape(_fmt(value))}</text>')
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            f'stroke="#eaeef2"/><text x="{PAD_LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
+            f'font-size="11" fill="#57606a">{escape(_fmt(value))}</text>'
+        )
     for label, when in ((min(times), "start"), (max(times), "end")):
-        parts.append(f'<text x="{x(label):.1f}" y="{HEIGHT - 12}" text-anchor="{when}" font-size="11" '
-                     f'fill="#57606a">{escape(label.strftime("%Y-%m-%d %H:%M"))}</text>')
+        parts.append(
+            f'<text x="{x(label):.1f}" y="{HEIGHT - 12}" text-anchor="{when}" font-size="11" '
+            f'fill="#57606a">{escape(label.strftime("%Y-%m-%d %H:%M"))}</text>'
+        )
     for index, band in enumerate(chart.bands):
         upper = " ".join(f"{x(t):.1f},{y(hi):.1f}" for t, _, hi in band.points)
         lower = " ".join(f"{x(t):.1f},{y(lo):.1f}" for t, lo, _ in reversed(band.points))
-        parts.append(f'<polygon points="{upper} {lower}" fill="{PALETTE[index % len(PALETTE)]}" '
-                     f'fill-opacity="0.15"><title>{escape(band.name)}</title></polygon>')
+        parts.append(
+            f'<polygon points="{upper} {lower}" fill="{PALETTE[index % len(PALETTE)]}" '
+            f'fill-opacity="0.15"><title>{escape(band.name)}</title></polygon>'
+        )
     for label, value in chart.thresholds.items():
         colour = THRESHOLD_COLOURS.get(label, "#57606a")
-        parts.append(f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
-                     f'stroke="{colour}" stroke-dasharray="6 4"/><text x="{WIDTH - PAD_RIGHT}" '
-                     f'y="{y(value) - 4:.1f}" text-anchor="end" font-size="11" fill="{colour}">'
-                     f'{escape(label)} {escape(_fmt(value))}{escape(chart.unit)}</text>')
+        parts.append(
+            f'<line x1="{PAD_LEFT}" x2="{WIDTH - PAD_RIGHT}" y1="{y(value):.1f}" y2="{y(value):.1f}" '
+            f'stroke="{colour}" stroke-dasharray="6 4"/><text x="{WIDTH - PAD_RIGHT}" '
+            f'y="{y(value) - 4:.1f}" text-anchor="end" font-size="11" fill="{colour}">'
+            f"{escape(label)} {escape(_fmt(value))}{escape(chart.unit)}</text>"
+        )
     legend: list[str] = []
     for index, series in enumerate(chart.series):
         colour = PALETTE[index % len(PALETTE)]
         path = " ".join(f"{x(t):.1f},{y(v):.1f}" for t, v in series.points)
         dash = ' stroke-dasharray="4 3"' if series.dashed else ""
-        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}>'
-                     f'<title>{escape(series.name)}</title></polyline>')
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash}>'
+            f"<title>{escape(series.name)}</title></polyline>"
+        )
         legend.append(f'<span style="color:{colour}">&#9632; {escape(series.name)}</span>')
     summary = "; ".join(
         f"{s.name}: last {_fmt(s.points[-1][1])}{chart.unit}, max {_fmt(max(v for _, v in s.points))}{chart.unit}"
-        for s in chart.series if s.points
+        for s in chart.series
+        if s.points
     )
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
-           f'width="100%" preserveAspectRatio="xMidYMid meet"><title>{escape(chart.title)}</title>'
-           + "".join(parts) + "</svg>")
-    return Markup(f'<figure class="chart"><figcaption>{escape(chart.title)} '
-                  f'<span class="legend">{" ".join(legend)}</span></figcaption>{svg}'
-                  f'<p class="chart-summary">{escape(summary)}</p></figure>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'width="100%" preserveAspectRatio="xMidYMid meet"><title>{escape(chart.title)}</title>'
+        + "".join(parts)
+        + "</svg>"
+    )
+    return Markup(
+        f'<figure class="chart"><figcaption>{escape(chart.title)} '
+        f'<span class="legend">{" ".join(legend)}</span></figcaption>{svg}'
+        f'<p class="chart-summary">{escape(summary)}</p></figure>'
+    )
 
 
 def bar_chart(title: str, bars: Sequence[tuple[str, float]], unit: str = "") -> Markup:
@@ -120,13 +138,17 @@ def bar_chart(title: str, bars: Sequence[tuple[str, float]], unit: str = "") -> 
     for index, (label, value) in enumerate(ordered):
         top_y = 4 + index * row
         width = max(1.0, (WIDTH - label_w - 90) * value / top)
-        parts.append(f'<text x="{label_w - 6}" y="{top_y + 15}" text-anchor="end" font-size="12">'
-                     f'{escape(label[:32])}</text><rect x="{label_w}" y="{top_y + 3}" width="{width:.1f}" '
-                     f'height="{row - 6}" fill="{PALETTE[0]}"><title>{escape(label)}</title></rect>'
-                     f'<text x="{label_w + width + 6:.1f}" y="{top_y + 15}" font-size="12">'
-                     f'{escape(_fmt(value))}{escape(unit)}</text>')
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" width="100%">'
-           f'<title>{escape(title)}</title>' + "".join(parts) + "</svg>")
+        parts.append(
+            f'<text x="{label_w - 6}" y="{top_y + 15}" text-anchor="end" font-size="12">'
+            f'{escape(label[:32])}</text><rect x="{label_w}" y="{top_y + 3}" width="{width:.1f}" '
+            f'height="{row - 6}" fill="{PALETTE[0]}"><title>{escape(label)}</title></rect>'
+            f'<text x="{label_w + width + 6:.1f}" y="{top_y + 15}" font-size="12">'
+            f"{escape(_fmt(value))}{escape(unit)}</text>"
+        )
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" width="100%">'
+        f"<title>{escape(title)}</title>" + "".join(parts) + "</svg>"
+    )
     return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>{svg}</figure>')
 
 
@@ -143,10 +165,14 @@ def uptime_bars(title: str, days: Sequence[tuple[str, float | None]]) -> Markup:
             colour, words = "#9a6700", f"{uptime:.2f}%"
         else:
             colour, words = "#cf222e", f"{uptime:.2f}%"
-        parts.append(f'<rect x="{index * (width + 2)}" y="0" width="{width}" height="30" fill="{colour}">'
-                     f'<title>{escape(day)}: {escape(words)}</title></rect>')
+        parts.append(
+            f'<rect x="{index * (width + 2)}" y="0" width="{width}" height="30" fill="{colour}">'
+            f"<title>{escape(day)}: {escape(words)}</title></rect>"
+        )
     total = max(1, len(days)) * (width + 2)
-    return Markup(f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
-                  f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} 30" role="img" width="100%" '
-                  f'height="30" preserveAspectRatio="none"><title>{escape(title)}</title>{"".join(parts)}</svg>'
-                  f'</figure>')
+    return Markup(
+        f'<figure class="chart"><figcaption>{escape(title)}</figcaption>'
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {total} 30" role="img" width="100%" '
+        f'height="30" preserveAspectRatio="none"><title>{escape(title)}</title>{"".join(parts)}</svg>'
+        f"</figure>"
+    )

@@ -35,9 +35,14 @@ def read_entry(path: Path) -> IndexEntry | None:
         head = handle.read(_HEAD_BYTES)
     meta = {key: html.unescape(value) for key, value in _META.findall(head)}
     try:
-        return IndexEntry(file=path.name, kind=meta["kind"], verdict=meta["verdict"],
-                          started_at=datetime.fromisoformat(meta["started"]), title=meta.get("title", meta["kind"]),
-                          headline=meta.get("headline", ""))
+        return IndexEntry(
+            file=path.name,
+            kind=meta["kind"],
+            verdict=meta["verdict"],
+            started_at=datetime.fromisoformat(meta["started"]),
+            title=meta.get("title", meta["kind"]),
+            headline=meta.get("headline", ""),
+        )
     except (KeyError, ValueError):
         return None
 

@@ -32,19 +32,35 @@ class Message:
 def _environment(templates_dir: Path | None, html: bool) -> Environment:
     loaders: list[Any] = [FileSystemLoader(str(templates_dir))] if templates_dir else []
     loaders.append(PackageLoader("reports", "templates"))
-    return Environment(loader=ChoiceLoader(loaders), autoescape=html, undefined=StrictUndefined,
-                       finalize=lambda v: redact(v) if isinstance(v, str) else v,
-                       trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False)
+    return Environment(
+        loader=ChoiceLoader(loaders),
+        autoescape=html,
+        undefined=StrictUndefined,
+        finalize=lambda v: redact(v) if isinstance(v, str) else v,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
 
 
-def render_message(name: str, kind: str, context: dict[str, Any], templates_dir: Path | None = None,
-                   payload: dict[str, Any] | None = None) -> Message:
+def render_message(
+    name: str,
+    kind: str,
+    context: dict[str, Any],
+    templates_dir: Path | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Message:
     """Render `msg_<name>` as text (its first line is the subject) and as HTML."""
     text = _environment(templates_dir, False).get_template(f"msg_{name}.txt.j2").render(**context).strip() + "\n"
     subject = redact(text.splitlines()[0].strip())
     html = _environment(templates_dir, True).get_template(f"msg_{name}.html.j2").render(subject=subject, **context)
-    return Message(kind=kind, subject=subject, text=redact(text), html=redact(html),
-                   payload=redact({"kind": kind, "subject": subject, "text": text, **(payload or {})}))
+    return Message(
+        kind=kind,
+        subject=subject,
+        text=redact(text),
+        html=redact(html),
+        payload=redact({"kind": kind, "subject": subject, "text": text, **(payload or {})}),
+    )
 
 
 def duration_words(seconds: float) -> str:

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from markupsafe import Markup
 
-from opsbook.store import RunRecord
-from opsbook.results import CheckResult, Status, Verdict, count_by_status, verdict_of
 from opsbook.reports.advice import next_step
+from opsbook.results import CheckResult, Status, Verdict, count_by_status, verdict_of
+from opsbook.store import RunRecord
 
 
 @dataclass
@@ -60,11 +60,21 @@ class Report:
         for result in run.results:
             by_component.setdefault(result.component, []).append(result)
         titles = section_titles or {}
-        sections = [Section(titles.get(component, component.replace("_", " ").capitalize()), results)
-                    for component, results in by_component.items()]
+        sections = [
+            Section(titles.get(component, component.replace("_", " ").capitalize()), results)
+            for component, results in by_component.items()
+        ]
         notes = run.notes.splitlines() if run.notes else []
-        return cls(kind=kind, title=title, estate=run.estate, run_id=run.id, started_at=run.started_at,
-                   finished_at=run.finished_at or run.started_at, sections=sections, notes=notes)
+        return cls(
+            kind=kind,
+            title=title,
+            estate=run.estate,
+            run_id=run.id,
+            started_at=run.started_at,
+            finished_at=run.finished_at or run.started_at,
+            sections=sections,
+            notes=notes,
+        )
 
     @property
     def results(self) -> list[CheckResult]:

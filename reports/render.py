@@ -9,8 +9,8 @@ from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from opsbook.secrets import redact
 from opsbook.reports.model import Report
+from opsbook.secrets import redact
 
 _STATUS_WORDS = {"ok": "OK", "warn": "Warning", "fail": "Failed", "error": "Error", "skipped": "Skipped"}
 

@@ -13,10 +13,10 @@ from pathlib import Path
 from markupsafe import Markup
 
 from opsbook.incidents import Incident, list_incidents
-from opsbook.results import CheckResult, Status
-from opsbook.store import HistoryStore
 from opsbook.reports.charts import uptime_bars
 from opsbook.reports.render import environment, write_html
+from opsbook.results import CheckResult, Status
+from opsbook.store import HistoryStore
 
 UPTIME_CHECK = "platform.health"
 _UP = (Status.OK, Status.WARN)
@@ -61,8 +61,10 @@ def components(store: HistoryStore, runs: int = 20) -> list[ComponentState]:
     grouped: dict[str, list[CheckResult]] = defaultdict(list)
     for result in latest.values():
         grouped[result.component].append(result)
-    return [ComponentState(name, max(_RANK[r.status] for r in rs), sorted(rs, key=lambda r: (r.check, r.target)))
-            for name, rs in sorted(grouped.items())]
+    return [
+        ComponentState(name, max(_RANK[r.status] for r in rs), sorted(rs, key=lambda r: (r.check, r.target)))
+        for name, rs in sorted(grouped.items())
+    ]
 
 
 def overall(states: list[ComponentState], incidents: list[Incident]) -> tuple[str, str]:
@@ -77,7 +79,9 @@ def overall(states: list[ComponentState], incidents: list[Incident]) -> tuple[st
 def render_status_page(store: HistoryStore, estate: str, now: datetime, days: int = 90) -> str:
     states = components(store)
     incidents = list_incidents(store, limit=100)
-    shown = [i for i in incidents if i.state != "resolved" or (i.resolved_at and now - i.resolved_at <= timedelta(days=7))]
+    shown = [
+        i for i in incidents if i.state != "resolved" or (i.resolved_at and now - i.resolved_at <= timedelta(days=7))
+    ]
     history = store.result_history(UPTIME_CHECK, since=now - timedelta(days=days))
     by_target: dict[str, list[CheckResult]] = defaultdict(list)
     for result in history:
@@ -90,8 +94,16 @@ def render_status_page(store: HistoryStore, estate: str, now: datetime, days: in
         bars.append((target, average, uptime_bars(f"{target}: {days}-day uptime", series)))
     css, words = overall(states, incidents)
     template = environment().get_template("status.html.j2")
-    return template.render(estate=estate, now=now, components=states, incidents=shown, bars=bars,
-                           overall_css=css, overall_words=words, days=days)
+    return template.render(
+        estate=estate,
+        now=now,
+        components=states,
+        incidents=shown,
+        bars=bars,
+        overall_css=css,
+        overall_words=words,
+        days=days,
+    )
 
 
 def write_status_page(store: HistoryStore, estate: str, path: Path, now: datetime) -> Path:

@@ -24,9 +24,25 @@ SEVERITIES = ("P0", "P1", "P2", "P3")
 def _probe(alert_type: str, severity: str) -> Alert:
     """An alert with no component or labels: what a route matching only type and severity sees."""
     now = utcnow()
-    return Alert(fingerprint="probe", check="probe", target="probe", component="", alert_type=alert_type,
-                 severity=severity, state="firing", status="fail", message="", labels={}, count=1, first_seen=now,
-                 last_seen=now, resolved_at=None, maintenance=False, notified_at=None, resolved_notified=False)
+    return Alert(
+        fingerprint="probe",
+        check="probe",
+        target="probe",
+        component="",
+        alert_type=alert_type,
+        severity=severity,
+        state="firing",
+        status="fail",
+        message="",
+        labels={},
+        count=1,
+        first_seen=now,
+        last_seen=now,
+        resolved_at=None,
+        maintenance=False,
+        notified_at=None,
+        resolved_notified=False,
+    )
 
 
 def rule_findings(config: NotificationsConfig) -> list[tuple[Status, str, str]]:
@@ -35,16 +51,24 @@ def rule_findings(config: NotificationsConfig) -> list[tuple[Status, str, str]]:
     findings: list[tuple[Status, str, str]] = []
     referred = [(f"routes[{i}]", name) for i, r in enumerate(config.routes) for name in r.channels]
     referred += [("default_channels", name) for name in config.default_channels or []]
-    findings += [(Status.FAIL, where, f"names channel {name!r}, which does not exist")
-                 for where, name in referred if name not in known]
+    findings += [
+        (Status.FAIL, where, f"names channel {name!r}, which does not exist")
+        for where, name in referred
+        if name not in known
+    ]
     for i, route in enumerate(config.routes):
         match = route.match
         if not (match.types or match.severities or match.components or match.labels) and not route.continue_:
-            findings += [(Status.WARN, f"routes[{j}]", f"never reached: routes[{i}] matches every alert and stops")
-                         for j in range(i + 1, len(config.routes))]
+            findings += [
+                (Status.WARN, f"routes[{j}]", f"never reached: routes[{i}] matches every alert and stops")
+                for j in range(i + 1, len(config.routes))
+            ]
             break
-    deaf = [f"{t}/{s}" for t, s in product(ALERT_TYPES, SEVERITIES)
-            if not [c for c in channels_for(_probe(t, s), config) if c in known]]
+    deaf = [
+        f"{t}/{s}"
+        for t, s in product(ALERT_TYPES, SEVERITIES)
+        if not [c for c in channels_for(_probe(t, s), config) if c in known]
+    ]
     if deaf:
         findings.append((Status.FAIL, "routes", f"no channel hears {len(deaf)} alert kind(s): {', '.join(deaf)}"))
     return findings
@@ -55,7 +79,16 @@ def validate_alert_rules(config: NotificationsConfig) -> list[CheckResult]:
     """The runbook's `validate-alert-rules.sh`: one result per problem, or one `ok`."""
     findings = rule_findings(config)
     if not findings:
-        return [CheckResult(check=CHECK, target="notifications", component=COMPONENT, status=Status.OK,
-                            message=f"{len(config.routes)} route(s) and {len(config.channels)} channel(s) consistent")]
-    return [CheckResult(check=CHECK, target=where, component=COMPONENT, status=status, message=what)
-            for status, where, what in findings]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="notifications",
+                component=COMPONENT,
+                status=Status.OK,
+                message=f"{len(config.routes)} route(s) and {len(config.channels)} channel(s) consistent",
+            )
+        ]
+    return [
+        CheckResult(check=CHECK, target=where, component=COMPONENT, status=status, message=what)
+        for status, where, what in findings
+    ]

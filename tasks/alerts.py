@@ -15,14 +15,24 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
-from opsbook.alerts import (Alert, Group, Notice, channels_for, group_notices, list_alerts, list_silences,
-                            mark_notified, pending_notices, record_results)
+from opsbook.alerts import (
+    Alert,
+    Group,
+    Notice,
+    channels_for,
+    group_notices,
+    list_alerts,
+    list_silences,
+    mark_notified,
+    pending_notices,
+    record_results,
+)
 from opsbook.config import EstateConfig
 from opsbook.escalation import escalation_level
+from opsbook.reports.messages import Message, render_message
 from opsbook.results import CheckResult, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
-from opsbook.reports.messages import Message, render_message
 from opsbook.tasks.incidents import refresh_status_page
 from opsbook.tasks.notify import Delivery, deliver
 
@@ -55,17 +65,40 @@ def alerts_message(config: EstateConfig, group: Group, notices: list[Notice], no
     items = [(_Item(n.alert, n.repeat, _level(config, n.alert, now)), n.kind) for n in notices]
     firing = [item for item, kind in items if kind == "firing"]
     resolved = [item for item, kind in items if kind == "resolved"]
-    payload = {"group": dict(zip(config.notifications.group_by, group.key)), "estate": config.estate,
-               "alerts": [{"fingerprint": i.alert.fingerprint, "check": i.alert.check, "target": i.alert.target,
-                           "component": i.alert.component, "type": i.alert.alert_type, "severity": i.alert.severity,
-                           "state": kind, "repeat": i.repeat, "status": i.alert.status, "message": i.alert.message,
-                           "count": i.alert.count, "first_seen": i.alert.first_seen.isoformat(),
-                           "last_seen": i.alert.last_seen.isoformat(), "escalation_level": i.level,
-                           "labels": i.alert.labels} for i, kind in items]}
-    context = {"firing": firing, "resolved": resolved, "estate": config.estate,
-               "group": " ".join(group.key), "levels": config.escalation.levels}
-    return render_message("alerts", "firing" if firing else "resolved", context,
-                          config.notifications.templates_dir, payload)
+    payload = {
+        "group": dict(zip(config.notifications.group_by, group.key)),
+        "estate": config.estate,
+        "alerts": [
+            {
+                "fingerprint": i.alert.fingerprint,
+                "check": i.alert.check,
+                "target": i.alert.target,
+                "component": i.alert.component,
+                "type": i.alert.alert_type,
+                "severity": i.alert.severity,
+                "state": kind,
+                "repeat": i.repeat,
+                "status": i.alert.status,
+                "message": i.alert.message,
+                "count": i.alert.count,
+                "first_seen": i.alert.first_seen.isoformat(),
+                "last_seen": i.alert.last_seen.isoformat(),
+                "escalation_level": i.level,
+                "labels": i.alert.labels,
+            }
+            for i, kind in items
+        ],
+    }
+    context = {
+        "firing": firing,
+        "resolved": resolved,
+        "estate": config.estate,
+        "group": " ".join(group.key),
+        "levels": config.escalation.levels,
+    }
+    return render_message(
+        "alerts", "firing" if firing else "resolved", context, config.notifications.templates_dir, payload
+    )
 
 
 async def notify_alerts(config: EstateConfig, now: datetime | None = None) -> list[Delivery]:
@@ -103,9 +136,16 @@ def process_alerts(config: EstateConfig, results: list[CheckResult], now: dateti
     logger = get_run_logger()
     summary = run_coro_as_sync(handle_results(config, results, now))
     for delivery in summary.failed_deliveries:
-        logger.warning("notification to %s failed after %s attempt(s): %s", delivery.channel, delivery.attempts,
-                       redact(delivery.error or ""))
-    logger.info("alerts: %s changed, %s message(s) sent", len(summary.changed),
-                len(summary.deliveries) - len(summary.failed_deliveries))
+        logger.warning(
+            "notification to %s failed after %s attempt(s): %s",
+            delivery.channel,
+            delivery.attempts,
+            redact(delivery.error or ""),
+        )
+    logger.info(
+        "alerts: %s changed, %s message(s) sent",
+        len(summary.changed),
+        len(summary.deliveries) - len(summary.failed_deliveries),
+    )
     refresh_status_page(config, now)
     return summary

@@ -45,9 +45,10 @@ def settle(result: CheckResult, source: JsonApiSource, endpoint: Endpoint, store
             if store is None:
                 raise RuntimeError("history store not available")
             previous = store.result_history(result.check, result.target, since=result.started_at - FLAP_LOOKBACK)
-        except Exception as error:  # noqa: BLE001 - without history a failure is reported as is
-            result = result.model_copy(update={"details": {**result.details,
-                                                           "flap_control": f"skipped: {describe_exception(error)}"}})
+        except Exception as error:
+            result = result.model_copy(
+                update={"details": {**result.details, "flap_control": f"skipped: {describe_exception(error)}"}}
+            )
         else:
             result = apply_failure_threshold(result, previous, threshold)
     if window := active_window(source.maintenance, result.started_at):
@@ -63,21 +64,33 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
     """
     if not config.metrics_sources:
         return []
-    jobs = [(source, endpoint) for source in config.metrics_sources for endpoint in source.endpoints
-            if endpoint.step == step]
+    jobs = [
+        (source, endpoint)
+        for source in config.metrics_sources
+        for endpoint in source.endpoints
+        if endpoint.step == step
+    ]
     if not jobs:
-        return [CheckResult(check=check_id(step), target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no metrics_sources endpoint feeds this step")]
+        return [
+            CheckResult(
+                check=check_id(step),
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no metrics_sources endpoint feeds this step",
+            )
+        ]
 
     readings = await read_endpoints(config, jobs)
     results, problems = [], []
     try:
         store: HistoryStore | None = open_store(config.history.url)
         store.add_samples([s for reading in readings for s in reading.samples])
-    except Exception as error:  # noqa: BLE001 - the figures are still judged and reported
+    except Exception as error:
         store = None
-        problems.append(error_result(check_id(step), "(history)", COMPONENT,
-                                     f"figures not stored: {describe_exception(error)}"))
+        problems.append(
+            error_result(check_id(step), "(history)", COMPONENT, f"figures not stored: {describe_exception(error)}")
+        )
     for (source, endpoint), reading in zip(jobs, readings, strict=True):
         results.extend(settle(result, source, endpoint, store) for result in reading.results)
     return results + problems
@@ -89,14 +102,21 @@ async def read_endpoints(config: EstateConfig, jobs: list[tuple[JsonApiSource, E
     async def probe(client: httpx.AsyncClient, job: tuple[JsonApiSource, Endpoint]) -> Reading:
         source, endpoint = job
         started_at = utcnow()
-        outcome = await fetch(client, source.url(endpoint), config.http, headers={**source.headers, **endpoint.headers},
-                              timeout_s=source.timeout_s)
+        outcome = await fetch(
+            client,
+            source.url(endpoint),
+            config.http,
+            headers={**source.headers, **endpoint.headers},
+            timeout_s=source.timeout_s,
+        )
         return read_response(source, endpoint, outcome, config.thresholds, started_at)
 
     return await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
 
 
-async def try_mapping(config: EstateConfig, source: str | None = None, endpoint: str | None = None) -> list[CheckResult]:
+async def try_mapping(
+    config: EstateConfig, source: str | None = None, endpoint: str | None = None
+) -> list[CheckResult]:
     """Read the chosen endpoints as the daily steps would, and keep nothing: for trying a mapping.
 
     No history is written and no flap control or maintenance window applies: what the API says now.
@@ -131,4 +151,3 @@ check_security_dashboard = _step_task("security")
 check_app_resources = _step_task("resources")
 check_real_user_monitoring = _step_task("rum")
 check_error_rate_24h = _step_task("error_rate")
-

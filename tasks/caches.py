@@ -19,16 +19,37 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
     async def act(client: httpx.AsyncClient, action: CacheAction) -> CheckResult:
         started = utcnow()
         if not apply:
-            return CheckResult(check=CHECK, target=action.name, component=COMPONENT, status=Status.OK,
-                               started_at=started, message=f"would POST {action.url} (dry run)", details={"dry_run": True})
+            return CheckResult(
+                check=CHECK,
+                target=action.name,
+                component=COMPONENT,
+                status=Status.OK,
+                started_at=started,
+                message=f"would POST {action.url} (dry run)",
+                details={"dry_run": True},
+            )
         outcome = await fetch(client, str(action.url), settings, method="POST", headers=action.headers)
         if isinstance(outcome, FetchFailure):
-            return CheckResult(check=CHECK, target=action.name, component=COMPONENT, status=Status.FAIL,
-                               started_at=started, attempts=outcome.attempts, message=f"failed: {outcome.reason}")
+            return CheckResult(
+                check=CHECK,
+                target=action.name,
+                component=COMPONENT,
+                status=Status.FAIL,
+                started_at=started,
+                attempts=outcome.attempts,
+                message=f"failed: {outcome.reason}",
+            )
         ok = 200 <= outcome.status_code < 300
-        return CheckResult(check=CHECK, target=action.name, component=COMPONENT, started_at=started,
-                           status=Status.OK if ok else Status.FAIL, attempts=outcome.attempts,
-                           message=f"HTTP {outcome.status_code}", details={"dry_run": False})
+        return CheckResult(
+            check=CHECK,
+            target=action.name,
+            component=COMPONENT,
+            started_at=started,
+            status=Status.OK if ok else Status.FAIL,
+            attempts=outcome.attempts,
+            message=f"HTTP {outcome.status_code}",
+            details={"dry_run": False},
+        )
 
     return await sweep(actions, act, settings)
 
@@ -37,6 +58,13 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
 async def optimize_caches(actions: list[CacheAction], settings: HttpSettings, apply: bool = False) -> list[CheckResult]:
     """The runbook's `optimize-cache.sh`: each configured action, dry-run unless applied."""
     if not actions:
-        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no cache actions configured")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no cache actions configured",
+            )
+        ]
     return await run_cache_actions(actions, settings, apply)

@@ -8,10 +8,10 @@ someone maps it. A mapping that names a task or flow the code does not have coun
 from __future__ import annotations
 
 import importlib
-from importlib.resources import files
 import pkgutil
 import re
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 
 import yaml
@@ -83,8 +83,15 @@ def coverage(steps: list[RunbookStep], mapping: dict[str, list[str]], known: set
 def check_runbook_coverage(runbook: Path | None, mapping_file: Path = MAPPING) -> list[CheckResult]:
     """The runbook's "Documentation coverage: 100 % procedures documented", made measurable."""
     if runbook is None:
-        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no runbook configured (runbook_path)")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no runbook configured (runbook_path)",
+            )
+        ]
     try:
         steps = read_steps(runbook.read_text(encoding="utf-8"))
         mapping = yaml.safe_load(mapping_file.read_text()) or {}
@@ -94,7 +101,17 @@ def check_runbook_coverage(runbook: Path | None, mapping_file: Path = MAPPING) -
     percent = 100.0 * len(covered) / len(steps) if steps else 0.0
     # Target 100 % (the runbook's KPI); under half automated is a failure of the practice.
     status = Status.OK if not uncovered else Status.WARN if percent >= 50 else Status.FAIL
-    return [CheckResult(check=CHECK, target=runbook.name, component=COMPONENT, status=status, value=round(percent, 1),
-                        unit="%", threshold=100.0, started_at=utcnow(),
-                        message=f"{len(covered)} of {len(steps)} runbook steps automated",
-                        details={"uncovered": uncovered, "covered": covered})]
+    return [
+        CheckResult(
+            check=CHECK,
+            target=runbook.name,
+            component=COMPONENT,
+            status=status,
+            value=round(percent, 1),
+            unit="%",
+            threshold=100.0,
+            started_at=utcnow(),
+            message=f"{len(covered)} of {len(steps)} runbook steps automated",
+            details={"uncovered": uncovered, "covered": covered},
+        )
+    ]

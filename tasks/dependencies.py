@@ -45,15 +45,27 @@ def parse_outdated(document: Any) -> list[Outdated]:
 def judge_outdated(source: str, outdated: list[Outdated]) -> CheckResult:
     majors = [o for o in outdated if o.major_behind]
     status = Status.WARN if majors else Status.OK
-    return CheckResult(check=CHECK, target=source, component=COMPONENT, status=status, value=float(len(outdated)),
-                       unit="packages", started_at=utcnow(),
-                       message=f"{len(outdated)} outdated, {len(majors)} a major version behind",
-                       details={"outdated": [f"{o.name} {o.current} -> {o.latest}" for o in outdated]})
+    return CheckResult(
+        check=CHECK,
+        target=source,
+        component=COMPONENT,
+        status=status,
+        value=float(len(outdated)),
+        unit="packages",
+        started_at=utcnow(),
+        message=f"{len(outdated)} outdated, {len(majors)} a major version behind",
+        details={"outdated": [f"{o.name} {o.current} -> {o.latest}" for o in outdated]},
+    )
 
 
 def _pip(*args: str, timeout_s: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
-                          capture_output=True, text=True, timeout=timeout_s, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--disable-pip-version-check"],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=False,
+    )
 
 
 def local_outdated(timeout_s: float = 120) -> list[Outdated]:

@@ -21,6 +21,7 @@ from sqlalchemy import create_engine, text
 
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
+from opsbook.reports.messages import Message
 from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
 from opsbook.secrets import redact
 from opsbook.tasks.backups.files import Backup, list_backups
@@ -28,7 +29,6 @@ from opsbook.tasks.backups.integrity import check_encryption, check_integrity, s
 from opsbook.tasks.backups.pgtools import database_name, with_database
 from opsbook.tasks.backups.records import record_verification, verified_backups
 from opsbook.tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
-from opsbook.reports.messages import Message
 from opsbook.tasks.http import fetch, new_client
 from opsbook.tasks.notify import deliver
 from opsbook.tasks.platforms import probe_platforms
@@ -46,7 +46,7 @@ def _database_reachable(url: str) -> str | None:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return None
-    except Exception as error:  # noqa: BLE001 - unreachable is an answer
+    except Exception as error:
         return redact(describe_exception(getattr(error, "orig", None) or error))
     finally:
         engine.dispose()
@@ -58,12 +58,24 @@ async def assess_components(config: EstateConfig, target: DrTarget) -> list[Chec
     results = [r.model_copy(update={"check": "dr.assess.platform"}) for r in await probe_platforms(config)]
     server = with_database(target.url, "postgres")
     problem = _database_reachable(server)
-    results.append(_dr("dr.assess.target", target.name, Status.FAIL if problem else Status.OK,
-                       f"DR database server unreachable: {problem}" if problem else "DR database server reachable"))
+    results.append(
+        _dr(
+            "dr.assess.target",
+            target.name,
+            Status.FAIL if problem else Status.OK,
+            f"DR database server unreachable: {problem}" if problem else "DR database server reachable",
+        )
+    )
     repo = config.backups.repository(target.repository)
     exists = repo.path.is_dir()
-    results.append(_dr("dr.assess.repository", repo.name, Status.OK if exists else Status.FAIL,
-                       f"backup repository {repo.path} " + ("available" if exists else "missing")))
+    results.append(
+        _dr(
+            "dr.assess.repository",
+            repo.name,
+            Status.OK if exists else Status.FAIL,
+            f"backup repository {repo.path} " + ("available" if exists else "missing"),
+        )
+    )
     return results
 
 
@@ -74,7 +86,7 @@ def choose_backup(history_url: str, repo: BackupRepository) -> tuple[Backup | No
         return None, f"no backups in {repo.path}"
     try:
         verified = set(verified_backups(history_url, repo.name))
-    except Exception as error:  # noqa: BLE001 - without history, fall back to checking now
+    except Exception as error:
         verified, why = set(), f"history not readable ({describe_exception(error)})"
     else:
         why = "no verification record"
@@ -119,15 +131,21 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     backup, why = choose_backup(config.history.url, repo)
     if backup is None:
         return [_dr("dr.restore", target.name, Status.FAIL, why)], {}
-    record: dict = {"backup": backup.name, "taken_at": backup.taken_at, "size_bytes": backup.size,
-                    "sha256": (backup.manifest or {}).get("sha256"), "chosen_because": why}
+    record: dict = {
+        "backup": backup.name,
+        "taken_at": backup.taken_at,
+        "size_bytes": backup.size,
+        "sha256": (backup.manifest or {}).get("sha256"),
+        "chosen_because": why,
+    }
     with scratch_dir() as work:
         encryption, clear = check_encryption(repo, backup, Path(work))
         integrity = check_integrity(repo, backup, clear)
         results = [r.model_copy(update={"component": COMPONENT}) for r in (integrity, encryption)]
         if integrity.status is not Status.OK or clear is None:
-            results.append(_dr("dr.restore", target.name, Status.FAIL, f"{backup.name} failed its integrity "
-                               "check; not restored"))
+            results.append(
+                _dr("dr.restore", target.name, Status.FAIL, f"{backup.name} failed its integrity check; not restored")
+            )
             return results, record
         timeout = config.backups.restore_server.timeout_s if config.backups.restore_server else 3600.0
         if drill:
@@ -138,21 +156,46 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
                 results.append(_dr("dr.restore", target.name, Status.FAIL, problem))
                 return results, record
             restore_and_validate(repo, backup.manifest, clear, target.url, report, timeout)
-    record.update(restore_seconds=report.seconds, scratch_database=report.database if drill else None,
-                  newest=report.newest)
+    record.update(
+        restore_seconds=report.seconds, scratch_database=report.database if drill else None, newest=report.newest
+    )
     where = f"scratch database {report.database} (dropped: {report.dropped})" if drill else report.database
     if report.error:
-        results.append(_dr("dr.restore", target.name, Status.FAIL, f"restore of {backup.name} into {where} failed: "
-                           f"{report.error}", value=report.seconds, unit="s"))
+        results.append(
+            _dr(
+                "dr.restore",
+                target.name,
+                Status.FAIL,
+                f"restore of {backup.name} into {where} failed: {report.error}",
+                value=report.seconds,
+                unit="s",
+            )
+        )
     else:
         rows = sum(report.tables.values())
-        results.append(_dr("dr.restore", target.name, Status.OK, f"restored {backup.name} ({why}) into {where}: "
-                           f"{len(report.tables)} table(s), {rows:,} row(s) in {report.seconds:.1f} s",
-                           value=report.seconds, unit="s", details={"tables": report.tables}))
+        results.append(
+            _dr(
+                "dr.restore",
+                target.name,
+                Status.OK,
+                f"restored {backup.name} ({why}) into {where}: "
+                f"{len(report.tables)} table(s), {rows:,} row(s) in {report.seconds:.1f} s",
+                value=report.seconds,
+                unit="s",
+                details={"tables": report.tables},
+            )
+        )
         gate = report.gate
         assert gate is not None
-        results.append(_dr("dr.validate", target.name, Status.OK if gate.passed else Status.FAIL,
-                           f"validation: {gate.summary}", details={"gate": gate.findings}))
+        results.append(
+            _dr(
+                "dr.validate",
+                target.name,
+                Status.OK if gate.passed else Status.FAIL,
+                f"validation: {gate.summary}",
+                details={"gate": gate.findings},
+            )
+        )
     return results, record
 
 
@@ -160,9 +203,15 @@ async def _webhook(config: EstateConfig, action: SwitchOverAction, payload: dict
     # No retries: a switch-over is not idempotent, a human decides whether to try again.
     settings = config.http.model_copy(update={"retries": 0})
     async with new_client(settings) as client:
-        outcome = await fetch(client, str(action.webhook), settings, method="POST", timeout_s=action.timeout_s,
-                              headers={"Content-Type": "application/json"},
-                              content=json.dumps(payload, default=str).encode())
+        outcome = await fetch(
+            client,
+            str(action.webhook),
+            settings,
+            method="POST",
+            timeout_s=action.timeout_s,
+            headers={"Content-Type": "application/json"},
+            content=json.dumps(payload, default=str).encode(),
+        )
     status = getattr(outcome, "status_code", None)
     if status is not None and 200 <= status < 300:
         return True, f"webhook answered HTTP {status}"
@@ -185,11 +234,15 @@ async def run_switch_over(config: EstateConfig, action: SwitchOverAction, payloa
     started = time.perf_counter()
     try:
         ok, said = await _webhook(config, action, payload) if action.webhook else _command(action)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return error_result(f"dr.switch_over.{action.name}", action.name, COMPONENT, error)
-    return _dr(f"dr.switch_over.{action.name}", action.name, Status.OK if ok else Status.FAIL,
-               redact(f"approved by {approver or 'unknown'}; {said}"),
-               duration_ms=(time.perf_counter() - started) * 1000)
+    return _dr(
+        f"dr.switch_over.{action.name}",
+        action.name,
+        Status.OK if ok else Status.FAIL,
+        redact(f"approved by {approver or 'unknown'}; {said}"),
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
 
 
 def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datetime | None) -> float | None:
@@ -198,10 +251,10 @@ def rpo_seconds(activated_at: datetime, newest: datetime | None, taken_at: datet
     return None if reference is None else max(0.0, (activated_at - reference).total_seconds())
 
 
-
 @task(name="communicate-disaster-recovery", cache_policy=NO_CACHE, timeout_seconds=300)
-async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, scenario: str, drill: bool,
-                         target: str, downtime_minutes: int) -> list[CheckResult]:
+async def communicate_dr(
+    config: EstateConfig, steps: list[str], phase: str, scenario: str, drill: bool, target: str, downtime_minutes: int
+) -> list[CheckResult]:
     """The runbook's "notify the DR team" and "communicate DR status": each step to the default channels
     (every channel when none is named); recorded only when no channel is configured."""
     mode = "drill" if drill else "ACTIVATION"
@@ -209,27 +262,50 @@ async def communicate_dr(config: EstateConfig, steps: list[str], phase: str, sce
     channels = config.notifications.default_channels or [c.name for c in config.notifications.channels]
 
     def result(step: str, status: Status, message: str) -> CheckResult:
-        return CheckResult(check="dr.communicate", target=f"{phase}: {step}", component=COMPONENT, status=status,
-                           message=message)
+        return CheckResult(
+            check="dr.communicate", target=f"{phase}: {step}", component=COMPONENT, status=status, message=message
+        )
 
     if not channels:
-        return [result(step, Status.SKIPPED, f"recorded only (no notification channel configured): {summary}")
-                for step in steps]
+        return [
+            result(step, Status.SKIPPED, f"recorded only (no notification channel configured): {summary}")
+            for step in steps
+        ]
     results = []
     for step in steps:
         text = f"Disaster recovery {mode} ({phase}): {step}.\n{summary}"
-        message = Message(kind="incident", subject=f"[DR {mode}] {scenario}: {step}", text=text, html=str(escape(text)),
-                          payload={"phase": phase, "step": step, "drill": drill, "scenario": scenario, "target": target})
+        message = Message(
+            kind="incident",
+            subject=f"[DR {mode}] {scenario}: {step}",
+            text=text,
+            html=str(escape(text)),
+            payload={"phase": phase, "step": step, "drill": drill, "scenario": scenario, "target": target},
+        )
         deliveries = await deliver(config, channels, message, refs={"flow": "disaster-recovery"})
         failed = [f"{d.channel} ({d.error})" for d in deliveries if not d.ok]
-        results.append(result(step, Status.FAIL if failed else Status.OK,
-                              f"not delivered to {', '.join(failed)}" if failed
-                              else f"sent to {', '.join(d.channel for d in deliveries)}: {summary}"))
+        results.append(
+            result(
+                step,
+                Status.FAIL if failed else Status.OK,
+                f"not delivered to {', '.join(failed)}"
+                if failed
+                else f"sent to {', '.join(d.channel for d in deliveries)}: {summary}",
+            )
+        )
     return results
 
 
-def record_dr_run(config: EstateConfig, *, drill: bool, run_id: str, target: DrTarget, record: dict,
-                  results: list[CheckResult], rpo: float | None, finished: datetime) -> CheckResult | None:
+def record_dr_run(
+    config: EstateConfig,
+    *,
+    drill: bool,
+    run_id: str,
+    target: DrTarget,
+    record: dict,
+    results: list[CheckResult],
+    rpo: float | None,
+    finished: datetime,
+) -> CheckResult | None:
     """Keep a DR run's restore beside the backup verifications (kind `dr-drill` or `dr`).
 
     Returns an error result when it could not be written; None when written or nothing was restored.
@@ -238,10 +314,17 @@ def record_dr_run(config: EstateConfig, *, drill: bool, run_id: str, target: DrT
         return None
     kept = ("backup", "taken_at", "size_bytes", "sha256", "restore_seconds", "scratch_database")
     try:
-        record_verification(config.history.url, kind="dr-drill" if drill else "dr", run_id=run_id,
-                            repository=target.repository, verified_at=finished, results=results, rpo_seconds=rpo,
-                            **{k: v for k, v in record.items() if k in kept})
-    except Exception as error:  # noqa: BLE001 - the run still finishes and says so
+        record_verification(
+            config.history.url,
+            kind="dr-drill" if drill else "dr",
+            run_id=run_id,
+            repository=target.repository,
+            verified_at=finished,
+            results=results,
+            rpo_seconds=rpo,
+            **{k: v for k, v in record.items() if k in kept},
+        )
+    except Exception as error:
         return _dr("dr.record", target.name, Status.ERROR, f"DR record not written: {describe_exception(error)}")
     return None
 
@@ -257,10 +340,18 @@ async def drill_disaster_recovery(config: EstateConfig, run_id: str) -> list[Che
     for target in config.backups.disaster_recovery.targets:
         started = utcnow()
         drilled, record = await asyncio.to_thread(restore_and_check, config, target, True)
-        drilled = [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"})
-                   for r in drilled]
+        drilled = [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"}) for r in drilled]
         rpo = rpo_seconds(started, record.get("newest"), record.get("taken_at"))
-        problem = await asyncio.to_thread(record_dr_run, config, drill=True, run_id=run_id, target=target,
-                                          record=record, results=drilled, rpo=rpo, finished=utcnow())
+        problem = await asyncio.to_thread(
+            record_dr_run,
+            config,
+            drill=True,
+            run_id=run_id,
+            target=target,
+            record=record,
+            results=drilled,
+            rpo=rpo,
+            finished=utcnow(),
+        )
         results += drilled + ([problem] if problem else [])
     return results

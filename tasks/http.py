@@ -98,8 +98,15 @@ def new_client(settings: HttpSettings, *, verify: bool = True, connections: int 
     )
 
 
-async def _read_once(client: httpx.AsyncClient, method: str, url: str, headers: Mapping[str, str],
-                     timeout_s: float, max_body_bytes: int, content: bytes | None = None) -> FetchedResponse:
+async def _read_once(
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    max_body_bytes: int,
+    content: bytes | None = None,
+) -> FetchedResponse:
     started = time.perf_counter()
     chunks: list[bytes] = []
     size = 0
@@ -190,18 +197,29 @@ async def fetch(
         return failure(f"{type(error).__name__}: {error}", "transport")
 
 
-async def post_json(client: httpx.AsyncClient, url: str, settings: HttpSettings, body: bytes,
-                    headers: Mapping[str, str] | None = None) -> FetchedResponse | FetchFailure:
+async def post_json(
+    client: httpx.AsyncClient, url: str, settings: HttpSettings, body: bytes, headers: Mapping[str, str] | None = None
+) -> FetchedResponse | FetchFailure:
     """POST an already-serialised JSON body (so a signature can cover its exact bytes), same retries."""
-    return await fetch(client, url, settings, method="POST", content=body,
-                       headers={"Content-Type": "application/json", **(headers or {})})
+    return await fetch(
+        client,
+        url,
+        settings,
+        method="POST",
+        content=body,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
 
 
-def _describe_failure(error: BaseException | None, failure: Callable[..., FetchFailure], deadline: float) -> FetchFailure:
+def _describe_failure(
+    error: BaseException | None, failure: Callable[..., FetchFailure], deadline: float
+) -> FetchFailure:
     if isinstance(error, TransientStatus):
         return failure(f"HTTP {error.response.status_code}", "status", error.response)
     root = _root_cause_error(error) if error else None
-    if isinstance(error, TimeoutError) or (isinstance(error, httpx.TimeoutException) and isinstance(root, TimeoutError)):
+    if isinstance(error, TimeoutError) or (
+        isinstance(error, httpx.TimeoutException) and isinstance(root, TimeoutError)
+    ):
         return failure(f"timed out after {deadline:g} s", "timeout")
     if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):  # the transport names a refusal ConnectTimeout
         return failure(f"connection failed: {_root_cause(error)}", "transport")

@@ -33,35 +33,56 @@ def compare_to_baseline(metric: str, samples: list[Sample], now: datetime, days:
     for target, series in sorted(by_target.items()):
         recent = [s.value for s in series if s.ts >= now - RECENT]
         older = [s.value for s in series if now - timedelta(days=days) <= s.ts < now - RECENT]
-        common = dict(check="investigation.baseline", target=f"{metric} {target}", component="performance",
-                      unit="x")
+        common = dict(check="investigation.baseline", target=f"{metric} {target}", component="performance", unit="x")
         if not recent or len(older) < 3:
-            results.append(CheckResult(status=Status.SKIPPED, message=f"insufficient data: {len(recent)} recent, "
-                                       f"{len(older)} baseline sample(s)", **common))
+            results.append(
+                CheckResult(
+                    status=Status.SKIPPED,
+                    message=f"insufficient data: {len(recent)} recent, {len(older)} baseline sample(s)",
+                    **common,
+                )
+            )
             continue
         current, baseline = statistics.fmean(recent), statistics.median(older)
         ratio = current / baseline if baseline else float("inf")
         status, threshold = judge(ratio, RATIO_WARN, RATIO_FAIL)
-        results.append(CheckResult(status=status, value=round(ratio, 2), threshold=threshold,
-                                   message=f"now {current:.1f} against a {days}-day median of {baseline:.1f}",
-                                   details={"current": current, "baseline": baseline,
-                                            "baseline_samples": len(older)}, **common))
+        results.append(
+            CheckResult(
+                status=status,
+                value=round(ratio, 2),
+                threshold=threshold,
+                message=f"now {current:.1f} against a {days}-day median of {baseline:.1f}",
+                details={"current": current, "baseline": baseline, "baseline_samples": len(older)},
+                **common,
+            )
+        )
     return results
 
 
 @task(name="compare-with-baseline", cache_policy=NO_CACHE, timeout_seconds=300)
-def baseline_comparison(config: EstateConfig, metrics: list[str], current: list[CheckResult],
-                        now: datetime | None = None) -> list[CheckResult]:
+def baseline_comparison(
+    config: EstateConfig, metrics: list[str], current: list[CheckResult], now: datetime | None = None
+) -> list[CheckResult]:
     now = now or utcnow()
     store = open_store(config.history.url)
     results = []
     for metric in metrics:
         samples = store.samples(metric, since=now - timedelta(days=config.incidents.baseline_days))
-        samples += [Sample(r.check, r.value, r.started_at, labels={"target": r.target})
-                    for r in current if r.check == metric and r.value is not None]
+        samples += [
+            Sample(r.check, r.value, r.started_at, labels={"target": r.target})
+            for r in current
+            if r.check == metric and r.value is not None
+        ]
         results += compare_to_baseline(metric, samples, now, config.incidents.baseline_days)
-    return results or [CheckResult(check="investigation.baseline", target="(none)", component="performance",
-                                   status=Status.SKIPPED, message="no metrics asked for")]
+    return results or [
+        CheckResult(
+            check="investigation.baseline",
+            target="(none)",
+            component="performance",
+            status=Status.SKIPPED,
+            message="no metrics asked for",
+        )
+    ]
 
 
 def _parse_time(value: str) -> datetime:
@@ -91,17 +112,31 @@ async def recent_deployments(config: EstateConfig, now: datetime | None = None) 
         return [error_result(common["check"], common["target"], common["component"], error)]
     deploys.sort(key=lambda d: _parse_time(str(d["at"])))
     last = f"; last {deploys[-1].get('version', '?')} at {deploys[-1]['at']}" if deploys else ""
-    return [CheckResult(status=Status.WARN if deploys else Status.OK, value=len(deploys), unit="deploys",
-                        message=f"{len(deploys)} deploy(s) in the last 24 h{last}", details={"deploys": deploys},
-                        **common)]
+    return [
+        CheckResult(
+            status=Status.WARN if deploys else Status.OK,
+            value=len(deploys),
+            unit="deploys",
+            message=f"{len(deploys)} deploy(s) in the last 24 h{last}",
+            details={"deploys": deploys},
+            **common,
+        )
+    ]
 
 
 @task(name="check-external-dependencies", cache_policy=NO_CACHE, timeout_seconds=300)
 async def external_dependencies(config: EstateConfig) -> list[CheckResult]:
     """Each configured dependency's URL, judged like a platform health endpoint."""
     if not config.incidents.dependencies:
-        return [CheckResult(check="dependency.health", target="(none)", component="dependencies",
-                            status=Status.SKIPPED, message="no dependencies configured (incidents.dependencies)")]
+        return [
+            CheckResult(
+                check="dependency.health",
+                target="(none)",
+                component="dependencies",
+                status=Status.SKIPPED,
+                message="no dependencies configured (incidents.dependencies)",
+            )
+        ]
     latency = config.thresholds.http.latency_ms
 
     async def probe(client: httpx.AsyncClient, platform: Platform) -> CheckResult:

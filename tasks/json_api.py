@@ -111,8 +111,15 @@ def judge_metric(metric: MetricMap, value: float, raw: Any, limit: Limit, **comm
     details = {"path": metric.path, "warn": limit.warn, "fail": limit.fail}
     if metric.values is not None:
         details["observed"] = raw
-    return CheckResult(status=status, value=round(value, 4), unit=metric.unit, threshold=threshold,
-                       message=_judged_message(metric, value, raw, status, limit), details=details, **common)
+    return CheckResult(
+        status=status,
+        value=round(value, 4),
+        unit=metric.unit,
+        threshold=threshold,
+        message=_judged_message(metric, value, raw, status, limit),
+        details=details,
+        **common,
+    )
 
 
 def judge_condition(spec: ConditionSpec, response: FetchedResponse, body: Any, **common: Any) -> CheckResult:
@@ -126,9 +133,15 @@ def judge_condition(spec: ConditionSpec, response: FetchedResponse, body: Any, *
         status, message = Status(spec.severity), f"{condition.text} does not hold ({outcome.reason})"
     observed = outcome.observed
     value = float(observed) if isinstance(observed, (int, float)) and not isinstance(observed, bool) else None
-    return CheckResult(status=status, value=value, threshold=condition.numeric_threshold, message=message,
-                       unit="ms" if condition.subject == "response_time" else None,
-                       details={"condition": condition.text, "severity": spec.severity}, **common)
+    return CheckResult(
+        status=status,
+        value=value,
+        threshold=condition.numeric_threshold,
+        message=message,
+        unit="ms" if condition.subject == "response_time" else None,
+        details={"condition": condition.text, "severity": spec.severity},
+        **common,
+    )
 
 
 class Unreadable(Exception):
@@ -162,8 +175,13 @@ def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> 
         raise Unreadable(str(error), details, outcome.attempts, outcome.elapsed_ms) from None
 
 
-def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedResponse | FetchFailure,
-                  thresholds: Thresholds, started_at: datetime) -> Reading:
+def read_response(
+    source: JsonApiSource,
+    endpoint: Endpoint,
+    outcome: FetchedResponse | FetchFailure,
+    thresholds: Thresholds,
+    started_at: datetime,
+) -> Reading:
     """Turn one endpoint's answer into results and samples. Pure: no I/O.
 
     The first result speaks for the endpoint (answered in so many ms, or could not be read);
@@ -173,26 +191,44 @@ def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedRes
     labels = {"source": source.name, "endpoint": endpoint.name}
 
     def common(name: str) -> dict[str, Any]:
-        return dict(check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at,
-                    labels=labels)
+        return dict(
+            check=check, target=f"{source.name}/{name}", component=COMPONENT, started_at=started_at, labels=labels
+        )
 
     try:
         response, body = usable_body(endpoint, outcome)
     except Unreadable as problem:
-        return Reading([error_result(**common(endpoint.name), error=f"{url}: {problem}",
-                                     details={"url": url, **problem.details}, attempts=problem.attempts,
-                                     duration_ms=problem.elapsed_ms)])
+        return Reading(
+            [
+                error_result(
+                    **common(endpoint.name),
+                    error=f"{url}: {problem}",
+                    details={"url": url, **problem.details},
+                    attempts=problem.attempts,
+                    duration_ms=problem.elapsed_ms,
+                )
+            ]
+        )
     reading, figures = Reading(), []
     for metric in endpoint.metrics:
         try:
             value, raw = metric_value(body, metric)
         except (PathNotFound, BadValue) as error:
-            reading.results.append(error_result(**common(metric.name), error=f"{url}: {error}",
-                                                details={"path": metric.path}))
+            reading.results.append(
+                error_result(**common(metric.name), error=f"{url}: {error}", details={"path": metric.path})
+            )
             figures.append({"metric": metric.name, "value": None, "unit": metric.unit, "status": "error"})
             continue
-        reading.samples.append(Sample(metric=metric.name, value=value, ts=started_at, source=source.name,
-                                      labels={"endpoint": endpoint.name}, unit=metric.unit))
+        reading.samples.append(
+            Sample(
+                metric=metric.name,
+                value=value,
+                ts=started_at,
+                source=source.name,
+                labels={"endpoint": endpoint.name},
+                unit=metric.unit,
+            )
+        )
         figure = {"metric": metric.name, "value": round(value, 4), "unit": metric.unit, "status": "recorded"}
         if (limit := metric.judged_by(thresholds)) is not None:
             result = judge_metric(metric, value, raw, limit, **common(metric.name))
@@ -202,12 +238,28 @@ def read_response(source: JsonApiSource, endpoint: Endpoint, outcome: FetchedRes
     for index, spec in enumerate(endpoint.conditions):
         name = f"{endpoint.name}[{index}]" if len(endpoint.conditions) > 1 else endpoint.name
         reading.results.append(judge_condition(spec, response, body, **common(f"{name} condition")))
-    reading.samples.append(Sample(metric="response_time", value=response.elapsed_ms, ts=started_at,
-                                  source=source.name, labels={"endpoint": endpoint.name}, unit="ms"))
+    reading.samples.append(
+        Sample(
+            metric="response_time",
+            value=response.elapsed_ms,
+            ts=started_at,
+            source=source.name,
+            labels={"endpoint": endpoint.name},
+            unit="ms",
+        )
+    )
     read = f"; {len(figures)} figure(s) read" if figures else ""
-    reading.results.insert(0, CheckResult(
-        **common(endpoint.name), status=Status.OK, value=round(response.elapsed_ms, 1), unit="ms",
-        message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}",
-        details={"url": url, "status_code": response.status_code, "figures": figures},
-        attempts=response.attempts, duration_ms=response.elapsed_ms))
+    reading.results.insert(
+        0,
+        CheckResult(
+            **common(endpoint.name),
+            status=Status.OK,
+            value=round(response.elapsed_ms, 1),
+            unit="ms",
+            message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}",
+            details={"url": url, "status_code": response.status_code, "figures": figures},
+            attempts=response.attempts,
+            duration_ms=response.elapsed_ms,
+        ),
+    )
     return reading

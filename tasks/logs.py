@@ -69,7 +69,9 @@ def apply_plan(plan: LogPlan) -> None:
         path.unlink()
 
 
-def clean_directory(directory: LogDirectory, retention_days: int, *, apply: bool, now: datetime | None = None) -> CheckResult:
+def clean_directory(
+    directory: LogDirectory, retention_days: int, *, apply: bool, now: datetime | None = None
+) -> CheckResult:
     started = utcnow()
     try:
         plan = plan_cleanup(directory, retention_days, now or started)
@@ -83,17 +85,36 @@ def clean_directory(directory: LogDirectory, retention_days: int, *, apply: bool
     if plan.skipped:
         message += f", skipped {len(plan.skipped)} unsafe path(s)"
     return CheckResult(
-        check=CHECK, target=str(plan.root), component=COMPONENT, status=Status.OK, started_at=started,
-        value=float(len(plan.delete)), unit="files", message=message + ("" if apply else " (dry run)"),
-        details={"dry_run": not apply, "compress": [str(p) for p in plan.compress],
-                 "delete": [str(p) for p in plan.delete], "skipped": plan.skipped},
+        check=CHECK,
+        target=str(plan.root),
+        component=COMPONENT,
+        status=Status.OK,
+        started_at=started,
+        value=float(len(plan.delete)),
+        unit="files",
+        message=message + ("" if apply else " (dry run)"),
+        details={
+            "dry_run": not apply,
+            "compress": [str(p) for p in plan.compress],
+            "delete": [str(p) for p in plan.delete],
+            "skipped": plan.skipped,
+        },
     )
 
 
 @task(name="rotate-and-clean-logs", cache_policy=NO_CACHE, timeout_seconds=1800)
-def rotate_and_clean_logs(directories: list[LogDirectory], retention_days: int, apply: bool = False) -> list[CheckResult]:
+def rotate_and_clean_logs(
+    directories: list[LogDirectory], retention_days: int, apply: bool = False
+) -> list[CheckResult]:
     """The runbook's `rotate-logs.sh` and `cleanup-old-logs.sh --retention 30d`, dry-run by default."""
     if not directories:
-        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no log directories configured")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no log directories configured",
+            )
+        ]
     return [clean_directory(d, retention_days, apply=apply) for d in directories]

@@ -29,25 +29,49 @@ def _server_url() -> str | None:
 async def check_prefect_server(settings: HttpSettings) -> CheckResult:
     url = _server_url()
     if url is None:
-        return CheckResult(check="monitoring.prefect_server", target="prefect", component=COMPONENT,
-                           status=Status.SKIPPED, message="no PREFECT_API_URL: runs use a temporary server")
+        return CheckResult(
+            check="monitoring.prefect_server",
+            target="prefect",
+            component=COMPONENT,
+            status=Status.SKIPPED,
+            message="no PREFECT_API_URL: runs use a temporary server",
+        )
     async with new_client(settings) as client:
         outcome = await fetch(client, f"{url.rstrip('/')}/health", settings)
     if isinstance(outcome, FetchFailure):
-        return CheckResult(check="monitoring.prefect_server", target=url, component=COMPONENT, status=Status.FAIL,
-                           message=f"Prefect server down: {outcome.reason}", attempts=outcome.attempts)
+        return CheckResult(
+            check="monitoring.prefect_server",
+            target=url,
+            component=COMPONENT,
+            status=Status.FAIL,
+            message=f"Prefect server down: {outcome.reason}",
+            attempts=outcome.attempts,
+        )
     healthy = outcome.status_code == 200
-    return CheckResult(check="monitoring.prefect_server", target=url, component=COMPONENT,
-                       status=Status.OK if healthy else Status.FAIL, value=round(outcome.elapsed_ms, 1), unit="ms",
-                       message=f"Prefect server {'healthy' if healthy else 'unhealthy'}: HTTP {outcome.status_code}")
+    return CheckResult(
+        check="monitoring.prefect_server",
+        target=url,
+        component=COMPONENT,
+        status=Status.OK if healthy else Status.FAIL,
+        value=round(outcome.elapsed_ms, 1),
+        unit="ms",
+        message=f"Prefect server {'healthy' if healthy else 'unhealthy'}: HTTP {outcome.status_code}",
+    )
 
 
 async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings) -> list[CheckResult]:
     """Each deployment of prefect.yaml exists on the server with every declared schedule active."""
     url = _server_url()
     if url is None:
-        return [CheckResult(check="monitoring.schedules", target="prefect", component=COMPONENT, status=Status.SKIPPED,
-                            message="no PREFECT_API_URL: nothing is scheduled")]
+        return [
+            CheckResult(
+                check="monitoring.schedules",
+                target="prefect",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no PREFECT_API_URL: nothing is scheduled",
+            )
+        ]
     async with httpx.AsyncClient(base_url=url, timeout=settings.timeout_s) as client:
         response = await client.post("/deployments/filter", json={})
         response.raise_for_status()
@@ -56,17 +80,34 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
     for name, slugs in expected.items():
         deployment = deployed.get(name)
         if deployment is None:
-            results.append(CheckResult(check="monitoring.schedules", target=name, component=COMPONENT,
-                                       status=Status.FAIL, message="deployment missing on the server"))
+            results.append(
+                CheckResult(
+                    check="monitoring.schedules",
+                    target=name,
+                    component=COMPONENT,
+                    status=Status.FAIL,
+                    message="deployment missing on the server",
+                )
+            )
             continue
         active = {s.get("slug") for s in deployment.get("schedules", []) if s.get("active")}
         missing = [slug for slug in slugs if slug not in active]
         paused = deployment.get("paused", False)
         ok = not missing and not paused
-        message = "all schedules active" if ok else (
-            "deployment paused" if paused else f"schedule(s) missing or inactive: {', '.join(missing)}")
-        results.append(CheckResult(check="monitoring.schedules", target=name, component=COMPONENT,
-                                   status=Status.OK if ok else Status.FAIL, message=message))
+        message = (
+            "all schedules active"
+            if ok
+            else ("deployment paused" if paused else f"schedule(s) missing or inactive: {', '.join(missing)}")
+        )
+        results.append(
+            CheckResult(
+                check="monitoring.schedules",
+                target=name,
+                component=COMPONENT,
+                status=Status.OK if ok else Status.FAIL,
+                message=message,
+            )
+        )
     return results
 
 
@@ -76,21 +117,35 @@ def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | 
     runs = [r for r in store.latest_runs(flow, limit=50) if r.finished_at is not None]
     target = f"{flow} within {hours:g} h"
     if not runs:
-        return CheckResult(check="monitoring.deadman", target=target, component=COMPONENT, status=Status.FAIL,
-                           threshold=hours, unit="h", message=f"{flow} has never completed")
+        return CheckResult(
+            check="monitoring.deadman",
+            target=target,
+            component=COMPONENT,
+            status=Status.FAIL,
+            threshold=hours,
+            unit="h",
+            message=f"{flow} has never completed",
+        )
     latest = max(r.finished_at for r in runs)  # type: ignore[type-var]
     age_h = (now - latest) / timedelta(hours=1)
     late = age_h > hours
-    return CheckResult(check="monitoring.deadman", target=target, component=COMPONENT,
-                       status=Status.FAIL if late else Status.OK, value=round(age_h, 2), unit="h", threshold=hours,
-                       message=(f"{flow} has not completed for {age_h:.1f} h" if late
-                                else f"{flow} last completed {age_h:.1f} h ago"),
-                       details={"last_completed": latest.isoformat()})
+    return CheckResult(
+        check="monitoring.deadman",
+        target=target,
+        component=COMPONENT,
+        status=Status.FAIL if late else Status.OK,
+        value=round(age_h, 2),
+        unit="h",
+        threshold=hours,
+        message=(f"{flow} has not completed for {age_h:.1f} h" if late else f"{flow} last completed {age_h:.1f} h ago"),
+        details={"last_completed": latest.isoformat()},
+    )
 
 
 @task(name="check-monitoring-system", cache_policy=NO_CACHE, timeout_seconds=300)
-async def check_monitoring_system(history_url: str, expected_schedules: dict[str, list[str]],
-                                  deadman_hours: float, settings: HttpSettings) -> list[CheckResult]:
+async def check_monitoring_system(
+    history_url: str, expected_schedules: dict[str, list[str]], deadman_hours: float, settings: HttpSettings
+) -> list[CheckResult]:
     """The runbook's `check-monitoring-health.sh`: server, schedules and the dead-man's switch."""
     results = [await check_prefect_server(settings)]
     try:
@@ -99,6 +154,6 @@ async def check_monitoring_system(history_url: str, expected_schedules: dict[str
         results.append(error_result("monitoring.schedules", "prefect", COMPONENT, error))
     try:
         results.append(check_deadman(open_store(history_url), "daily-checklist", deadman_hours))
-    except Exception as error:  # noqa: BLE001 - an unreadable history is an error result
+    except Exception as error:
         results.append(error_result("monitoring.deadman", "daily-checklist", COMPONENT, error))
     return results

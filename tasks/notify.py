@@ -24,11 +24,11 @@ from tenacity import AsyncRetrying, RetryError, Retrying, retry_if_exception, st
 
 from opsbook.config import EstateConfig
 from opsbook.config.notifications import EmailChannel, PrefectChannel, SlackChannel, WebhookChannel
+from opsbook.reports.messages import Message, render_message
 from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.store.incident_models import DeliveryRow
-from opsbook.reports.messages import Message, render_message
 from opsbook.tasks.http import FetchFailure, new_client, post_json
 
 
@@ -82,8 +82,12 @@ def send_email(channel: EmailChannel, message: Message, retries: int) -> int:
     email.set_content(message.text)
     email.add_alternative(message.html, subtype="html")
     attempts = 0
-    for attempt in Retrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.2, max=2),
-                            retry=retry_if_exception(_smtp_transient), reraise=True):
+    for attempt in Retrying(
+        stop=stop_after_attempt(retries + 1),
+        wait=wait_exponential(multiplier=0.2, max=2),
+        retry=retry_if_exception(_smtp_transient),
+        reraise=True,
+    ):
         with attempt:
             attempts += 1
             with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_s) as smtp:
@@ -102,8 +106,9 @@ async def _send_prefect(channel: PrefectChannel, message: Message, retries: int)
     from prefect.blocks.core import Block
 
     attempts = 0
-    async for attempt in AsyncRetrying(stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.2, max=2),
-                                       reraise=True):
+    async for attempt in AsyncRetrying(
+        stop=stop_after_attempt(retries + 1), wait=wait_exponential(multiplier=0.2, max=2), reraise=True
+    ):
         with attempt:
             attempts += 1
             block = await Block.aload(channel.block)
@@ -134,21 +139,38 @@ async def send(config: EstateConfig, channel_name: str, message: Message) -> Del
             attempts = await _send_prefect(channel, message, retries)
     except RetryError as error:  # pragma: no cover - reraise=True makes this rare
         return Delivery(channel_name, False, retries + 1, redact(describe_exception(error)))
-    except Exception as error:  # noqa: BLE001 - one channel's failure must not stop the others
+    except Exception as error:
         return Delivery(channel_name, False, getattr(error, "attempts", retries + 1), redact(describe_exception(error)))
     return Delivery(channel_name, True, attempts)
 
 
-async def deliver(config: EstateConfig, channels: Sequence[str], message: Message, *,
-                  refs: dict | None = None, now: datetime | None = None, record: bool = True) -> list[Delivery]:
+async def deliver(
+    config: EstateConfig,
+    channels: Sequence[str],
+    message: Message,
+    *,
+    refs: dict | None = None,
+    now: datetime | None = None,
+    record: bool = True,
+) -> list[Delivery]:
     """Send one message to several channels at once and record each outcome in the history."""
     deliveries = list(await asyncio.gather(*(send(config, name, message) for name in channels)))
     if record and deliveries:
         at = now or utcnow()
         with open_store(config.history.url).session() as session, session.begin():
-            session.add_all(DeliveryRow(channel=d.channel, kind=message.kind, subject=redact(message.subject),
-                                        ok=d.ok, attempts=d.attempts, error=d.error, refs=redact(refs or {}), at=at)
-                            for d in deliveries)
+            session.add_all(
+                DeliveryRow(
+                    channel=d.channel,
+                    kind=message.kind,
+                    subject=redact(message.subject),
+                    ok=d.ok,
+                    attempts=d.attempts,
+                    error=d.error,
+                    refs=redact(refs or {}),
+                    at=at,
+                )
+                for d in deliveries
+            )
     return deliveries
 
 
@@ -157,8 +179,12 @@ async def send_test_messages(config: EstateConfig) -> list[Delivery]:
     now = utcnow()
     deliveries: list[Delivery] = []
     for channel in config.notifications.channels:
-        message = render_message("test", "test", {"estate": config.estate, "channel": channel.name, "now": now},
-                                 config.notifications.templates_dir)
+        message = render_message(
+            "test",
+            "test",
+            {"estate": config.estate, "channel": channel.name, "now": now},
+            config.notifications.templates_dir,
+        )
         deliveries += await deliver(config, [channel.name], message, now=now)
     return deliveries
 
@@ -166,8 +192,19 @@ async def send_test_messages(config: EstateConfig) -> list[Delivery]:
 @task(name="test-alert-delivery", cache_policy=NO_CACHE, timeout_seconds=300)
 async def deliver_test_alerts(config: EstateConfig) -> list[CheckResult]:
     """The runbook's `test-alert-delivery.sh --all-channels`: one result per channel."""
-    return [CheckResult(check="alerts.delivery", target=d.channel, component="monitoring",
-                        status=Status.OK if d.ok else Status.FAIL, value=float(d.attempts), unit="attempts",
-                        message=(f"test message delivered after {d.attempts} attempt(s)" if d.ok
-                                 else f"test message not delivered after {d.attempts} attempt(s): {d.error}"))
-            for d in await send_test_messages(config)]
+    return [
+        CheckResult(
+            check="alerts.delivery",
+            target=d.channel,
+            component="monitoring",
+            status=Status.OK if d.ok else Status.FAIL,
+            value=float(d.attempts),
+            unit="attempts",
+            message=(
+                f"test message delivered after {d.attempts} attempt(s)"
+                if d.ok
+                else f"test message not delivered after {d.attempts} attempt(s): {d.error}"
+            ),
+        )
+        for d in await send_test_messages(config)
+    ]

@@ -48,8 +48,14 @@ def parse_upgradable(text: str) -> UpgradeList:
             unparsed.append(line)
             continue
         suites = match["suites"].split(",")
-        upgrades.append(Upgrade(match["package"], match["current"], match["version"],
-                                any(s.endswith("-security") or s == "security" for s in suites)))
+        upgrades.append(
+            Upgrade(
+                match["package"],
+                match["current"],
+                match["version"],
+                any(s.endswith("-security") or s == "security" for s in suites),
+            )
+        )
     return UpgradeList(upgrades, unparsed)
 
 
@@ -62,19 +68,36 @@ def judge_upgrades(host: str, listing: UpgradeList) -> CheckResult:
     message = f"{words}; {len(listing.upgrades)} upgrade(s) in all"
     if listing.unparsed:
         message += f"; {len(listing.unparsed)} line(s) not understood"
-    return CheckResult(check=CHECK, target=host, component=COMPONENT, status=status, value=float(len(security)),
-                       unit="updates", threshold=1, message=message, started_at=utcnow(),
-                       details={"security": [f"{u.package} {u.current} -> {u.available}" for u in security],
-                                "other": [u.package for u in listing.upgrades if not u.security],
-                                "unparsed": listing.unparsed[:20]})
+    return CheckResult(
+        check=CHECK,
+        target=host,
+        component=COMPONENT,
+        status=status,
+        value=float(len(security)),
+        unit="updates",
+        threshold=1,
+        message=message,
+        started_at=utcnow(),
+        details={
+            "security": [f"{u.package} {u.current} -> {u.available}" for u in security],
+            "other": [u.package for u in listing.upgrades if not u.security],
+            "unparsed": listing.unparsed[:20],
+        },
+    )
 
 
 def local_upgradable() -> str:
     """This host's list, from apt's cached index (refreshing it is the package manager's job)."""
     if shutil.which("apt") is None:
         raise FileNotFoundError("apt not found: this host's packages cannot be reviewed")
-    completed = subprocess.run(["apt", "list", "--upgradable"], capture_output=True, text=True, timeout=120,
-                               check=True, env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"})
+    completed = subprocess.run(
+        ["apt", "list", "--upgradable"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        env={"LC_ALL": "C", "PATH": "/usr/bin:/bin"},
+    )
     return completed.stdout
 
 
@@ -92,5 +115,8 @@ def review_system_updates(reports: list[Path], check_local: bool = True) -> list
             results.append(judge_upgrades(report.stem, parse_upgradable(report.read_text())))
         except OSError as error:
             results.append(error_result(CHECK, report.stem, COMPONENT, error))
-    return results or [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                                   message="no hosts to review")]
+    return results or [
+        CheckResult(
+            check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED, message="no hosts to review"
+        )
+    ]

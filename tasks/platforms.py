@@ -24,8 +24,14 @@ def _excerpt(text: str, limit: int) -> str:
 
 def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> CheckResult:  # type: ignore[no-untyped-def]
     """Turn one fetch outcome into a result: down or wrong status is fail, slow is warn or fail."""
-    common = dict(check=CHECK, target=platform.name, component=COMPONENT, unit="ms", started_at=started_at,
-                  labels={"url": str(platform.url)})
+    common = dict(
+        check=CHECK,
+        target=platform.name,
+        component=COMPONENT,
+        unit="ms",
+        started_at=started_at,
+        labels={"url": str(platform.url)},
+    )
     if isinstance(outcome, FetchFailure):
         details = {"url": str(platform.url), "failure": outcome.kind}
         message = f"down: {outcome.reason}"
@@ -34,8 +40,14 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
             details["body_excerpt"] = _excerpt(outcome.last_response.text, _EXCERPT_CHARS)
             if said := _excerpt(outcome.last_response.text, _MESSAGE_EXCERPT_CHARS):
                 message += f": {said}"
-        return CheckResult(status=Status.FAIL, message=message, duration_ms=outcome.elapsed_ms,
-                           attempts=outcome.attempts, details=details, **common)
+        return CheckResult(
+            status=Status.FAIL,
+            message=message,
+            duration_ms=outcome.elapsed_ms,
+            attempts=outcome.attempts,
+            details=details,
+            **common,
+        )
     details = {"url": str(platform.url), "status_code": outcome.status_code}
     if outcome.status_code not in platform.expected_status:
         details["body_excerpt"] = _excerpt(outcome.text, _EXCERPT_CHARS)
@@ -43,13 +55,27 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
         message = f"HTTP {outcome.status_code}, expected {expected}"
         if said := _excerpt(outcome.text, _MESSAGE_EXCERPT_CHARS):
             message += f": {said}"
-        return CheckResult(status=Status.FAIL, value=outcome.elapsed_ms, duration_ms=outcome.elapsed_ms,
-                           attempts=outcome.attempts, details=details, message=message, **common)
+        return CheckResult(
+            status=Status.FAIL,
+            value=outcome.elapsed_ms,
+            duration_ms=outcome.elapsed_ms,
+            attempts=outcome.attempts,
+            details=details,
+            message=message,
+            **common,
+        )
     status, threshold = judge(outcome.elapsed_ms, latency.warn, latency.fail)
     words = {Status.OK: "healthy", Status.WARN: "slow", Status.FAIL: "too slow"}[status]
-    return CheckResult(status=status, value=round(outcome.elapsed_ms, 1), threshold=threshold,
-                       duration_ms=outcome.elapsed_ms, attempts=outcome.attempts, details=details,
-                       message=f"{words}: HTTP {outcome.status_code} in {outcome.elapsed_ms:.0f} ms", **common)
+    return CheckResult(
+        status=status,
+        value=round(outcome.elapsed_ms, 1),
+        threshold=threshold,
+        duration_ms=outcome.elapsed_ms,
+        attempts=outcome.attempts,
+        details=details,
+        message=f"{words}: HTTP {outcome.status_code} in {outcome.elapsed_ms:.0f} ms",
+        **common,
+    )
 
 
 async def probe_platforms(config: EstateConfig) -> list[CheckResult]:
@@ -58,8 +84,14 @@ async def probe_platforms(config: EstateConfig) -> list[CheckResult]:
 
     async def probe(client: httpx.AsyncClient, platform: Platform) -> CheckResult:
         started_at = utcnow()
-        outcome = await fetch(client, str(platform.url), config.http, method=platform.method,
-                              headers=platform.headers, timeout_s=platform.timeout_s)
+        outcome = await fetch(
+            client,
+            str(platform.url),
+            config.http,
+            method=platform.method,
+            headers=platform.headers,
+            timeout_s=platform.timeout_s,
+        )
         return judge_platform(platform, platform.latency_ms or default_latency, outcome, started_at)
 
     return await sweep(config.platforms, probe, config.http, verify=lambda p: p.verify_tls)
@@ -72,6 +104,13 @@ async def check_platform_health(config: EstateConfig) -> list[CheckResult]:
     Async so that Prefect's task timeout can interrupt it (a worker thread cannot be).
     """
     if not config.platforms:
-        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no platforms configured")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no platforms configured",
+            )
+        ]
     return await probe_platforms(config)

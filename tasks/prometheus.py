@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from opsbook.config import HttpSettings
 from opsbook.config.resources import PrometheusSource
-from opsbook.tasks.http import FetchFailure, FetchedResponse, fetch
+from opsbook.tasks.http import FetchedResponse, FetchFailure, fetch
 
 _EXCERPT_CHARS = 160
 
@@ -42,6 +42,7 @@ class Series:
 
 
 # -- the API's JSON, as documented at prometheus.io/docs/prometheus/latest/querying/api ----------
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -81,12 +82,16 @@ def parse_answer(response: FetchedResponse, expected: Literal["vector", "matrix"
         answer = _Answer.model_validate_json(response.body)
     except ValidationError:
         excerpt = " ".join(response.text.split())[:_EXCERPT_CHARS]
-        raise PrometheusError(f"HTTP {response.status_code} that is not Prometheus' API JSON: {excerpt!r}",
-                              "bad_answer") from None
+        raise PrometheusError(
+            f"HTTP {response.status_code} that is not Prometheus' API JSON: {excerpt!r}", "bad_answer"
+        ) from None
     if answer.status == "error" or response.status_code >= 400:
         error_type = answer.errorType or f"HTTP {response.status_code}"
-        raise PrometheusError(f"Prometheus rejected the query ({error_type}): {answer.error or 'no reason given'}",
-                              "rejected", answer.errorType)
+        raise PrometheusError(
+            f"Prometheus rejected the query ({error_type}): {answer.error or 'no reason given'}",
+            "rejected",
+            answer.errorType,
+        )
     if answer.data is None:
         raise PrometheusError("Prometheus said success but sent no data", "bad_answer")
     kind = answer.data.resultType
@@ -102,12 +107,19 @@ def parse_answer(response: FetchedResponse, expected: Literal["vector", "matrix"
         ranges = [_Range.model_validate(item) for item in answer.data.result]
         return [Series(r.metric, [(ts, _number(v)) for ts, v in r.values]) for r in ranges]
     except (ValidationError, ValueError, TypeError) as error:
-        raise PrometheusError(f"malformed {kind} in Prometheus' answer: {str(error).splitlines()[0]}",
-                              "bad_answer") from None
+        raise PrometheusError(
+            f"malformed {kind} in Prometheus' answer: {str(error).splitlines()[0]}", "bad_answer"
+        ) from None
 
 
-async def _get(client: httpx.AsyncClient, source: PrometheusSource, settings: HttpSettings, path: str,
-               params: dict[str, str], expected: Literal["vector", "matrix"]) -> list[Series]:
+async def _get(
+    client: httpx.AsyncClient,
+    source: PrometheusSource,
+    settings: HttpSettings,
+    path: str,
+    params: dict[str, str],
+    expected: Literal["vector", "matrix"],
+) -> list[Series]:
     url = f"{str(source.url).rstrip('/')}{path}?{urlencode(params)}"
     settings = settings.model_copy(update={"max_body_bytes": source.max_body_bytes})
     outcome = await fetch(client, url, settings, headers=source.request_headers(), timeout_s=source.timeout_s)
@@ -118,8 +130,10 @@ async def _get(client: httpx.AsyncClient, source: PrometheusSource, settings: Ht
             except PrometheusError as error:
                 if error.kind == "rejected":
                     raise
-        raise PrometheusError(f"Prometheus at {source.url} unreachable after {outcome.attempts} attempt(s): "
-                              f"{outcome.reason}", "unreachable")
+        raise PrometheusError(
+            f"Prometheus at {source.url} unreachable after {outcome.attempts} attempt(s): {outcome.reason}",
+            "unreachable",
+        )
     return parse_answer(outcome, expected)
 
 
@@ -128,15 +142,23 @@ def _unix(moment: datetime | float) -> str:
     return f"{seconds:.3f}"
 
 
-async def instant_query(client: httpx.AsyncClient, source: PrometheusSource, settings: HttpSettings,
-                        promql: str, at: datetime | None = None) -> list[Series]:
+async def instant_query(
+    client: httpx.AsyncClient, source: PrometheusSource, settings: HttpSettings, promql: str, at: datetime | None = None
+) -> list[Series]:
     """`/api/v1/query`: the value of each series now (or at `at`)."""
     params = {"query": promql} | ({"time": _unix(at)} if at else {})
     return await _get(client, source, settings, "/api/v1/query", params, "vector")
 
 
-async def range_query(client: httpx.AsyncClient, source: PrometheusSource, settings: HttpSettings,
-                      promql: str, start: float, end: float, step_s: float) -> list[Series]:
+async def range_query(
+    client: httpx.AsyncClient,
+    source: PrometheusSource,
+    settings: HttpSettings,
+    promql: str,
+    start: float,
+    end: float,
+    step_s: float,
+) -> list[Series]:
     """`/api/v1/query_range`: each series from start to end (unix seconds), one point per step."""
     params = {"query": promql, "start": _unix(start), "end": _unix(end), "step": f"{step_s:g}"}
     return await _get(client, source, settings, "/api/v1/query_range", params, "matrix")

@@ -8,8 +8,8 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from opsbook.secrets import redact
 from opsbook.reports import Report
+from opsbook.secrets import redact
 
 
 def summary_markdown(report: Report, report_path: Path | None) -> str:
@@ -23,8 +23,9 @@ def summary_markdown(report: Report, report_path: Path | None) -> str:
     items = report.needs_attention
     if items:
         lines += ["", "## Needs attention", ""]
-        lines += [f"- **{i.result.status.value}** `{i.result.target}` ({i.result.check}): {i.result.message}"
-                  for i in items]
+        lines += [
+            f"- **{i.result.status.value}** `{i.result.target}` ({i.result.check}): {i.result.message}" for i in items
+        ]
     if report.notes:
         lines += ["", "## About this run", ""] + [f"- {note}" for note in report.notes]
     lines += ["", f"Report: `{report_path}`" if report_path else "Report: not written (see above)."]
@@ -33,9 +34,18 @@ def summary_markdown(report: Report, report_path: Path | None) -> str:
 
 def results_table(report: Report) -> list[dict[str, object]]:
     return [
-        redact({"check": r.check, "target": r.target, "status": r.status.value,
-                "value": r.value, "unit": r.unit or "", "threshold": r.threshold,
-                "message": r.message, "attempts": r.attempts})
+        redact(
+            {
+                "check": r.check,
+                "target": r.target,
+                "status": r.status.value,
+                "value": r.value,
+                "unit": r.unit or "",
+                "threshold": r.threshold,
+                "message": r.message,
+                "attempts": r.attempts,
+            }
+        )
         for r in report.results
     ]
 
@@ -43,10 +53,13 @@ def results_table(report: Report) -> list[dict[str, object]]:
 @task(name="publish-artifacts", cache_policy=NO_CACHE)
 def publish_artifacts(report: Report, report_path: Path | None, key: str) -> None:
     """Artifacts under stable keys (`<key>`, `<key>-results`, `<key>-link`) so the UI keeps history."""
-    create_markdown_artifact(key=key, markdown=summary_markdown(report, report_path),
-                             description=f"{report.title}: {report.verdict.words}")
-    create_table_artifact(key=f"{key}-results", table=results_table(report),
-                          description=f"{report.title}: every result")
+    create_markdown_artifact(
+        key=key, markdown=summary_markdown(report, report_path), description=f"{report.title}: {report.verdict.words}"
+    )
+    create_table_artifact(
+        key=f"{key}-results", table=results_table(report), description=f"{report.title}: every result"
+    )
     if report_path is not None:
-        create_link_artifact(key=f"{key}-link", link=report_path.resolve().as_uri(),
-                             link_text=f"{report.title} ({report.verdict.words})")
+        create_link_artifact(
+            key=f"{key}-link", link=report_path.resolve().as_uri(), link_text=f"{report.title} ({report.verdict.words})"
+        )

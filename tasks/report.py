@@ -11,10 +11,10 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from opsbook.config import EstateConfig
-from opsbook.results import Verdict
 from opsbook.reports import Report, write_report
 from opsbook.reports.messages import render_message
 from opsbook.reports.render import render_report
+from opsbook.results import Verdict
 from opsbook.tasks.notify import deliver
 
 DIGEST_ITEMS = 5  # what needs attention, most urgent first; the rest is in the report
@@ -42,13 +42,28 @@ def send_report_digest(config: EstateConfig, report: Report, path: Path | None) 
         link = str(path)
     attention = report.needs_attention
     # Email readers get the report itself, verdict first (msg_report.html.j2 embeds it).
-    message = render_message("report", "report", {"report": report, "counts": report.counts, "link": link,
-                                                  "attention": attention[:DIGEST_ITEMS],
-                                                  "more": max(0, len(attention) - DIGEST_ITEMS),
-                                                  "report_html": Markup(render_report(report))},
-                             notifications.templates_dir,
-                             {"flow": report.kind, "title": report.title, "estate": report.estate,
-                              "run_id": report.run_id, "verdict": report.verdict.value, "headline": report.headline,
-                              "counts": report.counts, "report": link})
+    message = render_message(
+        "report",
+        "report",
+        {
+            "report": report,
+            "counts": report.counts,
+            "link": link,
+            "attention": attention[:DIGEST_ITEMS],
+            "more": max(0, len(attention) - DIGEST_ITEMS),
+            "report_html": Markup(render_report(report)),
+        },
+        notifications.templates_dir,
+        {
+            "flow": report.kind,
+            "title": report.title,
+            "estate": report.estate,
+            "run_id": report.run_id,
+            "verdict": report.verdict.value,
+            "headline": report.headline,
+            "counts": report.counts,
+            "report": link,
+        },
+    )
     deliveries = run_coro_as_sync(deliver(config, notifications.reports, message, refs={"run": report.run_id}))
     return [f"report not sent to {d.channel}: {d.error}" for d in deliveries or [] if not d.ok]

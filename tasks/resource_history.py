@@ -64,8 +64,9 @@ def samples_from(metric: str, unit: str, series: list[Series], source: Prometheu
             if not math.isfinite(value):
                 skipped += 1
                 continue
-            samples.append(Sample(metric=metric, value=value, ts=to_datetime(ts), source=SOURCE, labels=labels,
-                                  unit=unit))
+            samples.append(
+                Sample(metric=metric, value=value, ts=to_datetime(ts), source=SOURCE, labels=labels, unit=unit)
+            )
     return samples, skipped
 
 
@@ -96,8 +97,10 @@ async def backfill_resources(
                 try:
                     series = await range_query(client, source, config.http, promql, first, last, step)
                 except PrometheusError as error:
-                    outcome.errors.append(f"{metric} {to_datetime(first):%Y-%m-%d %H:%M:%S}"
-                                          f"-{to_datetime(last):%Y-%m-%d %H:%M:%S}: {error}")
+                    outcome.errors.append(
+                        f"{metric} {to_datetime(first):%Y-%m-%d %H:%M:%S}"
+                        f"-{to_datetime(last):%Y-%m-%d %H:%M:%S}: {error}"
+                    )
                 else:
                     samples, skipped = samples_from(metric, unit, series, source)
                     outcome.points += len(samples)

@@ -59,27 +59,49 @@ def limit_for(config: EstateConfig, figure: str) -> Limit:
 def judge_reading(reading: Reading, limit: Limit) -> CheckResult:
     """A percentage against its limit; NaN, infinities and values outside 0-100 are errors."""
     check, words = FIGURES[reading.figure]
-    common = dict(check=check, target=reading.target, component=COMPONENT, labels=reading.labels,
-                  details={"source": reading.source, **reading.details})
+    common = dict(
+        check=check,
+        target=reading.target,
+        component=COMPONENT,
+        labels=reading.labels,
+        details={"source": reading.source, **reading.details},
+    )
     if not math.isfinite(reading.value):
-        return error_result(check, reading.target, COMPONENT,
-                            f"{words} is {reading.value} from {reading.source}, not a number "
-                            "(a division by zero or a series without data?)",
-                            labels=reading.labels, details=common["details"])
+        return error_result(
+            check,
+            reading.target,
+            COMPONENT,
+            f"{words} is {reading.value} from {reading.source}, not a number "
+            "(a division by zero or a series without data?)",
+            labels=reading.labels,
+            details=common["details"],
+        )
     if not -_PERCENT_SLACK <= reading.value <= 100 + _PERCENT_SLACK:
-        return error_result(check, reading.target, COMPONENT,
-                            f"{words} is {reading.value:g} from {reading.source}, not a percentage",
-                            labels=reading.labels, details=common["details"])
+        return error_result(
+            check,
+            reading.target,
+            COMPONENT,
+            f"{words} is {reading.value:g} from {reading.source}, not a percentage",
+            labels=reading.labels,
+            details=common["details"],
+        )
     value = round(min(max(reading.value, 0.0), 100.0), 2)
     status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
     where = f" on {reading.mountpoint}" if reading.mountpoint else ""
     level = {Status.WARN: "warning", Status.FAIL: "critical"}.get(status)
     above = f", above the {level} level of {threshold:g} %" if level else ""
-    return CheckResult(status=status, value=value, unit="%", threshold=threshold,
-                       message=f"{words}{where} at {value:.1f} %{above}", **common)
+    return CheckResult(
+        status=status,
+        value=value,
+        unit="%",
+        threshold=threshold,
+        message=f"{words}{where} at {value:.1f} %{above}",
+        **common,
+    )
 
 
 # -- Prometheus ---------------------------------------------------------------------------------
+
 
 def readings_from_series(figure: str, series: list[Series], source: PrometheusSource) -> list[Reading]:
     """One reading per series; disk series outside the watched mount points are left out."""
@@ -107,17 +129,36 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
             try:
                 series = await instant_query(client, source, config.http, promql)
             except PrometheusError as error:
-                return [error_result(check, "prometheus", COMPONENT, f"{words}: {error}",
-                                     details=context | {"failure": error.kind}, started_at=started_at)]
+                return [
+                    error_result(
+                        check,
+                        "prometheus",
+                        COMPONENT,
+                        f"{words}: {error}",
+                        details=context | {"failure": error.kind},
+                        started_at=started_at,
+                    )
+                ]
         readings = readings_from_series(figure, series, source)
         if not readings:
             watched = f" for mount points {source.mountpoints}" if series and source.mountpoints else ""
-            return [error_result(check, "prometheus", COMPONENT,
-                                 f"{words}: no series{watched} (query matched nothing: is node exporter scraped?)",
-                                 details=context | {"failure": "no_series"}, started_at=started_at)]
+            return [
+                error_result(
+                    check,
+                    "prometheus",
+                    COMPONENT,
+                    f"{words}: no series{watched} (query matched nothing: is node exporter scraped?)",
+                    details=context | {"failure": "no_series"},
+                    started_at=started_at,
+                )
+            ]
         results = [judge_reading(r, limit_for(config, figure)) for r in readings]
-        return [r.model_copy(update={"started_at": started_at, "duration_ms": timing["ms"],
-                                     "details": r.details | {"query": promql}}) for r in results]
+        return [
+            r.model_copy(
+                update={"started_at": started_at, "duration_ms": timing["ms"], "details": r.details | {"query": promql}}
+            )
+            for r in results
+        ]
 
     async with new_client(config.http, connections=len(FIGURES)) as client:
         batches = await asyncio.gather(*(one(client, figure) for figure in FIGURES))
@@ -126,19 +167,28 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
 
 # -- the local host -----------------------------------------------------------------------------
 
+
 def host_results(config: EstateConfig, source: HostSource) -> list[CheckResult]:
     started_at = utcnow()
     with stopwatch() as timing:
         figures = measure_host(source)
-    readings = [Reading("cpu_pct", figures.instance, figures.cpu_pct, "host"),
-                Reading("memory_pct", figures.instance, figures.memory_pct, "host")]
+    readings = [
+        Reading("cpu_pct", figures.instance, figures.cpu_pct, "host"),
+        Reading("memory_pct", figures.instance, figures.memory_pct, "host"),
+    ]
     results = []
     for mountpoint, usage in figures.disk_pct.items():
         if isinstance(usage, str):
-            results.append(error_result("resource.disk", f"{figures.instance} {mountpoint}", COMPONENT,
-                                        f"disk on {mountpoint}: {usage}", started_at=started_at,
-                                        labels={"instance": figures.instance, "source": "host",
-                                                "mountpoint": mountpoint}))
+            results.append(
+                error_result(
+                    "resource.disk",
+                    f"{figures.instance} {mountpoint}",
+                    COMPONENT,
+                    f"disk on {mountpoint}: {usage}",
+                    started_at=started_at,
+                    labels={"instance": figures.instance, "source": "host", "mountpoint": mountpoint},
+                )
+            )
         else:
             readings.append(Reading("disk_pct", figures.instance, usage, "host", mountpoint))
     results += [judge_reading(r, limit_for(config, r.figure)) for r in readings]
@@ -162,7 +212,13 @@ async def measure_resources(config: EstateConfig) -> list[CheckResult]:
 async def check_resource_utilisation(config: EstateConfig) -> list[CheckResult]:
     """The runbook's resource check: CPU, memory and disk against `thresholds.resources`."""
     if not config.resources.configured:
-        return [CheckResult(check="resource.utilisation", target="(none)", component=COMPONENT,
-                            status=Status.SKIPPED, message="no resource source configured "
-                            "(resources.prometheus or resources.host)")]
+        return [
+            CheckResult(
+                check="resource.utilisation",
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no resource source configured (resources.prometheus or resources.host)",
+            )
+        ]
     return await measure_resources(config)

@@ -49,8 +49,9 @@ def run_rollback(config: EstateConfig, dry_run: bool) -> str:
     if dry_run:
         return f"dry run: would run `{shown}`"
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=config.incidents.rollback.timeout_s,
-                              check=False)
+        done = subprocess.run(
+            command, capture_output=True, text=True, timeout=config.incidents.rollback.timeout_s, check=False
+        )
     except (OSError, subprocess.TimeoutExpired) as error:
         return redact(f"rollback `{shown}` could not run: {describe_exception(error)}")
     tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or [""]

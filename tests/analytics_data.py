@@ -33,18 +33,30 @@ def nab_frame() -> pd.DataFrame:
 def nab_windows() -> list[tuple[datetime, datetime]]:
     """The labelled anomaly windows of the series (UTC)."""
     labels = json.loads((NAB / "combined_windows_subset.TRANSCRIBED.json").read_text())
-    return [(pd.Timestamp(a, tz="UTC").to_pydatetime(), pd.Timestamp(b, tz="UTC").to_pydatetime())
-            for a, b in labels[f"realAWSCloudwatch/{NAB_SERIES}"]]
+    return [
+        (pd.Timestamp(a, tz="UTC").to_pydatetime(), pd.Timestamp(b, tz="UTC").to_pydatetime())
+        for a, b in labels[f"realAWSCloudwatch/{NAB_SERIES}"]
+    ]
 
 
-def load(store: HistoryStore, frame: pd.DataFrame, metric: str, unit: str = "%",
-         labels: dict[str, str] | None = None) -> int:
-    return store.add_samples(Sample(metric=metric, value=float(v), ts=t.to_pydatetime(), unit=unit,
-                                    source="test", labels=labels or {}) for t, v in zip(frame["ts"], frame["value"]))
+def load(
+    store: HistoryStore, frame: pd.DataFrame, metric: str, unit: str = "%", labels: dict[str, str] | None = None
+) -> int:
+    return store.add_samples(
+        Sample(metric=metric, value=float(v), ts=t.to_pydatetime(), unit=unit, source="test", labels=labels or {})
+        for t, v in zip(frame["ts"], frame["value"])
+    )
 
 
-def growing(now: datetime, days: int = 30, pct_per_month: float = 10.0, start: float = 40.0,
-            every: timedelta = timedelta(minutes=10), noise: float = 0.02, seed: int = 7) -> pd.DataFrame:
+def growing(
+    now: datetime,
+    days: int = 30,
+    pct_per_month: float = 10.0,
+    start: float = 40.0,
+    every: timedelta = timedelta(minutes=10),
+    noise: float = 0.02,
+    seed: int = 7,
+) -> pd.DataFrame:
     """Compound growth with multiplicative noise, ending just before `now`."""
     ts = pd.date_range(now - timedelta(days=days), now, freq=every, inclusive="left", tz=UTC)
     elapsed = (ts - ts[0]).total_seconds().to_numpy() / 86400
@@ -53,8 +65,9 @@ def growing(now: datetime, days: int = 30, pct_per_month: float = 10.0, start: f
     return pd.DataFrame({"ts": ts, "value": values})
 
 
-def truth(now: datetime, frame: pd.DataFrame, ahead_days: float, pct_per_month: float = 10.0,
-          start: float = 40.0) -> float:
+def truth(
+    now: datetime, frame: pd.DataFrame, ahead_days: float, pct_per_month: float = 10.0, start: float = 40.0
+) -> float:
     """The true value of `growing` at `ahead_days` after its last point."""
     elapsed = (frame["ts"].iloc[-1] - frame["ts"].iloc[0]).total_seconds() / 86400 + ahead_days
     return start * (1 + pct_per_month / 100) ** (elapsed / DAYS_PER_MONTH)

@@ -54,8 +54,11 @@ def copy_repository(source: Path, target: Path) -> Path:
 
 
 def repository(path: Path, **overrides: Any) -> BackupRepository:
-    data: dict[str, Any] = {"name": "main", "path": str(path), "expected_tables": ["users", "events"],
-                            "rpo_column": "public.events.created_at"}
+    data: dict[str, Any] = {
+        "name": "main",
+        "path": str(path),
+        "expected_tables": ["users", "events"],
+        "rpo_column": "public.events.created_at",
+    }
     data.update(overrides)
     return BackupRepository.model_validate(data)
-

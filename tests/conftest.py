@@ -47,11 +47,13 @@ def postgres_admin_url() -> str:
         with engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         engine.dispose()
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         if os.environ.get("OPSBOOK_REQUIRE_POSTGRES"):
             raise
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__}); "
-                    "CI sets OPSBOOK_REQUIRE_POSTGRES=1 so this never skips there")
+        pytest.skip(
+            f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__}); "
+            "CI sets OPSBOOK_REQUIRE_POSTGRES=1 so this never skips there"
+        )
     return POSTGRES_ADMIN_URL
 
 

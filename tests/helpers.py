@@ -16,9 +16,11 @@ from opsbook.config import EstateConfig, parse_config
 
 def estate(tmp_path: Path, **sections: Any) -> EstateConfig:
     """A validated config with its history and reports under tmp_path."""
-    data = {"history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-            "reports": {"directory": str(tmp_path / "reports")},
-            "http": {"timeout_s": 2, "retries": 2, "backoff_s": 0.01}}
+    data = {
+        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "reports": {"directory": str(tmp_path / "reports")},
+        "http": {"timeout_s": 2, "retries": 2, "backoff_s": 0.01},
+    }
     data.update(sections)
     return parse_config(data, base_dir=tmp_path)
 

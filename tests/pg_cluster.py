@@ -52,8 +52,9 @@ class Cluster:
         return f"postgresql+psycopg://{auth}@127.0.0.1:{self.port}/{database}"
 
     def connect(self, database: str = "postgres", autocommit: bool = True) -> psycopg.Connection:
-        return psycopg.connect(host="127.0.0.1", port=self.port, user="postgres", dbname=database,
-                               autocommit=autocommit)
+        return psycopg.connect(
+            host="127.0.0.1", port=self.port, user="postgres", dbname=database, autocommit=autocommit
+        )
 
     def sql(self, database: str, *statements: str) -> None:
         """Run statements in a connection that then closes (closing flushes its statistics)."""
@@ -87,14 +88,22 @@ def _start() -> Cluster:
     if os.geteuid() == 0:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
-    subprocess.run(_as_postgres([str(BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust",
-                                 "--no-sync", "-E", "UTF8"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres(
+            [str(BIN / "initdb"), "-D", str(datadir), "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8"]
+        ),
+        check=True,
+        capture_output=True,
+    )
     port = free_port()
     (datadir / "pg_hba.conf").write_text(HBA)
     with open(datadir / "postgresql.conf", "a") as conf:
         conf.write(SETTINGS + f"port = {port}\nunix_socket_directories = '{sockets}'\n")
-    subprocess.run(_as_postgres([str(BIN / "pg_ctl"), "-D", str(datadir), "-l", str(root / "log"), "-w",
-                                 "-t", "60", "start"]), check=True, capture_output=True)
+    subprocess.run(
+        _as_postgres([str(BIN / "pg_ctl"), "-D", str(datadir), "-l", str(root / "log"), "-w", "-t", "60", "start"]),
+        check=True,
+        capture_output=True,
+    )
     cluster = Cluster(port, datadir)
     atexit.register(_stop, cluster, root)
     cluster.sql("postgres", f"CREATE ROLE {MONITOR_ROLE} LOGIN PASSWORD '{MONITOR_PASSWORD}' IN ROLE pg_monitor")
@@ -102,8 +111,11 @@ def _start() -> Cluster:
 
 
 def _stop(cluster: Cluster, root: Path) -> None:
-    subprocess.run(_as_postgres([str(BIN / "pg_ctl"), "-D", str(cluster.datadir), "-m", "immediate", "-w", "stop"]),
-                   check=False, capture_output=True)
+    subprocess.run(
+        _as_postgres([str(BIN / "pg_ctl"), "-D", str(cluster.datadir), "-m", "immediate", "-w", "stop"]),
+        check=False,
+        capture_output=True,
+    )
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -120,6 +132,8 @@ def throwaway_cluster() -> Cluster:
             if os.environ.get("OPSBOOK_REQUIRE_POSTGRES"):
                 raise
             detail = getattr(error, "stderr", b"") or b""
-            pytest.skip(f"cannot start a throwaway PostgreSQL cluster with initdb/pg_ctl: {error} "
-                        f"{detail.decode(errors='replace')[:300]}")
+            pytest.skip(
+                f"cannot start a throwaway PostgreSQL cluster with initdb/pg_ctl: {error} "
+                f"{detail.decode(errors='replace')[:300]}"
+            )
     return _cluster

@@ -17,8 +17,10 @@ from tests.conftest import free_port
 
 PROMETHEUS = shutil.which("prometheus")
 NODE_EXPORTER = shutil.which("prometheus-node-exporter") or shutil.which("node_exporter")
-MISSING = ("Prometheus and node exporter are not installed (Debian packages prometheus, "
-           "prometheus-node-exporter; .ci/apt-packages.txt lists them for CI)")
+MISSING = (
+    "Prometheus and node exporter are not installed (Debian packages prometheus, "
+    "prometheus-node-exporter; .ci/apt-packages.txt lists them for CI)"
+)
 
 
 @dataclass(frozen=True)
@@ -65,16 +67,32 @@ def running_prometheus() -> Iterator[RunningPrometheus]:
     (workdir / "prometheus.yml").write_text(
         "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
         "scrape_configs:\n"
-        f"  - job_name: node\n    static_configs: [{{targets: ['{exporter_address}']}}]\n")
+        f"  - job_name: node\n    static_configs: [{{targets: ['{exporter_address}']}}]\n"
+    )
     logs = (workdir / "node-exporter.log").open("wb"), (workdir / "prometheus.log").open("wb")
     exporter = subprocess.Popen(
-        [NODE_EXPORTER, f"--web.listen-address={exporter_address}", "--collector.disable-defaults",
-         "--collector.cpu", "--collector.meminfo", "--collector.filesystem", "--collector.netdev"],
-        stdout=logs[0], stderr=subprocess.STDOUT)
+        [
+            NODE_EXPORTER,
+            f"--web.listen-address={exporter_address}",
+            "--collector.disable-defaults",
+            "--collector.cpu",
+            "--collector.meminfo",
+            "--collector.filesystem",
+            "--collector.netdev",
+        ],
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+    )
     server = subprocess.Popen(
-        [PROMETHEUS, f"--config.file={workdir / 'prometheus.yml'}", f"--storage.tsdb.path={workdir / 'data'}",
-         f"--web.listen-address={prometheus_address}"],
-        stdout=logs[1], stderr=subprocess.STDOUT)
+        [
+            PROMETHEUS,
+            f"--config.file={workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={workdir / 'data'}",
+            f"--web.listen-address={prometheus_address}",
+        ],
+        stdout=logs[1],
+        stderr=subprocess.STDOUT,
+    )
     running = RunningPrometheus(f"http://{prometheus_address}", exporter_address)
     try:
         # Ready when a CPU rate exists: that needs two scrapes of the exporter.

@@ -22,8 +22,14 @@ RENDER = "platform.health|render"
 
 
 def _result(status: Status, at: datetime, target: str = "render") -> CheckResult:
-    return CheckResult(check="platform.health", target=target, component="platforms", status=status,
-                       message="down: HTTP 503" if status is Status.FAIL else "healthy", started_at=at)
+    return CheckResult(
+        check="platform.health",
+        target=target,
+        component="platforms",
+        status=status,
+        message="down: HTTP 503" if status is Status.FAIL else "healthy",
+        started_at=at,
+    )
 
 
 def _fire_and_resolve(store: HistoryStore, at: datetime, target: str = "render") -> None:
@@ -63,10 +69,13 @@ def test_weekly_noise_review_shows_the_false_positives_of_that_target_only(tmp_p
     now = utcnow()
     for hour in range(6):  # render fails every other hour; fly fails once
         at = now - timedelta(hours=6 - hour)
-        results = [_result(Status.FAIL if hour % 2 == 0 else Status.OK, at),
-                   _result(Status.FAIL if hour == 0 else Status.OK, at, target="fly")]
-        store.record_run(run_id=f"run-{hour}", flow="daily-checklist", estate="test", started_at=at,
-                         finished_at=at, results=results)
+        results = [
+            _result(Status.FAIL if hour % 2 == 0 else Status.OK, at),
+            _result(Status.FAIL if hour == 0 else Status.OK, at, target="fly"),
+        ]
+        store.record_run(
+            run_id=f"run-{hour}", flow="daily-checklist", estate="test", started_at=at, finished_at=at, results=results
+        )
         record_results(store, results, now=at)
         if hour % 2 == 0:
             judge_alert(store, RENDER, true_positive=False, judged_by="ana", note="flaky probe", now=at)

@@ -28,8 +28,14 @@ SMTP_PASSWORD = "smtp-pass-word-42"
 
 
 def result(check: str, target: str, status: Status, component: str = "platforms", **details: object) -> CheckResult:
-    return CheckResult(check=check, target=target, component=component, status=status,
-                       message=f"{target} is {status.value}", details=dict(details))
+    return CheckResult(
+        check=check,
+        target=target,
+        component=component,
+        status=status,
+        message=f"{target} is {status.value}",
+        details=dict(details),
+    )
 
 
 @pytest.fixture
@@ -48,12 +54,22 @@ def config_for(tmp_path: Path, hooks: WebhookReceiver, smtp: SmtpServer, **overr
         "channels": [
             {"name": "slack", "type": "slack", "url": hooks.url("/slack")},
             {"name": "hook", "type": "webhook", "url": hooks.url("/hook"), "secret": "${HOOK_KEY}"},
-            {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.ca_file),
-             "username": "opsbook", "password": "${SMTP_PASSWORD}", "sender": "opsbook@example.test",
-             "to": ["ops-team@example.test"]},
+            {
+                "name": "mail",
+                "type": "email",
+                "host": "127.0.0.1",
+                "port": smtp.port,
+                "ca_file": str(smtp.ca_file),
+                "username": "opsbook",
+                "password": "${SMTP_PASSWORD}",
+                "sender": "opsbook@example.test",
+                "to": ["ops-team@example.test"],
+            },
         ],
         "routes": [{"match": {"types": ["security"]}, "channels": ["hook"]}],
-        "group_window_s": 60, "repeat_interval_s": 3600, "retries": 1,
+        "group_window_s": 60,
+        "repeat_interval_s": 3600,
+        "retries": 1,
         **overrides,
     }
     import os
@@ -88,8 +104,11 @@ def test_triage_table() -> None:
 def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
     hooks, smtp = receivers
     config = config_for(tmp_path, hooks, smtp)
-    down = [result("platform.health", "fly", Status.FAIL), result("platform.health", "render", Status.FAIL),
-            result("security.tls", "api", Status.FAIL, "security")]
+    down = [
+        result("platform.health", "fly", Status.FAIL),
+        result("platform.health", "render", Status.FAIL),
+        result("security.tls", "api", Status.FAIL, "security"),
+    ]
 
     # Three alerts raised; the 60 s group window holds them back.
     summary = run(config, down, T0)
@@ -127,18 +146,27 @@ def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, r
 
     # Silence render; fly recovers; a maintenance-window failure raises an alert but no notice.
     store = open_store(config.history.url)
-    silence = add_silence(store, target="render", duration=timedelta(hours=2), reason="known",
-                          now=T0 + timedelta(minutes=20))
-    later = [result("platform.health", "fly", Status.OK), result("platform.health", "render", Status.FAIL),
-             result("security.tls", "api", Status.FAIL, "security"),
-             result("platform.health", "railway", Status.FAIL, silenced_by_maintenance=True)]
+    silence = add_silence(
+        store, target="render", duration=timedelta(hours=2), reason="known", now=T0 + timedelta(minutes=20)
+    )
+    later = [
+        result("platform.health", "fly", Status.OK),
+        result("platform.health", "render", Status.FAIL),
+        result("security.tls", "api", Status.FAIL, "security"),
+        result("platform.health", "railway", Status.FAIL, silenced_by_maintenance=True),
+    ]
     assert run(config, later, T0 + timedelta(minutes=30)).deliveries == []  # the resolve waits for its window
     asyncio.run(notify_alerts(config, T0 + timedelta(minutes=31)))
     new_slack = hooks.on("/slack")[1:]
     assert len(new_slack) == 1
     assert new_slack[0].json["text"].startswith("✅ 1 ALERT(S) RESOLVED")
-    assert "platform.health on fly: resolved at 2026-11-27 08:30 UTC (firing since 2026-11-27 08:00 UTC)" in new_slack[0].json["text"]
-    assert "opsbook alerts judge 'platform.health|fly' --true-positive" in new_slack[0].json["text"]  # asks for a verdict
+    assert (
+        "platform.health on fly: resolved at 2026-11-27 08:30 UTC (firing since 2026-11-27 08:00 UTC)"
+        in new_slack[0].json["text"]
+    )
+    assert (
+        "opsbook alerts judge 'platform.health|fly' --true-positive" in new_slack[0].json["text"]
+    )  # asks for a verdict
     assert "render" not in new_slack[0].json["text"] and "railway" not in new_slack[0].json["text"]
     assert {a.target: a.state for a in list_alerts(store)}["railway"] == "firing"
 
@@ -161,9 +189,11 @@ def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, r
 
 def test_a_failing_channel_is_retried_recorded_and_blocks_no_one(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
     hooks, smtp = receivers
-    channels = [{"name": "broken", "type": "webhook", "url": hooks.url("/fail")},
-                {"name": "refused", "type": "slack", "url": hooks.url("/reject")},
-                {"name": "slack", "type": "slack", "url": hooks.url("/slack")}]
+    channels = [
+        {"name": "broken", "type": "webhook", "url": hooks.url("/fail")},
+        {"name": "refused", "type": "slack", "url": hooks.url("/reject")},
+        {"name": "slack", "type": "slack", "url": hooks.url("/slack")},
+    ]
     config = config_for(tmp_path, hooks, smtp, channels=channels, routes=[], group_window_s=0)
     deliveries = run(config, [result("platform.health", "fly", Status.FAIL)], T0).deliveries
     outcome = {d.channel: (d.ok, d.attempts) for d in deliveries}

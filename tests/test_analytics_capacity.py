@@ -103,8 +103,9 @@ def test_capacity_runs_on_the_real_nab_series(tmp_path) -> None:
     load(store, nab, "ec2.cpu_pct")
     end = nab["ts"].max().to_pydatetime() + timedelta(minutes=5)
     hourly = bucketed_series(store, "ec2.cpu_pct", None, end - timedelta(days=30), timedelta(hours=1))
-    finding = analyse_capacity(hourly, CapacityResource(name="ec2", metric="ec2.cpu_pct", unit="%"),
-                               CPU_LIMIT, CapacityConfig(), end)
+    finding = analyse_capacity(
+        hourly, CapacityResource(name="ec2", metric="ec2.cpu_pct", unit="%"), CPU_LIMIT, CapacityConfig(), end
+    )
     assert finding.gate.passed, finding.gate.findings
     # 4032 five-minute samples (14:30 to 14:25, 14 days later) became 337 hourly buckets in SQL.
     assert len(hourly) == 14 * 24 + 1 and hourly["count"].sum() == len(nab) == 4032

@@ -19,8 +19,9 @@ M = timedelta(minutes=1)
 
 def _incident(n: int, detect: int, resolve: int | None, escalated: bool = False) -> IncidentRecord:
     start = T + n * timedelta(hours=5)
-    return IncidentRecord(f"INC-{n}", "P1", start, start + detect * M,
-                          None if resolve is None else start + resolve * M, escalated)
+    return IncidentRecord(
+        f"INC-{n}", "P1", start, start + detect * M, None if resolve is None else start + resolve * M, escalated
+    )
 
 
 def by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
@@ -28,8 +29,13 @@ def by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
 
 
 def test_kpis_are_distributions_judged_against_the_runbook_targets() -> None:
-    incidents = [_incident(0, 2, 20), _incident(1, 3, 25), _incident(2, 4, 28, True), _incident(3, 15, 95, True),
-                 _incident(4, 1, None)]
+    incidents = [
+        _incident(0, 2, 20),
+        _incident(1, 3, 25),
+        _incident(2, 4, 28, True),
+        _incident(3, 15, 95, True),
+        _incident(4, 1, None),
+    ]
     alerts = [AlertRecord(f"a{i}", "platform.health", T, T, true_positive=i != 0) for i in range(20)]
     kpis = by_check(operational_kpis(incidents, alerts, KpiTargets(), uptime_pct=99.95))
 
@@ -54,10 +60,25 @@ def test_kpis_without_data_or_with_inconsistent_records_say_insufficient_data() 
 def _store_results(store: HistoryStore, statuses: list[Status], values: list[float]) -> None:
     for i, (status, value) in enumerate(zip(statuses, values)):
         at = T + i * M
-        store.record_run(run_id=f"r{i}", flow="daily-checklist", estate="t", started_at=at, finished_at=at,
-                         results=[CheckResult(check="platform.health", target="web", component="platforms",
-                                              status=status, value=value, unit="ms", threshold=1000.0,
-                                              started_at=at)])
+        store.record_run(
+            run_id=f"r{i}",
+            flow="daily-checklist",
+            estate="t",
+            started_at=at,
+            finished_at=at,
+            results=[
+                CheckResult(
+                    check="platform.health",
+                    target="web",
+                    component="platforms",
+                    status=status,
+                    value=value,
+                    unit="ms",
+                    threshold=1000.0,
+                    started_at=at,
+                )
+            ],
+        )
 
 
 def test_uptime_and_alert_noise_from_the_history(tmp_path) -> None:
@@ -72,10 +93,16 @@ def test_uptime_and_alert_noise_from_the_history(tmp_path) -> None:
     _store_results(store, statuses, values)
 
     assert uptime_from_history(store, "platform.health", T, T + timedelta(days=1)) == pytest.approx(37 / 40 * 100)
-    [result] = noise_from_history(store, "platform.health", T,
-                                  [AlertRecord("platform.health|web", "platform.health", T + timedelta(hours=i), true_positive=i == 4)
-                                   for i in range(5)] + [AlertRecord("platform.health|api", "platform.health", T,
-                                                                     true_positive=True)])  # another target's
+    [result] = noise_from_history(
+        store,
+        "platform.health",
+        T,
+        [
+            AlertRecord("platform.health|web", "platform.health", T + timedelta(hours=i), true_positive=i == 4)
+            for i in range(5)
+        ]
+        + [AlertRecord("platform.health|api", "platform.health", T, true_positive=True)],
+    )  # another target's
     assert result.value == 5.0  # five alert episodes
     assert result.details["flapping_pct"] == pytest.approx(80.0)
     assert result.details["false_positive_pct"] == pytest.approx(80.0)

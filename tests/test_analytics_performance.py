@@ -9,9 +9,9 @@ import pytest
 
 from opsbook.config.analytics import PerformanceReviewConfig, SeriesRef
 from opsbook.results import Status
+from opsbook.tasks.analytics.performance_review import review_performance, review_result, review_series
 from tests.analytics_data import load, nab_frame, nab_windows
 from tests.helpers import estate
-from opsbook.tasks.analytics.performance_review import review_performance, review_result, review_series
 
 REF = SeriesRef(name="ec2 cpu", metric="ec2.cpu_pct", unit="%")
 SETTINGS = PerformanceReviewConfig()
@@ -22,6 +22,7 @@ def test_the_labelled_nab_anomaly_window_is_flagged(tmp_path) -> None:
     (start, end), _ = nab_windows()
     config = estate(tmp_path, analytics={"performance": {"series": [REF.model_dump(exclude_none=True)]}})
     from opsbook.store import open_store
+
     load(open_store(config.history.url), nab, REF.metric)
 
     [result] = review_performance.fn(config, now=end)  # the review run at the end of the window
@@ -38,6 +39,7 @@ def test_a_quiet_nab_day_is_not_flagged(tmp_path) -> None:
     nab = nab_frame()
     config = estate(tmp_path, analytics={"performance": {"series": [REF.model_dump(exclude_none=True)]}})
     from opsbook.store import open_store
+
     load(open_store(config.history.url), nab, REF.metric)
     quiet = datetime(2014, 2, 27, tzinfo=UTC)  # no labelled window in the 24 h before
     assert all(not (quiet - timedelta(days=1) <= b and a <= quiet) for a, b in nab_windows())

@@ -72,12 +72,34 @@ def test_sli_counts_come_from_stored_check_results(history_url: str) -> None:
     for minute in range(10):
         at = start + minute * MIN
         status = Status.FAIL if minute in (3, 4) else (Status.WARN if minute == 5 else Status.OK)
-        results = [CheckResult(check="platform.health", target="web", component="platforms", status=status,
-                               value=100.0 + minute * 100, unit="ms", started_at=at),
-                   CheckResult(check="platform.health", target="api", component="platforms", status=Status.OK,
-                               value=50.0, unit="ms", started_at=at)]
-        store.record_run(run_id=f"run-{minute}", flow="daily-checklist", estate="test", started_at=at,
-                         finished_at=at, results=results)
+        results = [
+            CheckResult(
+                check="platform.health",
+                target="web",
+                component="platforms",
+                status=status,
+                value=100.0 + minute * 100,
+                unit="ms",
+                started_at=at,
+            ),
+            CheckResult(
+                check="platform.health",
+                target="api",
+                component="platforms",
+                status=Status.OK,
+                value=50.0,
+                unit="ms",
+                started_at=at,
+            ),
+        ]
+        store.record_run(
+            run_id=f"run-{minute}",
+            flow="daily-checklist",
+            estate="test",
+            started_at=at,
+            finished_at=at,
+            results=results,
+        )
 
     web = bucketed_outcomes(store, "platform.health", "web", start, MIN)
     assert list(web["total"]) == [1] * 10 and web["good"].sum() == 8

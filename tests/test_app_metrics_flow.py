@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.flows.checklist import ChecklistOutcome
-from opsbook.flows.daily import daily_checklist
 from opsbook.demo.estate import demo_estate
 from opsbook.demo.server import Reply
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.daily import daily_checklist
 from opsbook.results import Status
 from opsbook.store import open_store
 
@@ -23,7 +23,8 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
         # One endpoint answers with a proxy's HTML error page: an error, and nothing else is lost.
         assert estate.app_api is not None
         estate.app_api.routes["/api/metrics/web-vitals"] = lambda _r: Reply(
-            502, "<html><title>502 Bad Gateway</title></html>", {"Content-Type": "text/html"})
+            502, "<html><title>502 Bad Gateway</title></html>", {"Content-Type": "text/html"}
+        )
         state = daily_checklist(config_path=str(estate.write_config()), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome) and state.is_failed()
@@ -39,9 +40,18 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
 
     html = outcome.report_path.read_text()  # type: ignore[union-attr]
     titles = re.findall(r"<h2[^>]*>\s*(?:\d+\.\s*)?([^<—]+?)\s*(?:—|<)", html)
-    expected = ["Platform health", "Core Web Vitals", "API performance", "User engagement", "Security dashboard",
-                "Application resources", "Real User Monitoring", "Error rate, last 24 h"]
+    expected = [
+        "Platform health",
+        "Core Web Vitals",
+        "API performance",
+        "User engagement",
+        "Security dashboard",
+        "Application resources",
+        "Real User Monitoring",
+        "Error rate, last 24 h",
+    ]
     assert [t for t in titles if t in expected] == expected
+
     def row(target: str) -> str:  # status, value and threshold cells of one result row
         match = re.search(re.escape(f"<td>{target}</td>") + r"(.*?)</tr>", html, re.DOTALL)
         assert match, target
@@ -59,8 +69,9 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
     assert stored[("app.resources", "app/disk")].status is Status.WARN
 
 
-def test_opsbook_demo_prints_value_threshold_and_status_of_the_app_figures(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_opsbook_demo_prints_value_threshold_and_status_of_the_app_figures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from typer.testing import CliRunner
 
     from opsbook import cli
@@ -68,8 +79,11 @@ def test_opsbook_demo_prints_value_threshold_and_status_of_the_app_figures(tmp_p
     monkeypatch.setattr(cli.out, "width", 250)  # one table row per line, however narrow the terminal
     result = CliRunner().invoke(cli.app, ["demo", "--workdir", str(tmp_path / "demo")])
     assert result.exit_code == 1, result.output  # the degraded platform still fails the run
-    rows = {tuple(cell.strip() for cell in line.split("│")[1:5]): line for line in result.output.splitlines()
-            if line.count("│") >= 6}
+    rows = {
+        tuple(cell.strip() for cell in line.split("│")[1:5]): line
+        for line in result.output.splitlines()
+        if line.count("│") >= 6
+    }
     expected = {  # (check, target, status) -> value and threshold cells
         ("app.web_vitals", "app/lcp", "ok"): ("2140 ms", "2500 ms"),
         ("app.api_performance", "app/avg_response_time", "ok"): ("142 ms", "200 ms"),

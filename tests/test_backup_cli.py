@@ -23,14 +23,17 @@ def source(postgres_admin_url: str) -> Iterator[str]:
 
 
 def config(tmp_path: Path, **backups: object) -> Path:
-    section = {"repositories": [{"name": "main", "path": str(tmp_path / "repo"), "expected_tables": ["users"]}],
-               **backups}
+    section = {
+        "repositories": [{"name": "main", "path": str(tmp_path / "repo"), "expected_tables": ["users"]}],
+        **backups,
+    }
     return write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "backups": section})
 
 
 @pytest.mark.postgres
-def test_backup_create_dumps_with_a_manifest_then_verify_passes(tmp_path: Path, source: str,
-                                                                postgres_admin_url: str) -> None:
+def test_backup_create_dumps_with_a_manifest_then_verify_passes(
+    tmp_path: Path, source: str, postgres_admin_url: str
+) -> None:
     file = config(tmp_path, source_url=postgres_admin_url, restore_server={"url": postgres_admin_url})
     runner = CliRunner()
     created = runner.invoke(app, ["backup", "create", "-c", str(file), "--database", source.rsplit("/", 1)[1]])
@@ -62,16 +65,25 @@ def test_backup_prune_is_a_dry_run_without_apply(tmp_path: Path) -> None:
     for day in range(1, 6):
         (repo / f"app-202611{day:02d}T000000Z.dump").write_bytes(b"PGDMP")
         (repo / f"app-202611{day:02d}T000000Z.dump.manifest.json").write_text(
-            json.dumps({"sha256": "-", "created_at": f"2026-11-{day:02d}T00:00:00+00:00"}))
-    data = {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "backups": {"repositories": [
-        {"name": "main", "path": str(repo), "retention": {"keep_daily": 2, "keep_weekly": 0, "keep_monthly": 0}}]}}
+            json.dumps({"sha256": "-", "created_at": f"2026-11-{day:02d}T00:00:00+00:00"})
+        )
+    data = {
+        "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+        "backups": {
+            "repositories": [
+                {"name": "main", "path": str(repo), "retention": {"keep_daily": 2, "keep_weekly": 0, "keep_monthly": 0}}
+            ]
+        },
+    }
     file = write_config(tmp_path, data)
     runner = CliRunner()
     dry = runner.invoke(app, ["backup", "prune", "-c", str(file)])
     assert dry.exit_code == 0 and dry.output.count("prune? ") == 3 and len(list(repo.glob("*.dump"))) == 5
     applied = runner.invoke(app, ["backup", "prune", "-c", str(file), "--apply"])
     assert applied.exit_code == 0 and sorted(p.name for p in repo.glob("*.dump")) == [
-        "app-20261104T000000Z.dump", "app-20261105T000000Z.dump"]
+        "app-20261104T000000Z.dump",
+        "app-20261105T000000Z.dump",
+    ]
 
 
 def test_backup_commands_have_help() -> None:
@@ -87,12 +99,18 @@ def test_dr_command_rejects_an_unknown_scenario_with_exit_2(tmp_path: Path) -> N
 
 def test_config_problems_name_their_key_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"backups": {
-            "repositories": [{"name": "a", "path": "x", "max_age": "soon", "format": "tar",
-                              "encryption": {"required": True}}],
-            "restore_server": {"url": "mysql://x"},
-            "disaster_recovery": {"switch_over": [{"name": "dns", "command": ["x"], "webhook": "http://h"}]},
-        }}, base_dir=tmp_path)
+        parse_config(
+            {
+                "backups": {
+                    "repositories": [
+                        {"name": "a", "path": "x", "max_age": "soon", "format": "tar", "encryption": {"required": True}}
+                    ],
+                    "restore_server": {"url": "mysql://x"},
+                    "disaster_recovery": {"switch_over": [{"name": "dns", "command": ["x"], "webhook": "http://h"}]},
+                }
+            },
+            base_dir=tmp_path,
+        )
     problems = "\n".join(caught.value.problems)
     assert "backups.repositories[0].max_age: must be a duration such as 26h" in problems
     assert "backups.repositories[0].format:" in problems
@@ -102,9 +120,17 @@ def test_config_problems_name_their_key_path(tmp_path: Path) -> None:
 
 
 def test_encryption_passphrase_comes_from_env_and_is_redacted(tmp_path: Path) -> None:
-    estate = parse_config({"backups": {"repositories": [
-        {"name": "a", "path": "x", "encryption": {"required": True, "passphrase": "${BACKUP_KEY}"}}]}},
-        base_dir=tmp_path, environ={"BACKUP_KEY": "s3cret-passphrase"})
+    estate = parse_config(
+        {
+            "backups": {
+                "repositories": [
+                    {"name": "a", "path": "x", "encryption": {"required": True, "passphrase": "${BACKUP_KEY}"}}
+                ]
+            }
+        },
+        base_dir=tmp_path,
+        environ={"BACKUP_KEY": "s3cret-passphrase"},
+    )
     repo = estate.backups.repositories[0]
     assert repo.encryption.passphrase == "s3cret-passphrase" and repo.path == tmp_path / "x"
     assert redact("gpg said s3cret-passphrase") == "gpg said ***"

@@ -20,12 +20,15 @@ def result(status: Status, message: str = "") -> CheckResult:
 def test_latest_verification_of_each_backup_decides(history_url: str) -> None:
     now = utcnow()
     common = dict(kind="daily", repository="main", size_bytes=5 * 2**31)
-    record_verification(history_url, backup="a.dump", results=[result(Status.OK)], verified_at=now - timedelta(days=2),
-                        **common)
-    record_verification(history_url, backup="b.dump", results=[result(Status.OK)], verified_at=now - timedelta(days=1),
-                        **common)
-    record_verification(history_url, backup="b.dump", results=[result(Status.FAIL, "checksum mismatch")],
-                        verified_at=now, **common)
+    record_verification(
+        history_url, backup="a.dump", results=[result(Status.OK)], verified_at=now - timedelta(days=2), **common
+    )
+    record_verification(
+        history_url, backup="b.dump", results=[result(Status.OK)], verified_at=now - timedelta(days=1), **common
+    )
+    record_verification(
+        history_url, backup="b.dump", results=[result(Status.FAIL, "checksum mismatch")], verified_at=now, **common
+    )
     assert verified_backups(history_url, "main") == ["a.dump"]
     newest = verifications(history_url, "main")[0]
     assert newest.status == "fail" and newest.message == "backup.integrity: checksum mismatch"
@@ -48,9 +51,15 @@ def test_dr_drill_freshness_warns_when_no_drill_passed_recently(history_url: str
     target = DrTarget(name="dr-eu", repository="main", url="postgresql+psycopg://dr@127.0.0.1/app")
 
     def drill(days_ago: float, status: Status, repository: str = "main") -> None:
-        record_verification(history_url, kind="dr-drill", repository=repository, backup="a.dump",
-                            results=[result(status, "restore failed")], verified_at=now - timedelta(days=days_ago),
-                            restore_seconds=12.0)
+        record_verification(
+            history_url,
+            kind="dr-drill",
+            repository=repository,
+            backup="a.dump",
+            results=[result(status, "restore failed")],
+            verified_at=now - timedelta(days=days_ago),
+            restore_seconds=12.0,
+        )
 
     never = drill_freshness(history_url, target, 31, now)
     assert never.status is Status.WARN and "no passing DR drill recorded for main" in never.message

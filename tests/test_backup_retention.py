@@ -79,8 +79,9 @@ def test_pruning_never_follows_symlinks_or_leaves_the_root(tmp_path: Path) -> No
     prune(repo, plan_retention(backups, repo.retention), apply=True)
     assert precious.read_bytes() == b"PGDMP keep me"
 
-    stray = Backup(path=precious, format="custom", encrypted=False, size=1, mtime=NOW - timedelta(days=900),
-                   manifest=None)
+    stray = Backup(
+        path=precious, format="custom", encrypted=False, size=1, mtime=NOW - timedelta(days=900), manifest=None
+    )
     plan = plan_retention([*list_backups(repo), stray], repo.retention)
     assert stray in plan.prune
     before = {b.name for b in list_backups(repo)}

@@ -56,8 +56,9 @@ def scratch_databases(admin_url: str) -> set[str]:
     return {n for n in names if n.startswith(SCRATCH_PREFIX)}
 
 
-def test_a_good_backup_passes_every_check_and_restores(source: str, server: RestoreServer, tmp_path: Path,
-                                                       postgres_admin_url: str) -> None:
+def test_a_good_backup_passes_every_check_and_restores(
+    source: str, server: RestoreServer, tmp_path: Path, postgres_admin_url: str
+) -> None:
     repo = repository(tmp_path / "repo")
     path = create_backup(source, repo)
     manifest = read_manifest(path)
@@ -203,14 +204,17 @@ def test_plaintext_sql_gz_named_as_encrypted_is_caught(tmp_path: Path) -> None:
 
 
 def test_validation_failure_still_drops_the_scratch_database_and_never_touches_the_source(
-        good, server: RestoreServer, source: str, postgres_admin_url: str) -> None:  # type: ignore[no-untyped-def]
+    good, server: RestoreServer, source: str, postgres_admin_url: str
+) -> None:  # type: ignore[no-untyped-def]
     repo, _ = good
     repo = repo.model_copy(update={"expected_tables": ["public.users", "public.orders"]})
     before = scratch_databases(postgres_admin_url)
     engine = create_engine(source)
     with engine.connect() as connection:
         xmin_before = connection.execute(text("SELECT txid_current_snapshot()::text")).scalar_one()
-        tables_before = connection.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public'")).scalar_one()
+        tables_before = connection.execute(
+            text("SELECT count(*) FROM pg_tables WHERE schemaname='public'")
+        ).scalar_one()
     results = by_check(verify_repository(repo, server)[0])
     restore = results["backup.restore"]
     assert restore.status is Status.FAIL and "validation failed" in restore.message
@@ -219,8 +223,10 @@ def test_validation_failure_still_drops_the_scratch_database_and_never_touches_t
     assert scratch_databases(postgres_admin_url) <= before  # nothing new left behind (others may run at once)
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM users")).scalar_one() == 200
-        assert connection.execute(
-            text("SELECT count(*) FROM pg_tables WHERE schemaname='public'")).scalar_one() == tables_before
+        assert (
+            connection.execute(text("SELECT count(*) FROM pg_tables WHERE schemaname='public'")).scalar_one()
+            == tables_before
+        )
     engine.dispose()
     assert xmin_before
 
@@ -240,9 +246,17 @@ def test_an_unreachable_restore_server_is_a_clear_failure_without_the_password(g
     from tests.conftest import free_port
 
     repo, _ = good
-    estate = parse_config({"backups": {"restore_server": {
-        "url": f"postgresql+psycopg://postgres:${{RESTORE_PW}}@127.0.0.1:{free_port()}/postgres"}}},
-        base_dir=tmp_path, environ={"RESTORE_PW": "hunter2-restore"})
+    estate = parse_config(
+        {
+            "backups": {
+                "restore_server": {
+                    "url": f"postgresql+psycopg://postgres:${{RESTORE_PW}}@127.0.0.1:{free_port()}/postgres"
+                }
+            }
+        },
+        base_dir=tmp_path,
+        environ={"RESTORE_PW": "hunter2-restore"},
+    )
     restore = by_check(verify_repository(repo, estate.backups.restore_server)[0])["backup.restore"]
     assert restore.status is Status.FAIL and "scratch database" in restore.message
     assert "refused" in restore.message.lower() or "connect" in restore.message.lower()

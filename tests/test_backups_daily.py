@@ -25,18 +25,27 @@ def source(postgres_admin_url: str) -> Iterator[str]:
 
 
 def test_daily_checklist_verifies_backups_and_records_the_verification(
-        tmp_path: Path, source: str, postgres_admin_url: str) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str
+) -> None:
     good, damaged = repository(tmp_path / "good"), repository(tmp_path / "damaged", name="damaged")
     create_backup(source, good)
     broken = create_backup(source, damaged)
     broken.write_bytes(broken.read_bytes()[:-64])
     history = f"sqlite:///{tmp_path / 'history.db'}"
-    config = write_config(tmp_path, {
-        "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
-        "backups": {"repositories": [{"name": "good", "path": str(good.path), "expected_tables": ["users"]},
-                                     {"name": "damaged", "path": str(damaged.path)}],
-                    "restore_server": {"url": postgres_admin_url}},
-    })
+    config = write_config(
+        tmp_path,
+        {
+            "history": {"url": history},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "backups": {
+                "repositories": [
+                    {"name": "good", "path": str(good.path), "expected_tables": ["users"]},
+                    {"name": "damaged", "path": str(damaged.path)},
+                ],
+                "restore_server": {"url": postgres_admin_url},
+            },
+        },
+    )
 
     state = daily_checklist(config_path=str(config), return_state=True)
     outcome = state.result(raise_on_failure=False)

@@ -16,10 +16,12 @@ from tests.helpers import write_config
 
 def opsbook(*args: str, home: Path, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
-    env.update(PREFECT_HOME=str(home / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false",
-               XDG_DATA_HOME=str(home / "xdg"))
-    return subprocess.run([sys.executable, "-m", "opsbook", *args], capture_output=True, text=True,
-                          env=env, timeout=timeout, check=False)
+    env.update(
+        PREFECT_HOME=str(home / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false", XDG_DATA_HOME=str(home / "xdg")
+    )
+    return subprocess.run(
+        [sys.executable, "-m", "opsbook", *args], capture_output=True, text=True, env=env, timeout=timeout, check=False
+    )
 
 
 def test_demo_runs_the_daily_checklist_and_reports_the_degraded_platform(tmp_path: Path) -> None:
@@ -37,8 +39,9 @@ def test_demo_runs_the_daily_checklist_and_reports_the_degraded_platform(tmp_pat
 
 
 def test_run_daily_with_a_bad_config_exits_2_and_runs_nothing(tmp_path: Path) -> None:
-    bad = write_config(tmp_path, {"platforms": [{"name": "fly", "url": "nope"}],
-                                  "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}})
+    bad = write_config(
+        tmp_path, {"platforms": [{"name": "fly", "url": "nope"}], "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}}
+    )
     result = CliRunner().invoke(app, ["run", "daily", "-c", str(bad)])
     assert result.exit_code == 2
     assert "platforms[0].url:" in result.output

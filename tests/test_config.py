@@ -34,10 +34,15 @@ def test_defaults_when_sections_are_left_out(tmp_path: Path) -> None:
 
 
 def test_bad_url_and_unknown_key_are_both_named_by_key_path(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {"platforms": [
-        {"name": "fly", "url": "https://fly.example/health"},
-        {"name": "railway", "url": "not a url", "colour": "blue"},
-    ]})
+    path = write_config(
+        tmp_path,
+        {
+            "platforms": [
+                {"name": "fly", "url": "https://fly.example/health"},
+                {"name": "railway", "url": "not a url", "colour": "blue"},
+            ]
+        },
+    )
     with pytest.raises(ConfigError) as caught:
         load_config(path)
     problems = caught.value.problems
@@ -71,10 +76,13 @@ def test_cli_validate_reports_unreadable_and_malformed_files(tmp_path: Path) -> 
 
 def test_threshold_order_and_duplicate_names_are_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({
-            "thresholds": {"resources": {"cpu_pct": {"warn": 95, "fail": 80}}},
-            "platforms": [{"name": "a", "url": "http://a.example"}, {"name": "a", "url": "http://b.example"}],
-        }, base_dir=tmp_path)
+        parse_config(
+            {
+                "thresholds": {"resources": {"cpu_pct": {"warn": 95, "fail": 80}}},
+                "platforms": [{"name": "a", "url": "http://a.example"}, {"name": "a", "url": "http://b.example"}],
+            },
+            base_dir=tmp_path,
+        )
     text = str(caught.value)
     assert "thresholds.resources.cpu_pct: warn (95.0) must not be above fail (80.0)" in text
     assert "name 'a' is used twice" in text
@@ -82,17 +90,26 @@ def test_threshold_order_and_duplicate_names_are_rejected(tmp_path: Path) -> Non
 
 def test_env_interpolation_registers_the_secret_for_redaction(tmp_path: Path) -> None:
     environ = {"HEALTH_TOKEN": "tok-3f9a1c-very-secret"}
-    config = parse_config({"platforms": [{"name": "fly", "url": "https://fly.example/h",
-                                          "headers": {"Authorization": "Bearer ${HEALTH_TOKEN}"}}]},
-                          base_dir=tmp_path, environ=environ)
+    config = parse_config(
+        {
+            "platforms": [
+                {"name": "fly", "url": "https://fly.example/h", "headers": {"Authorization": "Bearer ${HEALTH_TOKEN}"}}
+            ]
+        },
+        base_dir=tmp_path,
+        environ=environ,
+    )
     assert config.platforms[0].headers["Authorization"] == "Bearer tok-3f9a1c-very-secret"
     assert redact("sent Bearer tok-3f9a1c-very-secret to fly") == f"sent Bearer {REDACTED} to fly"
 
 
 def test_missing_env_var_is_named_with_its_key_path(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"history": {"url": "postgresql+psycopg://ops:${OPSBOOK_TEST_UNSET_PW}@db/ops"}},
-                     base_dir=tmp_path, environ={})
+        parse_config(
+            {"history": {"url": "postgresql+psycopg://ops:${OPSBOOK_TEST_UNSET_PW}@db/ops"}},
+            base_dir=tmp_path,
+            environ={},
+        )
     assert caught.value.problems == ["history.url: environment variable OPSBOOK_TEST_UNSET_PW is not set"]
 
 

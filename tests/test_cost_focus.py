@@ -21,8 +21,10 @@ from tests.focus_builder import month_rows, write_export
 # Beside the checkout, as CI lays it out; OPSBOOK_SHARED_DATA points elsewhere (e.g. from a worktree).
 SHARED = Path(os.environ.get("OPSBOOK_SHARED_DATA") or Path(__file__).resolve().parents[2] / "shared" / "data")
 SAMPLE = SHARED / "focus" / "focus_sample.csv"
-needs_sample = pytest.mark.skipif(not SAMPLE.exists(), reason=f"real FOCUS sample not found at {SAMPLE} "
-                                  "(the shared data folder sits beside the repository checkout)")
+needs_sample = pytest.mark.skipif(
+    not SAMPLE.exists(),
+    reason=f"real FOCUS sample not found at {SAMPLE} (the shared data folder sits beside the repository checkout)",
+)
 
 
 def independent_sums(key: str, month: str) -> dict[str, Decimal]:
@@ -138,8 +140,17 @@ def test_bad_costs_config_names_the_key_path(tmp_path: Path) -> None:
     from opsbook.config import ConfigError, parse_config
 
     with pytest.raises(ConfigError) as caught:
-        parse_config({"costs": {"currency": "usd", "anomaly": {"factor": 0.5}, "exchange_rates": {"EUR": -1},
-                                "budget_use_pct": {"warn": 110, "fail": 100}}}, base_dir=tmp_path)
+        parse_config(
+            {
+                "costs": {
+                    "currency": "usd",
+                    "anomaly": {"factor": 0.5},
+                    "exchange_rates": {"EUR": -1},
+                    "budget_use_pct": {"warn": 110, "fail": 100},
+                }
+            },
+            base_dir=tmp_path,
+        )
     keys = {problem.split(":")[0] for problem in caught.value.problems}
     assert keys == {"costs.currency", "costs.anomaly.factor", "costs.exchange_rates", "costs.budget_use_pct"}
     config = parse_config({"costs": {"exports": ["billing/*.csv.gz"]}}, base_dir=tmp_path)
@@ -150,21 +161,30 @@ def test_typed_parquet_with_native_timestamps_and_map_tags(tmp_path: Path) -> No
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.table({
-        "BilledCost": pa.array([1.5, 2.25], pa.float64()),
-        "EffectiveCost": pa.array([1.0, None], pa.float64()),
-        "BillingCurrency": ["USD", "USD"],
-        "BillingPeriodStart": pa.array([datetime(2025, 9, 1)] * 2, pa.timestamp("ms", tz="UTC")),
-        "BillingPeriodEnd": pa.array([datetime(2025, 10, 1)] * 2, pa.timestamp("ms", tz="UTC")),
-        "ChargePeriodStart": pa.array([datetime(2025, 9, 2), datetime(2025, 9, 3)], pa.timestamp("us")),
-        "ChargePeriodEnd": pa.array([datetime(2025, 9, 3), datetime(2025, 9, 4)], pa.timestamp("us")),
-        "ChargeCategory": ["usage", "Usage"], "ProviderName": ["AWS", "AWS"], "ServiceName": ["EC2", "S3"],
-        "Tags": pa.array([[("environment", "prod")], None], pa.map_(pa.string(), pa.string())),
-    })
+    table = pa.table(
+        {
+            "BilledCost": pa.array([1.5, 2.25], pa.float64()),
+            "EffectiveCost": pa.array([1.0, None], pa.float64()),
+            "BillingCurrency": ["USD", "USD"],
+            "BillingPeriodStart": pa.array([datetime(2025, 9, 1)] * 2, pa.timestamp("ms", tz="UTC")),
+            "BillingPeriodEnd": pa.array([datetime(2025, 10, 1)] * 2, pa.timestamp("ms", tz="UTC")),
+            "ChargePeriodStart": pa.array([datetime(2025, 9, 2), datetime(2025, 9, 3)], pa.timestamp("us")),
+            "ChargePeriodEnd": pa.array([datetime(2025, 9, 3), datetime(2025, 9, 4)], pa.timestamp("us")),
+            "ChargeCategory": ["usage", "Usage"],
+            "ProviderName": ["AWS", "AWS"],
+            "ServiceName": ["EC2", "S3"],
+            "Tags": pa.array([[("environment", "prod")], None], pa.map_(pa.string(), pa.string())),
+        }
+    )
     pq.write_table(table, tmp_path / "typed.parquet")
     frame = read_export(tmp_path / "typed.parquet")
     assert frame["BilledCost"].sum() == pytest.approx(3.75)
-    assert frame["ChargePeriodStart"].tolist() == [pd.Timestamp("2025-09-02", tz="UTC"), pd.Timestamp("2025-09-03", tz="UTC")]
+    assert frame["ChargePeriodStart"].tolist() == [
+        pd.Timestamp("2025-09-02", tz="UTC"),
+        pd.Timestamp("2025-09-03", tz="UTC"),
+    ]
     assert frame["Tags"].tolist() == [{"environment": "prod"}, {}]
     assert frame["ChargeCategory"].tolist() == ["Usage", "Usage"]
-    assert gate_export("typed.parquet", frame, "USD").reasons == ["EffectiveCost is empty or not a valid number (1 row(s))"]
+    assert gate_export("typed.parquet", frame, "USD").reasons == [
+        "EffectiveCost is empty or not a valid number (1 row(s))"
+    ]

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from opsbook.flows.checklist import ChecklistOutcome
-from opsbook.flows.cost_review import cost_review
 from opsbook.cli import app
 from opsbook.config import parse_config
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.cost_review import cost_review
 from opsbook.results import Status
 from opsbook.store import HistoryStore, Sample
 from opsbook.tasks.cost import analysis
@@ -42,15 +42,26 @@ def history(url: str) -> None:
         [Sample("engagement.active_users", v, day(d)) for d, v in ((1, 90), (15, 100), (29, 110))]
         + [Sample("traffic.requests", 400_000, day(d)) for d in (5, 20)]
         + [Sample("traffic.requests", 9_999_999, datetime(2025, 8, 31, tzinfo=UTC))]  # other month
-        + [Sample("capacity.cpu_pct", v, day(d), labels={"resource_id": rid})
-           for d in (3, 10) for rid, v in (("i-busy", 60.0), ("vol-idle", 1.5))])
+        + [
+            Sample("capacity.cpu_pct", v, day(d), labels={"resource_id": rid})
+            for d in (3, 10)
+            for rid, v in (("i-busy", 60.0), ("vol-idle", 1.5))
+        ]
+    )
 
 
 def config(tmp_path: Path, **costs: object) -> Path:
-    data = {"estate": "cost test", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-            "reports": {"directory": str(tmp_path / "reports")},
-            "costs": {"exports": ["exports/*"], "budget": 700,
-                      "recommendations": [{"name": "double storage", "service": "Storage", "scale": 2}], **costs}}
+    data = {
+        "estate": "cost test",
+        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "reports": {"directory": str(tmp_path / "reports")},
+        "costs": {
+            "exports": ["exports/*"],
+            "budget": 700,
+            "recommendations": [{"name": "double storage", "service": "Storage", "scale": 2}],
+            **costs,
+        },
+    }
     return write_config(tmp_path, data)
 
 
@@ -89,8 +100,10 @@ def test_review_reports_the_month_over_month_change_and_the_anomaly_day(tmp_path
     assert idle.details["resources"][0]["cost"] == pytest.approx(150.0)
     assert by_check["cost.recommendations"].value == pytest.approx(150.0)
     gates = [r for r in outcome.results if r.check == "cost.export_gate"]
-    assert [(r.target, r.status) for r in gates] == [("focus-2025-08.csv.gz", Status.OK),
-                                                     ("focus-2025-09.parquet", Status.OK)]
+    assert [(r.target, r.status) for r in gates] == [
+        ("focus-2025-08.csv.gz", Status.OK),
+        ("focus-2025-09.parquet", Status.OK),
+    ]
     assert state.is_completed()  # warnings only
 
     html = outcome.report_path.read_text()
@@ -122,8 +135,9 @@ def test_only_export_missing_a_column_gives_insufficient_data_and_fails(tmp_path
 def test_a_spike_does_not_raise_its_own_baseline() -> None:
     days = pd.date_range("2025-09-01", periods=12, freq="D", tz="UTC")
     costs = [10, 10, 10, 10, 50, 52, 10, 10, 10, 10, 10, 31]
-    frame = pd.DataFrame({"BilledCost": costs, "ChargePeriodStart": days,
-                          "BillingPeriodStart": pd.Timestamp("2025-09-01", tz="UTC")})
+    frame = pd.DataFrame(
+        {"BilledCost": costs, "ChargePeriodStart": days, "BillingPeriodStart": pd.Timestamp("2025-09-01", tz="UTC")}
+    )
     frame = analysis.with_dimensions(frame, "environment", "application")
     found, daily, _ = analysis.anomalies(frame, "2025-09", window_days=7, factor=2.0, min_daily_cost=1.0)
     # The 6th (52) is judged against the median of 10,10,10,10,50 = 10; the 12th (31) against 10.
@@ -148,10 +162,13 @@ def test_a_month_in_two_exports_counts_once_from_the_newest_file(tmp_path: Path,
     loaded = load_focus_exports.fn(parse_config({"costs": {"exports": ["exports/*"]}}, base_dir=tmp_path).costs)
     [overlap] = [r for r in loaded.results if r.check == "cost.export_overlap"]
     assert overlap.status is Status.WARN and "nothing is counted twice" in overlap.message
-    assert overlap.details["overlaps"] == [f"{provider} (no account) 2025-09: kept {newest}, left out {older.name}"
-                                           for provider in ("AWS", "Microsoft")]
+    assert overlap.details["overlaps"] == [
+        f"{provider} (no account) 2025-09: kept {newest}, left out {older.name}" for provider in ("AWS", "Microsoft")
+    ]
     september = loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 9]
     assert set(september["source_file"]) == {newest}  # one file speaks for the month
     expected = read_export(tmp_path / "exports" / newest)["BilledCost"].sum()
     assert september["BilledCost"].sum() == pytest.approx(expected)  # not doubled
-    assert set(loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 8]["source_file"]) == {"focus-2025-08.csv.gz"}
+    assert set(loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 8]["source_file"]) == {
+        "focus-2025-08.csv.gz"
+    }

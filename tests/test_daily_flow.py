@@ -10,9 +10,9 @@ import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, LogFilter, LogFilterFlowRunId
 
+from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.daily import daily_checklist
-from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore
 from tests.helpers import write_config
@@ -21,9 +21,14 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def config_for(tmp_path: Path, platforms: list[dict], **extra: object) -> Path:
-    data = {"estate": "test estate", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-            "reports": {"directory": str(tmp_path / "reports")},
-            "http": {"timeout_s": 2, "retries": 1, "backoff_s": 0.01}, "platforms": platforms, **extra}
+    data = {
+        "estate": "test estate",
+        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "reports": {"directory": str(tmp_path / "reports")},
+        "http": {"timeout_s": 2, "retries": 1, "backoff_s": 0.01},
+        "platforms": platforms,
+        **extra,
+    }
     return write_config(tmp_path, data)
 
 
@@ -37,7 +42,8 @@ def run(config_path: Path):  # type: ignore[no-untyped-def]
 async def _artifacts_and_logs(flow_run_id: str) -> tuple[list, list]:
     async with get_client() as client:
         artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id])))
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
         logs = await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id])))
     return artifacts, logs
 
@@ -54,8 +60,9 @@ def read_back(flow_run_id: str) -> tuple[list, list]:
 
 def test_all_healthy_completes_and_writes_everything(tmp_path: Path) -> None:
     with LoopbackServer({"/h": lambda r: Reply.json({"ok": True})}) as server:
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")},
-                                     {"name": "railway", "url": server.url("/h")}])
+        path = config_for(
+            tmp_path, [{"name": "fly", "url": server.url("/h")}, {"name": "railway", "url": server.url("/h")}]
+        )
         state, outcome = run(path)
     assert state.is_completed()
     assert outcome.verdict is Verdict.GREEN and not outcome.notes
@@ -87,15 +94,19 @@ def test_second_run_report_has_a_latency_trend_chart_from_history(tmp_path: Path
 
 def test_a_failing_platform_fails_the_run_after_report_and_store(tmp_path: Path) -> None:
     with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "down")}) as server:
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
-                                     {"name": "render", "url": server.url("/bad")}])
+        path = config_for(
+            tmp_path, [{"name": "fly", "url": server.url("/ok")}, {"name": "render", "url": server.url("/bad")}]
+        )
         state, outcome = run(path)
     assert state.is_failed()
     assert "1 check(s) failed or errored" in state.message
     assert outcome.report_path.exists()
     assert "RED: Action required" in outcome.report_path.read_text()
     stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
-    assert {r.target: r.status for r in stored.results if r.check == "platform.health"} == {"fly": Status.OK, "render": Status.FAIL}
+    assert {r.target: r.status for r in stored.results if r.check == "platform.health"} == {
+        "fly": Status.OK,
+        "render": Status.FAIL,
+    }
 
 
 def test_an_estate_maintenance_window_keeps_the_failure_in_the_report_but_raises_no_alert(tmp_path: Path) -> None:
@@ -109,11 +120,15 @@ def test_an_estate_maintenance_window_keeps_the_failure_in_the_report_but_raises
     hooks = WebhookReceiver().start()
     try:
         with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "restarting")}) as server:
-            path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
-                                         {"name": "render", "url": server.url("/bad")}],
-                              maintenance={"windows": [{"name": "db upgrade", "start": began, "duration": "2h"}]},
-                              notifications={"group_window_s": 0,
-                                             "channels": [{"name": "hook", "type": "webhook", "url": hooks.url("/h")}]})
+            path = config_for(
+                tmp_path,
+                [{"name": "fly", "url": server.url("/ok")}, {"name": "render", "url": server.url("/bad")}],
+                maintenance={"windows": [{"name": "db upgrade", "start": began, "duration": "2h"}]},
+                notifications={
+                    "group_window_s": 0,
+                    "channels": [{"name": "hook", "type": "webhook", "url": hooks.url("/h")}],
+                },
+            )
             state, outcome = run(path)
     finally:
         hooks.stop()
@@ -132,18 +147,36 @@ def test_the_report_digest_reaches_chat_with_a_link_and_email_with_the_whole_rep
 
     hooks = WebhookReceiver().start()
     smtp, controller = start_smtp(tmp_path, "opsbook", "smtp-pw-3")
-    channels = [{"name": "slack", "type": "slack", "url": hooks.url("/slack")},
-                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.ca_file),
-                 "username": "opsbook", "password": "smtp-pw-3", "sender": "opsbook@example.test",
-                 "to": ["manager@example.test"]},
-                {"name": "broken", "type": "slack", "url": hooks.url("/down")}]
+    channels = [
+        {"name": "slack", "type": "slack", "url": hooks.url("/slack")},
+        {
+            "name": "mail",
+            "type": "email",
+            "host": "127.0.0.1",
+            "port": smtp.port,
+            "ca_file": str(smtp.ca_file),
+            "username": "opsbook",
+            "password": "smtp-pw-3",
+            "sender": "opsbook@example.test",
+            "to": ["manager@example.test"],
+        },
+        {"name": "broken", "type": "slack", "url": hooks.url("/down")},
+    ]
     try:
-        with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "pool exhausted")}) as server:
-            path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")},
-                                         {"name": "render", "url": server.url("/bad")}],
-                              reports={"directory": str(tmp_path / "reports"), "base_url": "https://ops.example.test/r"},
-                              notifications={"retries": 0, "channels": channels, "default_channels": [],  # no alerts
-                                             "reports": ["slack", "mail", "broken"]})
+        with LoopbackServer(
+            {"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "pool exhausted")}
+        ) as server:
+            path = config_for(
+                tmp_path,
+                [{"name": "fly", "url": server.url("/ok")}, {"name": "render", "url": server.url("/bad")}],
+                reports={"directory": str(tmp_path / "reports"), "base_url": "https://ops.example.test/r"},
+                notifications={
+                    "retries": 0,
+                    "channels": channels,
+                    "default_channels": [],  # no alerts
+                    "reports": ["slack", "mail", "broken"],
+                },
+            )
             state, outcome = run(path)
     finally:
         controller.stop()
@@ -164,9 +197,15 @@ def test_a_green_run_sends_no_digest_when_asked_only_for_red(tmp_path: Path) -> 
     from tests.receivers import WebhookReceiver
 
     with WebhookReceiver() as hooks, LoopbackServer({"/ok": lambda r: Reply(200, "ok")}) as server:
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/ok")}], notifications={
-            "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}],
-            "reports": ["slack"], "reports_when": "red"})
+        path = config_for(
+            tmp_path,
+            [{"name": "fly", "url": server.url("/ok")}],
+            notifications={
+                "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}],
+                "reports": ["slack"],
+                "reports_when": "red",
+            },
+        )
         state, outcome = run(path)
         assert state.is_completed() and outcome.notes == []
         assert hooks.on("/slack") == []
@@ -187,8 +226,16 @@ def test_secret_from_env_reaches_no_report_artifact_log_or_row(tmp_path: Path, m
     monkeypatch.setenv("OPSBOOK_TEST_TOKEN", canary)
     with LoopbackServer({"/h": lambda r: Reply(401, f"bad token {r.headers.get('Authorization')}")}) as server:
         # The secret travels in a header and in the URL; the target even echoes it back.
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h") + "?key=${OPSBOOK_TEST_TOKEN}",
-                                      "headers": {"Authorization": "Bearer ${OPSBOOK_TEST_TOKEN}"}}])
+        path = config_for(
+            tmp_path,
+            [
+                {
+                    "name": "fly",
+                    "url": server.url("/h") + "?key=${OPSBOOK_TEST_TOKEN}",
+                    "headers": {"Authorization": "Bearer ${OPSBOOK_TEST_TOKEN}"},
+                }
+            ],
+        )
         state, outcome = run(path)
     assert state.is_failed()
     assert canary not in outcome.report_path.read_text()
@@ -196,8 +243,11 @@ def test_secret_from_env_reaches_no_report_artifact_log_or_row(tmp_path: Path, m
     assert artifacts and logs
     assert all(canary not in str(a.data) for a in artifacts)
     assert all(canary not in log.message for log in logs)
-    db = (tmp_path / "history.db").read_bytes() + (tmp_path / "history.db-wal").read_bytes() \
-        if (tmp_path / "history.db-wal").exists() else (tmp_path / "history.db").read_bytes()
+    db = (
+        (tmp_path / "history.db").read_bytes() + (tmp_path / "history.db-wal").read_bytes()
+        if (tmp_path / "history.db-wal").exists()
+        else (tmp_path / "history.db").read_bytes()
+    )
     assert canary.encode() not in db
 
 
@@ -227,8 +277,11 @@ def test_report_path_blocked_by_a_file_is_recorded_and_results_are_still_stored(
 
 def test_unreachable_history_store_still_reports_with_a_clear_error(tmp_path: Path) -> None:
     with LoopbackServer({"/h": lambda r: Reply(200, "ok")}) as server:
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}],
-                          history={"url": "postgresql+psycopg://opsbook:pw-xyz-123@127.0.0.1:1/opsbook"})
+        path = config_for(
+            tmp_path,
+            [{"name": "fly", "url": server.url("/h")}],
+            history={"url": "postgresql+psycopg://opsbook:pw-xyz-123@127.0.0.1:1/opsbook"},
+        )
         state, outcome = run(path)
     assert state.is_failed()
     assert any(note.startswith("history store not written") for note in outcome.notes)

@@ -44,10 +44,13 @@ def monitor_password(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_clean_database_is_ok_on_every_check_for_a_pg_monitor_role(cluster: Cluster, tmp_path: Path) -> None:
     with cluster.database() as name:
-        cluster.sql(name, "CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE, plan int)",
-                    "CREATE INDEX accounts_plan_idx ON accounts (plan)",
-                    "INSERT INTO accounts (email, plan) SELECT 'u' || g || '@example.org', g % 5 "
-                    "FROM generate_series(1, 500) g")
+        cluster.sql(
+            name,
+            "CREATE TABLE accounts (id bigserial PRIMARY KEY, email text UNIQUE, plan int)",
+            "CREATE INDEX accounts_plan_idx ON accounts (plan)",
+            "INSERT INTO accounts (email, plan) SELECT 'u' || g || '@example.org', g % 5 "
+            "FROM generate_series(1, 500) g",
+        )
         cluster.sql(name, "VACUUM ANALYZE accounts")  # a second session: the inserts' counts are flushed by now
         cluster.sql(name, "SELECT * FROM accounts WHERE id = 7", "SELECT * FROM accounts WHERE plan = 3")
         results = run_health(tmp_path, url=monitor_url(cluster, name))
@@ -62,7 +65,8 @@ def test_a_clean_database_is_ok_on_every_check_for_a_pg_monitor_role(cluster: Cl
 
 
 def test_slow_queries_fall_back_to_pg_stat_activity_without_the_extension_and_say_so(
-        cluster: Cluster, tmp_path: Path) -> None:
+    cluster: Cluster, tmp_path: Path
+) -> None:
     with cluster.database(extension=False) as name:
         results = run_health(tmp_path, url=monitor_url(cluster, name))
     slow = results["database.slow_queries"]
@@ -76,7 +80,8 @@ def assert_no_password(results: dict[str, CheckResult], password: str) -> None:
 
 
 def test_wrong_password_is_an_error_with_the_reason_and_no_password(
-        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     wrong = "wrong-pw-0f9b3c7e21"
     monkeypatch.setenv(PASSWORD_ENV, wrong)
     results = run_health(tmp_path, url=monitor_url(cluster, "postgres"))
@@ -119,10 +124,20 @@ def test_no_databases_configured_is_skipped(tmp_path: Path) -> None:
 
 def test_config_names_the_key_of_a_bad_database_entry(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as raised:
-        parse_config({"databases": [{"name": "app", "url": "mysql://x@h/db"},
-                                    {"name": "app", "url": "postgresql://x@h/db", "statement_timeout_ms": 1,
-                                     "thresholds": {"cache_hit_pct": {"warn": 90, "fail": 99}}}]},
-                     base_dir=tmp_path)
+        parse_config(
+            {
+                "databases": [
+                    {"name": "app", "url": "mysql://x@h/db"},
+                    {
+                        "name": "app",
+                        "url": "postgresql://x@h/db",
+                        "statement_timeout_ms": 1,
+                        "thresholds": {"cache_hit_pct": {"warn": 90, "fail": 99}},
+                    },
+                ]
+            },
+            base_dir=tmp_path,
+        )
     problems = "\n".join(raised.value.problems)
     assert "databases[0].url: must be a postgresql+psycopg:// URL" in problems
     assert "databases[1].statement_timeout_ms:" in problems
@@ -140,7 +155,8 @@ def test_health_connections_are_read_only_and_every_statement_is_bounded(cluster
 
 
 def test_a_query_that_times_out_is_an_error_for_its_check_only(
-        cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import opsbook.tasks.database.health as health
 
     def stuck(probe: Probe) -> CheckResult:

@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from opsbook.cli import app
+from opsbook.config.databases import Database
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.daily import daily_checklist
 from opsbook.flows.database_maintenance import MaintenanceParameters, database_maintenance
-from opsbook.cli import app
-from opsbook.config.databases import Database
 from opsbook.results import Status
 from opsbook.store import HistoryStore
 from opsbook.tasks.database.maintenance import Timeouts, analyze_stale_tables, reindex_indexes
@@ -45,9 +45,10 @@ def catalog(cluster: Cluster, name: str) -> list[tuple[Any, ...]]:
 
 def sleeps_recorded(cluster: Cluster, name: str) -> int:
     with cluster.connect(name) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%%pg_sleep%%' "
-                            "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
-                            ).fetchone()[0]
+        return conn.execute(
+            "SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%%pg_sleep%%' "
+            "AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        ).fetchone()[0]
 
 
 @pytest.fixture
@@ -60,8 +61,11 @@ def cluster(monkeypatch: pytest.MonkeyPatch) -> Cluster:
 def neglected(cluster: Cluster) -> Iterator[str]:
     """A database a week of neglect left behind: an invalid index, stale statistics, query stats."""
     with cluster.database() as name:
-        cluster.sql(name, "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL)",
-                    "INSERT INTO events (kind) SELECT g % 10 FROM generate_series(1, 2000) g")
+        cluster.sql(
+            name,
+            "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL)",
+            "INSERT INTO events (kind) SELECT g % 10 FROM generate_series(1, 2000) g",
+        )
         with cluster.connect(name) as conn, pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("CREATE UNIQUE INDEX CONCURRENTLY events_kind_key ON events (kind)")
         # The duplicates are cleaned up since, so a rebuild can now succeed.
@@ -70,11 +74,21 @@ def neglected(cluster: Cluster) -> Iterator[str]:
 
 
 def config_file(tmp_path: Path, cluster: Cluster, name: str) -> Path:
-    return write_config(tmp_path, {
-        "estate": "test estate", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-        "reports": {"directory": str(tmp_path / "reports")},
-        "databases": [{"name": "app", "url": cluster.url(name, MONITOR_ROLE, "${%s}" % PASSWORD_ENV),
-                       "maintenance_url": cluster.url(name)}]})
+    return write_config(
+        tmp_path,
+        {
+            "estate": "test estate",
+            "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "databases": [
+                {
+                    "name": "app",
+                    "url": cluster.url(name, MONITOR_ROLE, "${%s}" % PASSWORD_ENV),
+                    "maintenance_url": cluster.url(name),
+                }
+            ],
+        },
+    )
 
 
 def maintain(path: Path, apply: bool):  # type: ignore[no-untyped-def]
@@ -93,8 +107,10 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(cluster: Cluster, neg
 
     assert state.is_completed()  # warnings only: the invalid index is still there
     assert results["database.maintenance.reindex"].status is Status.WARN
-    assert "dry run: would REINDEX CONCURRENTLY 1 index(es): events_kind_key (invalid)" in \
-        results["database.maintenance.reindex"].message
+    assert (
+        "dry run: would REINDEX CONCURRENTLY 1 index(es): events_kind_key (invalid)"
+        in results["database.maintenance.reindex"].message
+    )
     assert "dry run: would ANALYZE 1 table(s): public.events" in results["database.maintenance.analyze"].message
     html = outcome.report_path.read_text()
     assert "Weekly database maintenance (dry run)" in html
@@ -105,12 +121,14 @@ def test_dry_run_changes_nothing_and_says_what_it_would_do(cluster: Cluster, neg
     assert MONITOR_PASSWORD not in html
 
     snapshot = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").samples(
-        "database.query.total_ms", source="pg_stat_statements")
+        "database.query.total_ms", source="pg_stat_statements"
+    )
     assert snapshot and {s.labels["target"] for s in snapshot} == {"app"}
 
 
 def test_apply_rebuilds_the_invalid_index_analyzes_and_resets_query_stats(
-        cluster: Cluster, neglected: str, tmp_path: Path) -> None:
+    cluster: Cluster, neglected: str, tmp_path: Path
+) -> None:
     state, outcome, results = maintain(config_file(tmp_path, cluster, neglected), apply=True)
     assert results["database.maintenance.reindex"].status is Status.OK, results["database.maintenance.reindex"]
     after = {row[0]: row for row in catalog(cluster, neglected)}
@@ -121,17 +139,21 @@ def test_apply_rebuilds_the_invalid_index_analyzes_and_resets_query_stats(
     assert "Weekly database maintenance (dry run)" not in outcome.report_path.read_text()
 
 
-def test_cli_runs_the_maintenance_and_exits_1_on_an_unknown_database(cluster: Cluster, neglected: str,
-                                                                     tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["run", "database-maintenance", "-c", str(config_file(tmp_path, cluster, neglected)),
-                                      "--database", "nope"])
+def test_cli_runs_the_maintenance_and_exits_1_on_an_unknown_database(
+    cluster: Cluster, neglected: str, tmp_path: Path
+) -> None:
+    result = CliRunner().invoke(
+        app, ["run", "database-maintenance", "-c", str(config_file(tmp_path, cluster, neglected)), "--database", "nope"]
+    )
     assert result.exit_code == 1, result.output
     assert "no database named 'nope'" in result.output
     help_text = CliRunner().invoke(app, ["run", "database-maintenance", "--help"]).output
     assert "--apply" in help_text and "dry run" in help_text
 
 
-def test_daily_checklist_tracks_size_growth_and_the_weekly_report_sums_up_the_week(cluster: Cluster, tmp_path: Path) -> None:
+def test_daily_checklist_tracks_size_growth_and_the_weekly_report_sums_up_the_week(
+    cluster: Cluster, tmp_path: Path
+) -> None:
     with cluster.database() as name:
         cluster.sql(name, "CREATE TABLE t (id int PRIMARY KEY)")
         path = config_file(tmp_path, cluster, name)
@@ -152,8 +174,11 @@ def test_daily_checklist_tracks_size_growth_and_the_weekly_report_sums_up_the_we
 
 def test_a_rebuild_that_fails_says_why_and_leaves_no_half_built_copy(cluster: Cluster) -> None:
     with cluster.database(extension=False) as name:
-        cluster.sql(name, "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL)",
-                    "INSERT INTO events (kind) SELECT g % 10 FROM generate_series(1, 100) g")
+        cluster.sql(
+            name,
+            "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL)",
+            "INSERT INTO events (kind) SELECT g % 10 FROM generate_series(1, 100) g",
+        )
         with cluster.connect(name) as conn, pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute("CREATE UNIQUE INDEX CONCURRENTLY events_kind_key ON events (kind)")
         database = Database(name="app", url=cluster.url(name))
@@ -177,10 +202,13 @@ def test_analyze_skips_tables_the_role_does_not_own_and_says_so(cluster: Cluster
 
 def test_a_bloated_index_is_rebuilt_only_with_apply_and_shrinks(cluster: Cluster) -> None:
     with cluster.database(extension=False) as name:
-        cluster.sql(name, "CREATE EXTENSION pgstattuple",
-                    "CREATE TABLE readings (id int PRIMARY KEY)",
-                    "INSERT INTO readings SELECT generate_series(1, 50000)",
-                    "DELETE FROM readings WHERE id % 10 <> 0")
+        cluster.sql(
+            name,
+            "CREATE EXTENSION pgstattuple",
+            "CREATE TABLE readings (id int PRIMARY KEY)",
+            "INSERT INTO readings SELECT generate_series(1, 50000)",
+            "DELETE FROM readings WHERE id % 10 <> 0",
+        )
         cluster.sql(name, "VACUUM readings")  # leaves the index's leaf pages 10 % full
         database = Database(name="app", url=cluster.url(name), thresholds={"bloated_index_min_bytes": 0})
         planned = reindex_indexes(database, apply=False, timeouts=Timeouts())

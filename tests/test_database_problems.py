@@ -43,18 +43,21 @@ def _create_invalid_index(cluster: Cluster, name: str) -> None:
 def found(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CheckResult]]:
     cluster = throwaway_cluster()
     with cluster.database() as name:
-        cluster.sql(name,
-                    "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL, note text)",
-                    "INSERT INTO events (kind, note) SELECT g % 10, 'note ' || g FROM generate_series(1, 2000) g",
-                    "CREATE INDEX events_note_idx ON events (note)",  # never used
-                    "CREATE INDEX events_kind_idx ON events (kind)",  # covered by the next one
-                    "CREATE INDEX events_kind_note_idx ON events (kind, note)",
-                    "CREATE TABLE big (id int, payload text)",  # no index at all
-                    "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(1, 5000) g",
-                    "CREATE TABLE locked (id int)")
+        cluster.sql(
+            name,
+            "CREATE TABLE events (id serial PRIMARY KEY, kind int NOT NULL, note text)",
+            "INSERT INTO events (kind, note) SELECT g % 10, 'note ' || g FROM generate_series(1, 2000) g",
+            "CREATE INDEX events_note_idx ON events (note)",  # never used
+            "CREATE INDEX events_kind_idx ON events (kind)",  # covered by the next one
+            "CREATE INDEX events_kind_note_idx ON events (kind, note)",
+            "CREATE TABLE big (id int, payload text)",  # no index at all
+            "INSERT INTO big SELECT g, repeat('x', 50) FROM generate_series(1, 5000) g",
+            "CREATE TABLE locked (id int)",
+        )
         _create_invalid_index(cluster, name)
-        cluster.sql(name, *["SELECT count(*) FROM big WHERE id = 42"] * 5,
-                    "SELECT pg_sleep(0.25)", "SELECT pg_sleep(0.25)")
+        cluster.sql(
+            name, *["SELECT count(*) FROM big WHERE id = 42"] * 5, "SELECT pg_sleep(0.25)", "SELECT pg_sleep(0.25)"
+        )
         cluster.sql("postgres", f"SELECT pg_create_physical_replication_slot('{SLOT}', true)")
 
         idle = cluster.connect(name, autocommit=False)
@@ -73,8 +76,12 @@ def found(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, CheckR
         waiter.start()
         time.sleep(0.5)  # past the 0.2 s idle, blocked and long-running levels
         try:
-            config = estate(tmp_path_factory.mktemp("problems"), databases=[{
-                "name": "app", "url": cluster.url(name, MONITOR_ROLE, MONITOR_PASSWORD), "thresholds": THRESHOLDS}])
+            config = estate(
+                tmp_path_factory.mktemp("problems"),
+                databases=[
+                    {"name": "app", "url": cluster.url(name, MONITOR_ROLE, MONITOR_PASSWORD), "thresholds": THRESHOLDS}
+                ],
+            )
             yield {r.check: r for r in check_database_health.fn(config)}
         finally:
             idle.rollback()
@@ -107,7 +114,8 @@ def test_a_duplicate_index_is_found_with_the_index_covering_it(found: dict[str, 
     duplicate = found["database.duplicate_indexes"]
     assert duplicate.status is Status.WARN
     assert [(row["index"], row["covered_by"]) for row in duplicate.details["rows"]] == [
-        ("events_kind_idx", "events_kind_note_idx")]
+        ("events_kind_idx", "events_kind_note_idx")
+    ]
 
 
 def test_an_invalid_index_left_by_a_failed_concurrent_build_is_found(found: dict[str, CheckResult]) -> None:

@@ -13,15 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 import yaml
-
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
-from opsbook.deployments.local_server import local_prefect_server
 from opsbook.config import HttpSettings
+from opsbook.demo.server import LoopbackServer, Reply
+from opsbook.deployments.local_server import local_prefect_server
+from opsbook.reports.browser import chromium_path, visit
 from opsbook.results import Status
 from opsbook.tasks.monitoring import check_prefect_server, check_schedules
-from opsbook.demo.server import LoopbackServer, Reply
-from opsbook.reports.browser import chromium_path, visit
 from tests.helpers import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,20 +45,30 @@ def test_every_flow_is_deployed_so_the_ui_can_run_it() -> None:
     import ast
 
     declared = {d["entrypoint"] for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
-    flows = {f"opsbook.flows.{path.stem}:{node.name}" for path in sorted((ROOT / "flows").glob("*.py"))
-             for node in ast.parse(path.read_text()).body
-             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-             and any("flow" in ast.unparse(d).split("(")[0] for d in node.decorator_list)}
+    flows = {
+        f"opsbook.flows.{path.stem}:{node.name}"
+        for path in sorted((ROOT / "flows").glob("*.py"))
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+        and any("flow" in ast.unparse(d).split("(")[0] for d in node.decorator_list)
+    }
     assert flows and flows <= declared, sorted(flows - declared)
 
 
 def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> None:
-    with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as target, \
-            local_prefect_server(tmp_path / "prefect") as prefect:
-        config = write_config(tmp_path, {
-            "estate": "e2e", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-            "reports": {"directory": str(tmp_path / "reports")},
-            "platforms": [{"name": "fly", "url": target.url("/health")}]})
+    with (
+        LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as target,
+        local_prefect_server(tmp_path / "prefect") as prefect,
+    ):
+        config = write_config(
+            tmp_path,
+            {
+                "estate": "e2e",
+                "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+                "reports": {"directory": str(tmp_path / "reports")},
+                "platforms": [{"name": "fly", "url": target.url("/health")}],
+            },
+        )
         env = {"OPSBOOK_DIR": str(ROOT), "OPSBOOK_CONFIG": str(config)}
 
         created = prefect.cli("work-pool", "create", "opsbook", "--type", "process")
@@ -85,16 +94,24 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
         with temporary_settings({PREFECT_API_URL: prefect.api_url}):
             assert all(r.status is Status.OK for r in asyncio.run(check_schedules(slugs, HttpSettings())))
             [schedule] = daily["schedules"]
-            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": False}).raise_for_status()
+            api.patch(
+                f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": False}
+            ).raise_for_status()
             paused = {r.target: r for r in asyncio.run(check_schedules(slugs, HttpSettings()))}
             assert paused["daily"].status is Status.FAIL and "daily-0800-utc" in paused["daily"].message
-            api.patch(f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": True}).raise_for_status()
+            api.patch(
+                f"/deployments/{daily['id']}/schedules/{schedule['id']}", json={"active": True}
+            ).raise_for_status()
             assert asyncio.run(check_prefect_server(HttpSettings())).status is Status.OK
 
         run = api.post(f"/deployments/{daily['id']}/create_flow_run", json={"name": "e2e-daily"}).json()
-        worker = subprocess.Popen([sys.executable, "-m", "prefect", "worker", "start", "--pool", "opsbook",
-                                   "--type", "process"], env={**prefect.env, **env}, cwd=tmp_path,
-                                  stdout=(tmp_path / "worker.log").open("w"), stderr=subprocess.STDOUT)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "opsbook", "--type", "process"],
+            env={**prefect.env, **env},
+            cwd=tmp_path,
+            stdout=(tmp_path / "worker.log").open("w"),
+            stderr=subprocess.STDOUT,
+        )
         try:
             deadline = time.monotonic() + 300
             state = None
@@ -117,8 +134,14 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
             pytest.skip("Debian's chromium is not installed: no UI screenshot (.ci/run installs it)")
         shots = Path(os.environ.get("OPSBOOK_TEST_SCREENSHOTS") or tmp_path / "screenshots")
         png = shots / "prefect-ui-flow-run.png"
-        seen = visit(f"{prefect.ui_url}/runs/flow-run/{run['id']}", png, allow_prefixes=(prefect.ui_url,),
-                     selectors=("body",), wait_for="text=e2e-daily", timeout_ms=60_000)
+        seen = visit(
+            f"{prefect.ui_url}/runs/flow-run/{run['id']}",
+            png,
+            allow_prefixes=(prefect.ui_url,),
+            selectors=("body",),
+            wait_for="text=e2e-daily",
+            timeout_ms=60_000,
+        )
         assert "e2e-daily" in seen.texts["body"]
         assert png.stat().st_size > 20_000
 

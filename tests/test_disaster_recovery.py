@@ -55,24 +55,39 @@ def dr_config(tmp_path: Path, source: str, admin_url: str, dr_name: str, marker:
     repo = repository(tmp_path / "backups")
     create_backup(source, repo)
     server = admin_url.rsplit("/", 1)[0]
-    return write_config(tmp_path, {
-        "estate": "dr test", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-        "reports": {"directory": str(tmp_path / "reports")},
-        "backups": {
-            "repositories": [{"name": "main", "path": str(repo.path), "expected_tables": ["users", "events"],
-                              "rpo_column": "public.events.created_at"}],
-            "restore_server": {"url": admin_url},
-            "disaster_recovery": {
-                "targets": [{"name": "dr", "url": f"{server}/{dr_name}", "repository": "main"}],
-                "switch_over": [{"name": "dns-to-dr", "command": [sys.executable, "-c",
-                                                                 f"open({str(marker)!r}, 'w').write('switched')"]}],
+    return write_config(
+        tmp_path,
+        {
+            "estate": "dr test",
+            "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "backups": {
+                "repositories": [
+                    {
+                        "name": "main",
+                        "path": str(repo.path),
+                        "expected_tables": ["users", "events"],
+                        "rpo_column": "public.events.created_at",
+                    }
+                ],
+                "restore_server": {"url": admin_url},
+                "disaster_recovery": {
+                    "targets": [{"name": "dr", "url": f"{server}/{dr_name}", "repository": "main"}],
+                    "switch_over": [
+                        {
+                            "name": "dns-to-dr",
+                            "command": [sys.executable, "-c", f"open({str(marker)!r}, 'w').write('switched')"],
+                        }
+                    ],
+                },
             },
         },
-    })
+    )
 
 
 def test_a_drill_restores_into_a_scratch_copy_and_never_runs_actions(
-        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str
+) -> None:
     marker = tmp_path / "switched"
     config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
     before = scratch_databases(postgres_admin_url)
@@ -91,7 +106,7 @@ def test_a_drill_restores_into_a_scratch_copy_and_never_runs_actions(
     assert scratch_databases(postgres_admin_url) <= before  # nothing new left behind (others may run at once)
     assert results["dr.rto"].value is not None and results["dr.rpo"].status is Status.OK
     assert {r.target for r in outcome.results if r.check == "dr.communicate"} >= {"notify: notify the DR team"}
-    record, = verifications(f"sqlite:///{tmp_path / 'history.db'}", kind="dr-drill")
+    (record,) = verifications(f"sqlite:///{tmp_path / 'history.db'}", kind="dr-drill")
     assert record.status == "ok" and record.rpo_seconds is not None and record.restore_seconds is not None
     assert outcome.report_path is not None and "Disaster recovery drill" in outcome.report_path.read_text()
 
@@ -110,7 +125,8 @@ async def _approve_when_paused(flow_run_name: str, approve: bool) -> None:
 
 @pytest.mark.parametrize("approve", [True, False])
 def test_an_activation_restores_into_the_target_and_runs_actions_only_when_approved(
-        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str, approve: bool) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str, approve: bool
+) -> None:
     marker = tmp_path / "switched"
     config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
     name = f"dr-{uuid.uuid4().hex[:8]}"
@@ -138,11 +154,13 @@ def test_an_activation_restores_into_the_target_and_runs_actions_only_when_appro
 
 
 def test_an_activation_nobody_approves_restores_but_runs_no_action(
-        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str
+) -> None:
     marker = tmp_path / "switched"
     config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
-    params = DisasterRecoveryParams(config_path=str(config), target="dr", drill=False, scenario="database-loss",
-                                    approval_timeout_s=10)
+    params = DisasterRecoveryParams(
+        config_path=str(config), target="dr", drill=False, scenario="database-loss", approval_timeout_s=10
+    )
     state = disaster_recovery(params, return_state=True)  # nobody answers the pause
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome
@@ -155,7 +173,8 @@ def test_an_activation_nobody_approves_restores_but_runs_no_action(
 
 
 def test_an_activation_refuses_to_overwrite_a_target_that_holds_tables(
-        tmp_path: Path, source: str, postgres_admin_url: str) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str
+) -> None:
     name = source.rsplit("/", 1)[1]  # point the "DR target" at the filled source: it must stay untouched
     marker = tmp_path / "switched"
     config = dr_config(tmp_path, source, postgres_admin_url, name, marker)
@@ -180,10 +199,16 @@ def test_webhook_actions_post_once_and_a_5xx_is_not_retried(tmp_path: Path) -> N
 
     config = estate(tmp_path)
     with LoopbackServer({"/ok": record, "/busy": record}) as server:
-        ok = asyncio.run(run_switch_over.fn(config, SwitchOverAction(name="lb", webhook=server.url("/ok")),
-                                            {"action": "lb"}, "ops-lead"))
-        busy = asyncio.run(run_switch_over.fn(config, SwitchOverAction(name="lb", webhook=server.url("/busy")),
-                                              {"action": "lb"}, "ops-lead"))
+        ok = asyncio.run(
+            run_switch_over.fn(
+                config, SwitchOverAction(name="lb", webhook=server.url("/ok")), {"action": "lb"}, "ops-lead"
+            )
+        )
+        busy = asyncio.run(
+            run_switch_over.fn(
+                config, SwitchOverAction(name="lb", webhook=server.url("/busy")), {"action": "lb"}, "ops-lead"
+            )
+        )
         assert server.hits["/busy"] == 1  # a switch-over is not idempotent: never retried
     assert ok.status is Status.OK and "HTTP 200" in ok.message
     assert busy.status is Status.FAIL and "503" in busy.message
@@ -199,16 +224,26 @@ def test_dr_communication_is_sent_to_the_channels_and_a_failing_one_is_named(tmp
     from opsbook.tasks.disaster_recovery import communicate_dr
 
     received: list[dict] = []
-    with LoopbackServer({"/ok": lambda r: received.append(_json.loads(r.body)) or Reply(200),
-                         "/down": lambda r: Reply(503)}) as hooks:
-        config = parse_config({
-            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
-            "http": {"retries": 0},
-            "notifications": {"retries": 0, "channels": [
-                {"name": "team", "type": "webhook", "url": hooks.url("/ok")},
-                {"name": "pager", "type": "webhook", "url": hooks.url("/down")}]}}, base_dir=tmp_path)
-        results = asyncio.run(communicate_dr.fn(config, ["notify the DR team"], "notify", "region outage",
-                                                True, "dr", 60))
+    with LoopbackServer(
+        {"/ok": lambda r: received.append(_json.loads(r.body)) or Reply(200), "/down": lambda r: Reply(503)}
+    ) as hooks:
+        config = parse_config(
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "http": {"retries": 0},
+                "notifications": {
+                    "retries": 0,
+                    "channels": [
+                        {"name": "team", "type": "webhook", "url": hooks.url("/ok")},
+                        {"name": "pager", "type": "webhook", "url": hooks.url("/down")},
+                    ],
+                },
+            },
+            base_dir=tmp_path,
+        )
+        results = asyncio.run(
+            communicate_dr.fn(config, ["notify the DR team"], "notify", "region outage", True, "dr", 60)
+        )
     [result] = results
     assert [(m["step"], m["drill"], m["scenario"]) for m in received] == [("notify the DR team", True, "region outage")]
     assert result.status is Status.FAIL and "pager" in result.message and "team" not in result.message

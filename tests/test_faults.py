@@ -26,16 +26,32 @@ def _writer(url: str, flow: str, runs: int) -> None:
     """One process writing runs and samples as fast as it can (a checklist and an ad-hoc flow)."""
     store = HistoryStore(url)
     for n in range(runs):
-        results = [CheckResult(check="platform.health", target=f"t{i}", component="platforms", status=Status.OK,
-                               value=float(i), started_at=T0 + timedelta(minutes=n)) for i in range(20)]
-        store.record_run(run_id=f"{flow}-{n}", flow=flow, estate="e", started_at=T0 + timedelta(minutes=n),
-                         finished_at=None, results=results)
+        results = [
+            CheckResult(
+                check="platform.health",
+                target=f"t{i}",
+                component="platforms",
+                status=Status.OK,
+                value=float(i),
+                started_at=T0 + timedelta(minutes=n),
+            )
+            for i in range(20)
+        ]
+        store.record_run(
+            run_id=f"{flow}-{n}",
+            flow=flow,
+            estate="e",
+            started_at=T0 + timedelta(minutes=n),
+            finished_at=None,
+            results=results,
+        )
         store.add_samples([Sample(f"{flow}.m", float(i), T0 + timedelta(minutes=n, seconds=i)) for i in range(50)])
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_two_flows_writing_the_same_store_at_once_lose_nothing(backend: str, tmp_path: Path,
-                                                              request: pytest.FixtureRequest) -> None:
+def test_two_flows_writing_the_same_store_at_once_lose_nothing(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     url = f"sqlite:///{tmp_path / 'history.db'}" if backend == "sqlite" else request.getfixturevalue("postgres_url")
     HistoryStore(url).upgrade()
     context = multiprocessing.get_context("spawn")
@@ -55,19 +71,31 @@ def test_two_flows_writing_the_same_store_at_once_lose_nothing(backend: str, tmp
 
 def test_a_run_killed_mid_write_leaves_the_store_intact_and_the_next_run_works(tmp_path: Path) -> None:
     """SIGKILL a real checklist process while it works; SQLite stays consistent; a rerun stores."""
-    with LoopbackServer({"/slow": lambda r: Reply(200, "ok", delay_s=0.3), "/ok": lambda r: Reply(200, "ok")}) as server:
+    with LoopbackServer(
+        {"/slow": lambda r: Reply(200, "ok", delay_s=0.3), "/ok": lambda r: Reply(200, "ok")}
+    ) as server:
         history = tmp_path / "history.db"
-        config = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{history}"}, "reports": {"directory": str(tmp_path / "reports")},
-            "http": {"concurrency": 4},
-            "platforms": [{"name": f"p{i}", "url": server.url("/slow")} for i in range(40)]})
+        config = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{history}"},
+                "reports": {"directory": str(tmp_path / "reports")},
+                "http": {"concurrency": 4},
+                "platforms": [{"name": f"p{i}", "url": server.url("/slow")} for i in range(40)],
+            },
+        )
         env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
         env.update(PREFECT_HOME=str(tmp_path / "prefect"), PREFECT_SERVER_ANALYTICS_ENABLED="false")
         HistoryStore(f"sqlite:///{history}").upgrade()
         # Its own session, so the kill takes Prefect's temporary server child with it, as a
         # container or systemd stop would; an orphaned server would hold PREFECT_HOME's database.
-        victim = subprocess.Popen([sys.executable, "-m", "opsbook", "run", "daily", "-c", str(config)], env=env,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        victim = subprocess.Popen(
+            [sys.executable, "-m", "opsbook", "run", "daily", "-c", str(config)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while server.hits.get("/slow", 0) < 8 and time.monotonic() < deadline:  # checks are under way
             time.sleep(0.1)
@@ -77,11 +105,22 @@ def test_a_run_killed_mid_write_leaves_the_store_intact_and_the_next_run_works(t
 
         with sqlite3.connect(history) as connection:
             assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        fixed = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{history}"}, "reports": {"directory": str(tmp_path / "reports")},
-            "platforms": [{"name": "p0", "url": server.url("/ok")}]})
-        rerun = subprocess.run([sys.executable, "-m", "opsbook", "run", "daily", "-c", str(fixed)], env=env,
-                               capture_output=True, text=True, timeout=240, check=False)
+        fixed = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{history}"},
+                "reports": {"directory": str(tmp_path / "reports")},
+                "platforms": [{"name": "p0", "url": server.url("/ok")}],
+            },
+        )
+        rerun = subprocess.run(
+            [sys.executable, "-m", "opsbook", "run", "daily", "-c", str(fixed)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=240,
+            check=False,
+        )
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     runs = HistoryStore(f"sqlite:///{history}").latest_runs("daily-checklist")
     assert len(runs) == 1 and runs[0].verdict == "green"
@@ -102,11 +141,17 @@ def test_a_flow_retried_by_prefect_stores_its_results_once(tmp_path: Path, monke
 
     monkeypatch.setattr(daily, "final_state", crash_first_time)
     with LoopbackServer({"/ok": lambda r: Reply(200, "ok")}) as server:
-        config = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"}, "reports": {"directory": str(tmp_path / "r")},
-            "platforms": [{"name": "fly", "url": server.url("/ok")}, {"name": "railway", "url": server.url("/ok")}]})
+        config = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+                "reports": {"directory": str(tmp_path / "r")},
+                "platforms": [{"name": "fly", "url": server.url("/ok")}, {"name": "railway", "url": server.url("/ok")}],
+            },
+        )
         state = daily.daily_checklist.with_options(retries=1, retry_delay_seconds=0)(
-            config_path=str(config), return_state=True)
+            config_path=str(config), return_state=True
+        )
     assert state.is_completed() and calls["n"] == 2
     runs = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").latest_runs("daily-checklist")
     assert len(runs) == 1

@@ -20,8 +20,8 @@ import pytest
 from opsbook.config import EstateConfig
 from opsbook.config.maintenance import CacheAction
 from opsbook.demo.server import LoopbackServer, Reply, Request
-from opsbook.results import Status
 from opsbook.reports.messages import Message
+from opsbook.results import Status
 from opsbook.tasks.app_metrics import read_step
 from opsbook.tasks.caches import run_cache_actions
 from opsbook.tasks.database.health import check_database
@@ -53,9 +53,23 @@ async def _platform(tmp_path: Path, url: str) -> list:
 
 
 async def _json_api(tmp_path: Path, url: str) -> list:
-    config = _config(tmp_path, metrics_sources=[{"name": "app", "base_url": url, "endpoints": [
-        {"name": "vitals", "step": "web_vitals", "path": "/api/vitals",
-         "metrics": [{"name": "lcp", "path": "lcp_ms", "threshold": "web_vitals.lcp_ms"}]}]}])
+    config = _config(
+        tmp_path,
+        metrics_sources=[
+            {
+                "name": "app",
+                "base_url": url,
+                "endpoints": [
+                    {
+                        "name": "vitals",
+                        "step": "web_vitals",
+                        "path": "/api/vitals",
+                        "metrics": [{"name": "lcp", "path": "lcp_ms", "threshold": "web_vitals.lcp_ms"}],
+                    }
+                ],
+            }
+        ],
+    )
     return await read_step(config, "web_vitals")
 
 
@@ -79,20 +93,37 @@ async def _deploy_log(tmp_path: Path, url: str) -> list:
 
 
 async def _webhook(tmp_path: Path, url: str) -> list:
-    config = _config(tmp_path, notifications={"retries": 0, "channels": [
-        {"type": "webhook", "name": "hook", "url": url, "secret": "hmac-key-123"},
-        {"type": "slack", "name": "slack", "url": url}]})
+    config = _config(
+        tmp_path,
+        notifications={
+            "retries": 0,
+            "channels": [
+                {"type": "webhook", "name": "hook", "url": url, "secret": "hmac-key-123"},
+                {"type": "slack", "name": "slack", "url": url},
+            ],
+        },
+    )
     message = Message("firing", "fly down", "fly is down", "<p>fly is down</p>", {"alert": "fly"})
     return [await send(config, "hook", message), await send(config, "slack", message)]
 
 
-FAMILIES = {"platform": _platform, "json_api": _json_api, "prometheus": _prometheus,
-            "security_headers": _security_headers, "cache_action": _cache_action, "deploy_log": _deploy_log,
-            "webhook": _webhook}
+FAMILIES = {
+    "platform": _platform,
+    "json_api": _json_api,
+    "prometheus": _prometheus,
+    "security_headers": _security_headers,
+    "cache_action": _cache_action,
+    "deploy_log": _deploy_log,
+    "webhook": _webhook,
+}
 # A body is parsed only by these; elsewhere a 200 with any body is a correct answer.
 PARSES_BODY = {"json_api", "prometheus", "deploy_log"}
-CASES = [(family, fault) for family in FAMILIES for fault in ["refused", "not_http", *FAULTS]
-         if fault != "malformed" or family in PARSES_BODY]
+CASES = [
+    (family, fault)
+    for family in FAMILIES
+    for fault in ["refused", "not_http", *FAULTS]
+    if fault != "malformed" or family in PARSES_BODY
+]
 
 
 def _failed(outcome: Any) -> tuple[bool, str]:
@@ -110,6 +141,7 @@ def test_http_family_fault_is_a_clear_failure(tmp_path: Path, family: str, fault
         with raw_speaker(b"SSH-2.0-OpenSSH_9.2\r\n") as port:
             outcomes = asyncio.run(FAMILIES[family](tmp_path, f"http://127.0.0.1:{port}/"))
     else:
+
         class AnyPath(dict):
             def get(self, _path: str, _default: object = None):  # type: ignore[override]
                 return FAULTS[fault]
@@ -120,9 +152,14 @@ def test_http_family_fault_is_a_clear_failure(tmp_path: Path, family: str, fault
     assert outcomes
     failures = [_failed(o) for o in outcomes]
     assert all(clear for clear, _ in failures), outcomes
-    expected = {"refused": ("refused", "connection"), "not_http": ("bad status line",), "timeout": ("timed out", "timeout"), "5xx": ("503",),
-                "malformed": ("json", "parse", "decode", "expect", "invalid", "malformed"),
-                "oversized": ("larger than", "too large")}[fault]
+    expected = {
+        "refused": ("refused", "connection"),
+        "not_http": ("bad status line",),
+        "timeout": ("timed out", "timeout"),
+        "5xx": ("503",),
+        "malformed": ("json", "parse", "decode", "expect", "invalid", "malformed"),
+        "oversized": ("larger than", "too large"),
+    }[fault]
     assert any(word in text.lower() for _, text in failures for word in expected), failures
 
 
@@ -136,8 +173,12 @@ def _silent_listener() -> Iterator[int]:
 
 
 def _database(tmp_path: Path, port: int) -> Any:
-    config = estate(tmp_path, databases=[{"name": "app", "connect_timeout_s": 2,
-                                          "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{port}/app"}])
+    config = estate(
+        tmp_path,
+        databases=[
+            {"name": "app", "connect_timeout_s": 2, "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{port}/app"}
+        ],
+    )
     return config.databases[0]
 
 
@@ -170,9 +211,13 @@ def test_history_database_going_down_mid_run_still_ends_with_a_report(tmp_path: 
 
     def stop_the_database(_request: Request) -> Reply:
         if not stopped:
-            pg_cluster.subprocess.run(pg_cluster._as_postgres([str(pg_cluster.BIN / "pg_ctl"), "-D",
-                                                               str(cluster.datadir), "-m", "immediate", "-w", "stop"]),
-                                      check=True, capture_output=True)
+            pg_cluster.subprocess.run(
+                pg_cluster._as_postgres(
+                    [str(pg_cluster.BIN / "pg_ctl"), "-D", str(cluster.datadir), "-m", "immediate", "-w", "stop"]
+                ),
+                check=True,
+                capture_output=True,
+            )
             stopped.append(True)
         return Reply(200, "ok")
 
@@ -213,14 +258,20 @@ def test_hung_database_servers_are_waited_for_together_not_one_after_another(tmp
 
     for listener in listeners:
         threading.Thread(target=serve, args=(listener,), daemon=True).start()
-    databases = [{"name": f"db{i}", "connect_timeout_s": 5,
-                  "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{listener.getsockname()[1]}/app"}
-                 for i, listener in enumerate(listeners)]
+    databases = [
+        {
+            "name": f"db{i}",
+            "connect_timeout_s": 5,
+            "url": f"postgresql+psycopg://mon:pw-db-4f1a@127.0.0.1:{listener.getsockname()[1]}/app",
+        }
+        for i, listener in enumerate(listeners)
+    ]
     try:
         results = check_database_health.fn(estate(tmp_path, databases=databases))
     finally:
         for listener in listeners:
             listener.close()
     assert [(r.check, r.target, r.status) for r in results] == [
-        ("database.connection", f"db{i}", Status.ERROR) for i in range(3)]  # each named, in config order
+        ("database.connection", f"db{i}", Status.ERROR) for i in range(3)
+    ]  # each named, in config order
     assert not any("timeout" in r.message for r in results), [r.message for r in results]

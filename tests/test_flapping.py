@@ -8,8 +8,14 @@ from opsbook.results import CheckResult, Status
 
 def result(status: Status, failing: int | None = None) -> CheckResult:
     details = {"failing": failing} if failing else {}
-    return CheckResult(check="app.rum", target="app/lcp", component="application", status=status,
-                       message="lcp 4,600 ms: above the critical level 4,000 ms", details=details)
+    return CheckResult(
+        check="app.rum",
+        target="app/lcp",
+        component="application",
+        status=status,
+        message="lcp 4,600 ms: above the critical level 4,000 ms",
+        details=details,
+    )
 
 
 def test_streak_counts_trailing_failures_and_stops_at_anything_else() -> None:
@@ -23,7 +29,9 @@ def test_failures_below_the_threshold_are_warnings_that_say_how_far_along_they_a
     first = apply_failure_threshold(result(Status.FAIL), [], 3)
     assert (first.status, first.details["failing"]) == (Status.WARN, 1)
     assert first.message == "failing 1 of 3: lcp 4,600 ms: above the critical level 4,000 ms"
-    third = apply_failure_threshold(result(Status.FAIL), [first, apply_failure_threshold(result(Status.FAIL), [first], 3)], 3)
+    third = apply_failure_threshold(
+        result(Status.FAIL), [first, apply_failure_threshold(result(Status.FAIL), [first], 3)], 3
+    )
     assert (third.status, third.details["failing"], third.details["failure_threshold"]) == (Status.FAIL, 3, 3)
     assert apply_failure_threshold(result(Status.FAIL), [], 1).status is Status.FAIL  # threshold 1: no damping
 

@@ -24,13 +24,19 @@ async def _sweep_two_origins(endpoints: int, concurrency: int) -> tuple[list, li
                 pass
             finally:
                 writer.close()
+
         return handle
 
     servers = [await asyncio.start_server(handler(i), "127.0.0.1", 0) for i in range(2)]
     ports = [s.sockets[0].getsockname()[1] for s in servers]
-    config = parse_config({"http": {"concurrency": concurrency, "retries": 0, "timeout_s": 5},
-                           "platforms": [{"name": f"ep{i}", "url": f"http://127.0.0.1:{ports[i % 2]}/ep/{i}"}
-                                         for i in range(endpoints)]})
+    config = parse_config(
+        {
+            "http": {"concurrency": concurrency, "retries": 0, "timeout_s": 5},
+            "platforms": [
+                {"name": f"ep{i}", "url": f"http://127.0.0.1:{ports[i % 2]}/ep/{i}"} for i in range(endpoints)
+            ],
+        }
+    )
     try:
         results = await probe_platforms(config)
     finally:

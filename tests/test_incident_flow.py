@@ -15,8 +15,8 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, Fl
 from prefect.client.schemas.objects import StateType
 from prefect.flow_runs import resume_flow_run
 
-from opsbook.flows.incident import IncidentRequest, incident_response
 from opsbook.config import load_config
+from opsbook.flows.incident import IncidentRequest, incident_response
 from opsbook.incidents import get_incident
 from opsbook.results import utcnow
 from opsbook.store import Sample, open_store
@@ -28,8 +28,11 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 async def _paused_runs() -> list:
     async with get_client() as client:
-        return await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))))
+        return await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            )
+        )
 
 
 def wait_for_paused_run(seen: set) -> object:
@@ -44,21 +47,31 @@ def wait_for_paused_run(seen: set) -> object:
 
 def setup(tmp_path: Path, hooks: WebhookReceiver) -> tuple[Path, Path]:
     marker = tmp_path / "rolled-back"
-    path = write_config(tmp_path, {
-        "estate": "test estate", "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
-        "reports": {"directory": str(tmp_path / "out")}, "http": {"timeout_s": 2, "retries": 0},
-        "platforms": [{"name": "fly", "url": hooks.url("/down")}],  # 404: the platform is failing
-        "notifications": {"channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]},
-        "incidents": {"rollback": {"metric": "api.error_rate", "above": 5, "command": ["touch", str(marker)]},
-                      "approval_poll_s": 1, "approval_timeout_s": 120}})
+    path = write_config(
+        tmp_path,
+        {
+            "estate": "test estate",
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "reports": {"directory": str(tmp_path / "out")},
+            "http": {"timeout_s": 2, "retries": 0},
+            "platforms": [{"name": "fly", "url": hooks.url("/down")}],  # 404: the platform is failing
+            "notifications": {"channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]},
+            "incidents": {
+                "rollback": {"metric": "api.error_rate", "above": 5, "command": ["touch", str(marker)]},
+                "approval_poll_s": 1,
+                "approval_timeout_s": 120,
+            },
+        },
+    )
     config = load_config(path)
     open_store(config.history.url).add_samples([Sample("api.error_rate", 12.5, utcnow() - timedelta(minutes=2))])
     return path, marker
 
 
 def run_p0(path: Path, answer: dict, seen: set):  # type: ignore[no-untyped-def]
-    request = IncidentRequest(severity="P0", description="site down after deploy", component="platforms",
-                              config_path=str(path), dry_run=False)
+    request = IncidentRequest(
+        severity="P0", description="site down after deploy", component="platforms", config_path=str(path), dry_run=False
+    )
     outcome: list = []
     worker = threading.Thread(target=lambda: outcome.append(incident_response(request, return_state=True)))
     worker.start()
@@ -109,10 +122,17 @@ def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) ->
     from opsbook.tasks.alerts import handle_results
 
     with WebhookReceiver() as hooks:
-        path = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
-            "notifications": {"group_window_s": 60,
-                              "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]}})
+        path = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "reports": {"directory": str(tmp_path / "out")},
+                "notifications": {
+                    "group_window_s": 60,
+                    "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}],
+                },
+            },
+        )
         config = load_config(path)
         store = open_store(config.history.url)
         old = utcnow() - timedelta(minutes=20)
@@ -139,14 +159,32 @@ def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp
     with WebhookReceiver() as hooks:
         hooks.routes[token_path] = hooks.routes["/fail"]
         url = hooks.url(token_path)
-        path = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
-            "http": {"timeout_s": 2, "retries": 0},
-            "platforms": [{"name": "fly", "url": hooks.url("/missing")}],
-            "notifications": {"retries": 1, "channels": [
-                {"name": "slack", "type": "slack", "url": url},
-                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": free_port(), "starttls": False,
-                 "username": "ops", "password": "${OPS_SMTP_PASSWORD}", "sender": "a@b.test", "to": ["c@d.test"]}]}})
+        path = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "reports": {"directory": str(tmp_path / "out")},
+                "http": {"timeout_s": 2, "retries": 0},
+                "platforms": [{"name": "fly", "url": hooks.url("/missing")}],
+                "notifications": {
+                    "retries": 1,
+                    "channels": [
+                        {"name": "slack", "type": "slack", "url": url},
+                        {
+                            "name": "mail",
+                            "type": "email",
+                            "host": "127.0.0.1",
+                            "port": free_port(),
+                            "starttls": False,
+                            "username": "ops",
+                            "password": "${OPS_SMTP_PASSWORD}",
+                            "sender": "a@b.test",
+                            "to": ["c@d.test"],
+                        },
+                    ],
+                },
+            },
+        )
         state = daily_checklist(config_path=str(path), return_state=True)
         assert len(hooks.received) == 2  # the failing channel was tried, and retried once
     assert state.is_failed()
@@ -154,8 +192,7 @@ def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp
     log_text = "\n".join(log.message for log in logs)
     assert "notification to slack failed after 2 attempt(s): DeliveryFailed: HTTP 500" in log_text
     assert "notification to mail failed" in log_text
-    sinks = [log_text, *(str(a.data) for a in artifacts),
-             *(p.read_text() for p in (tmp_path / "out").glob("*.html"))]
+    sinks = [log_text, *(str(a.data) for a in artifacts), *(p.read_text() for p in (tmp_path / "out").glob("*.html"))]
     config = load_config(path)
     with open_store(config.history.url).engine.connect() as connection:
         for table in ("notification_deliveries", "alerts", "check_results"):
@@ -173,11 +210,21 @@ def test_a_prefect_notification_block_is_used_by_name(tmp_path: Path) -> None:
     from opsbook.tasks.notify import deliver
 
     with WebhookReceiver() as hooks:
-        CustomWebhookNotificationBlock(name="ops", url=hooks.url("/prefect"), json_data={"said": "{{body}}"},
-                                       allow_private_urls=True).save("ops-alerts", overwrite=True)
-        config = parse_config({"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "notifications": {"channels": [
-            {"name": "teams", "type": "prefect", "block": "custom-webhook/ops-alerts"},
-            {"name": "missing", "type": "prefect", "block": "custom-webhook/no-such-block"}]}}, base_dir=tmp_path)
+        CustomWebhookNotificationBlock(
+            name="ops", url=hooks.url("/prefect"), json_data={"said": "{{body}}"}, allow_private_urls=True
+        ).save("ops-alerts", overwrite=True)
+        config = parse_config(
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "notifications": {
+                    "channels": [
+                        {"name": "teams", "type": "prefect", "block": "custom-webhook/ops-alerts"},
+                        {"name": "missing", "type": "prefect", "block": "custom-webhook/no-such-block"},
+                    ]
+                },
+            },
+            base_dir=tmp_path,
+        )
         message = render_message("test", "test", {"estate": "e", "channel": "teams", "now": utcnow()})
         deliveries = {d.channel: d for d in asyncio.run(deliver(config, ["teams", "missing"], message))}
         assert deliveries["teams"].ok and not deliveries["missing"].ok

@@ -13,8 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from opsbook.cli import app
-from opsbook.incidents import (IncidentError, acknowledge, add_event, get_incident, list_incidents, open_incident,
-                               resolve)
+from opsbook.incidents import (
+    IncidentError,
+    acknowledge,
+    add_event,
+    get_incident,
+    list_incidents,
+    open_incident,
+    resolve,
+)
 from opsbook.results import CheckResult, Status
 from opsbook.store import open_store
 from opsbook.tasks.incidents import announce, refresh_status_page, sweep_escalations
@@ -33,15 +40,27 @@ def hooks() -> Iterator[WebhookReceiver]:
 
 
 def config_for(tmp_path: Path, hooks: WebhookReceiver, **extra: object):  # type: ignore[no-untyped-def]
-    return estate(tmp_path, estate="test estate", notifications={
-        "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]}, **extra)
+    return estate(
+        tmp_path,
+        estate="test estate",
+        notifications={"channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}]},
+        **extra,
+    )
 
 
 def test_lifecycle_timeline_mttd_mttr_and_messages(tmp_path: Path, hooks: WebhookReceiver) -> None:
     config = config_for(tmp_path, hooks)
     store = open_store(config.history.url)
-    incident = open_incident(store, severity="high", description="checkout returns 502", component="api",
-                             impact="no orders", commander="Ana", started_at=T0 - 4 * MIN, now=T0)
+    incident = open_incident(
+        store,
+        severity="high",
+        description="checkout returns 502",
+        component="api",
+        impact="no orders",
+        commander="Ana",
+        started_at=T0 - 4 * MIN,
+        now=T0,
+    )
     assert incident.id == "INC-20261127-090000" and incident.severity == "P1" and incident.escalation_level == 2
     twin = open_incident(store, severity="P3", description="typo", component="web", now=T0)
     assert twin.id == "INC-20261127-090001"  # the same second: the next free id
@@ -50,10 +69,27 @@ def test_lifecycle_timeline_mttd_mttr_and_messages(tmp_path: Path, hooks: Webhoo
     with pytest.raises(IncidentError, match="not open"):
         acknowledge(store, incident.id, now=T0 + 4 * MIN)
     updated = add_event(store, incident.id, "rolled back to 2.4.0", kind="action", actor="ana", now=T0 + 10 * MIN)
-    asyncio.run(announce(config, updated, "update", T0 + 10 * MIN, progress="error rate falling",
-                         completed_actions=["rollback to 2.4.0"], next_steps=["watch error rate"], eta="15 min"))
-    done = resolve(store, incident.id, root_cause="bad deploy 2.4.1", resolution="rolled back",
-                   preventive_measures="canary deploys", postmortem_on="2026-11-30", now=T0 + 26 * MIN)
+    asyncio.run(
+        announce(
+            config,
+            updated,
+            "update",
+            T0 + 10 * MIN,
+            progress="error rate falling",
+            completed_actions=["rollback to 2.4.0"],
+            next_steps=["watch error rate"],
+            eta="15 min",
+        )
+    )
+    done = resolve(
+        store,
+        incident.id,
+        root_cause="bad deploy 2.4.1",
+        resolution="rolled back",
+        preventive_measures="canary deploys",
+        postmortem_on="2026-11-30",
+        now=T0 + 26 * MIN,
+    )
     asyncio.run(announce(config, done, "resolution", T0 + 26 * MIN))
 
     stored = get_incident(store, incident.id)
@@ -76,8 +112,13 @@ def test_templates_can_be_overridden_by_path(tmp_path: Path, hooks: WebhookRecei
     custom = tmp_path / "mine"
     custom.mkdir()
     (custom / "msg_initial.txt.j2").write_text("OUR FORMAT {{ incident.id }} {{ incident.severity }}\n")
-    config = estate(tmp_path, notifications={"templates_dir": str(custom), "channels": [
-        {"name": "slack", "type": "slack", "url": hooks.url("/slack")}]})
+    config = estate(
+        tmp_path,
+        notifications={
+            "templates_dir": str(custom),
+            "channels": [{"name": "slack", "type": "slack", "url": hooks.url("/slack")}],
+        },
+    )
     incident = open_incident(open_store(config.history.url), severity="P2", description="x", component="c", now=T0)
     asyncio.run(announce(config, incident, "initial", T0))
     assert hooks.on("/slack")[0].json["text"] == "OUR FORMAT INC-20261127-090000 P2\n"
@@ -111,13 +152,37 @@ def test_sweep_escalates_unacknowledged_p0_p1_past_their_response_time(tmp_path:
 def test_escalation_emails_the_contacts_of_the_level_reached_when_asked(tmp_path: Path, email_contacts: bool) -> None:
     smtp, controller = start_smtp(tmp_path, "opsbook", "smtp-pw-7")
     try:
-        config = estate(tmp_path, estate="test estate", escalation={"email_contacts": email_contacts, "levels": {
-            level: {"name": f"L{level}", "response_minutes": 15 * level,
-                    "contacts": [{"email": f"level{level}@example.test", "phone": "+1 555 0100"}]}
-            for level in (1, 2, 3, 4)}}, notifications={"retries": 0, "channels": [
-                {"name": "mail", "type": "email", "host": "127.0.0.1", "port": smtp.port, "ca_file": str(smtp.ca_file),
-                 "username": "opsbook", "password": "smtp-pw-7", "sender": "opsbook@example.test",
-                 "to": ["ops@example.test", "level4@example.test"]}]})
+        config = estate(
+            tmp_path,
+            estate="test estate",
+            escalation={
+                "email_contacts": email_contacts,
+                "levels": {
+                    level: {
+                        "name": f"L{level}",
+                        "response_minutes": 15 * level,
+                        "contacts": [{"email": f"level{level}@example.test", "phone": "+1 555 0100"}],
+                    }
+                    for level in (1, 2, 3, 4)
+                },
+            },
+            notifications={
+                "retries": 0,
+                "channels": [
+                    {
+                        "name": "mail",
+                        "type": "email",
+                        "host": "127.0.0.1",
+                        "port": smtp.port,
+                        "ca_file": str(smtp.ca_file),
+                        "username": "opsbook",
+                        "password": "smtp-pw-7",
+                        "sender": "opsbook@example.test",
+                        "to": ["ops@example.test", "level4@example.test"],
+                    }
+                ],
+            },
+        )
         store = open_store(config.history.url)
         p0 = open_incident(store, severity="P0", description="site down", component="web", now=T0)
         asyncio.run(announce(config, p0, "initial", T0))
@@ -126,12 +191,16 @@ def test_escalation_emails_the_contacts_of_the_level_reached_when_asked(tmp_path
         controller.stop()
     assert escalated.escalation_level == 4
     if email_contacts:  # a P0 opens at level 3, then reaches level 4; a recipient already listed is not doubled
-        assert smtp.envelopes == [["ops@example.test", "level4@example.test", "level3@example.test"],
-                                  ["ops@example.test", "level4@example.test"]]
+        assert smtp.envelopes == [
+            ["ops@example.test", "level4@example.test", "level3@example.test"],
+            ["ops@example.test", "level4@example.test"],
+        ]
         assert smtp.messages[0]["To"] == "ops@example.test, level4@example.test, level3@example.test"
     else:
         assert smtp.envelopes == [["ops@example.test", "level4@example.test"]] * 2
-    assert "ESCALATED" in smtp.messages[1]["Subject"] or "ESCALATED" in smtp.messages[1].get_body(("plain",)).get_content()
+    assert (
+        "ESCALATED" in smtp.messages[1]["Subject"] or "ESCALATED" in smtp.messages[1].get_body(("plain",)).get_content()
+    )
 
 
 def test_status_page_shows_components_incidents_and_uptime(tmp_path: Path) -> None:
@@ -139,12 +208,19 @@ def test_status_page_shows_components_incidents_and_uptime(tmp_path: Path) -> No
     store = open_store(config.history.url)
     for day in range(3):  # fly up every day; render down on the last day
         at = T0 - timedelta(days=2 - day)
-        results = [CheckResult(check="platform.health", target="fly", component="platforms", status=Status.OK,
-                               started_at=at),
-                   CheckResult(check="platform.health", target="render", component="platforms",
-                               status=Status.FAIL if day == 2 else Status.OK, started_at=at)]
-        store.record_run(run_id=f"run-{day}", flow="daily-checklist", estate="x", started_at=at, finished_at=at,
-                         results=results)
+        results = [
+            CheckResult(check="platform.health", target="fly", component="platforms", status=Status.OK, started_at=at),
+            CheckResult(
+                check="platform.health",
+                target="render",
+                component="platforms",
+                status=Status.FAIL if day == 2 else Status.OK,
+                started_at=at,
+            ),
+        ]
+        store.record_run(
+            run_id=f"run-{day}", flow="daily-checklist", estate="x", started_at=at, finished_at=at, results=results
+        )
     incident = open_incident(store, severity="P1", description="render <down>", component="platforms", now=T0)
     add_event(store, incident.id, "investigating the pool", now=T0 + MIN)
     page = refresh_status_page(config, T0 + 2 * MIN).read_text()
@@ -158,10 +234,15 @@ def test_status_page_shows_components_incidents_and_uptime(tmp_path: Path) -> No
 
 
 def test_cli_incident_silence_and_notify(tmp_path: Path, hooks: WebhookReceiver) -> None:
-    path = write_config(tmp_path, {
-        "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
-        "http": {"timeout_s": 2, "retries": 0},
-        "notifications": {"channels": [{"name": "slack", "type": "slack", "url": hooks.url(SECRET_PATH)}]}})
+    path = write_config(
+        tmp_path,
+        {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "reports": {"directory": str(tmp_path / "out")},
+            "http": {"timeout_s": 2, "retries": 0},
+            "notifications": {"channels": [{"name": "slack", "type": "slack", "url": hooks.url(SECRET_PATH)}]},
+        },
+    )
     runner = CliRunner(env={"COLUMNS": "220"})
 
     def cli(*args: str, code: int = 0) -> str:
@@ -169,8 +250,18 @@ def test_cli_incident_silence_and_notify(tmp_path: Path, hooks: WebhookReceiver)
         assert result.exit_code == code, result.output
         return result.output
 
-    opened = cli("incident", "open", "-s", "critical", "-d", "all platforms down", "--component", "platforms",
-                 "--minutes-ago", "3")
+    opened = cli(
+        "incident",
+        "open",
+        "-s",
+        "critical",
+        "-d",
+        "all platforms down",
+        "--component",
+        "platforms",
+        "--minutes-ago",
+        "3",
+    )
     incident_id = re.search(r"INC-\d{8}-\d{6}", opened).group(0)
     assert "Critical (P0), escalation level 3 (Engineering Leadership)" in opened
     cli("incident", "ack", incident_id)
@@ -181,7 +272,10 @@ def test_cli_incident_silence_and_notify(tmp_path: Path, hooks: WebhookReceiver)
     listing = cli("incident", "list", "--all")
     assert incident_id in listing and "resolved" in listing and "mean MTTD 3.0 min" in listing
     assert [r.json["text"].splitlines()[0] for r in hooks.on(SECRET_PATH)] == [
-        "🚨 INCIDENT NOTIFICATION", f"📋 INCIDENT UPDATE - {incident_id}", f"✅ INCIDENT RESOLVED - {incident_id}"]
+        "🚨 INCIDENT NOTIFICATION",
+        f"📋 INCIDENT UPDATE - {incident_id}",
+        f"✅ INCIDENT RESOLVED - {incident_id}",
+    ]
     assert "disk full" in (tmp_path / "out" / "status.html").read_text()
 
     added = cli("silence", "add", "--for", "2h", "--target", "render", "--reason", "deploy")

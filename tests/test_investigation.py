@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.flows.investigation import InvestigationRequest, performance_investigation
 from opsbook.config import load_config
 from opsbook.demo.server import LoopbackServer, Reply
+from opsbook.flows.investigation import InvestigationRequest, performance_investigation
 from opsbook.incidents import get_incident, open_incident
 from opsbook.results import Status, utcnow
 from opsbook.store import Sample, open_store
@@ -23,31 +23,63 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 def test_baseline_needs_enough_data() -> None:
     now = utcnow()
-    few = [Sample("m", 100, now - timedelta(days=2), labels={"target": "a"}), Sample("m", 100, now, labels={"target": "a"})]
+    few = [
+        Sample("m", 100, now - timedelta(days=2), labels={"target": "a"}),
+        Sample("m", 100, now, labels={"target": "a"}),
+    ]
     assert compare_to_baseline("m", few, now, 7)[0].status is Status.SKIPPED
 
 
 def test_investigation_finds_the_regression_the_deploy_and_the_broken_dependency(tmp_path: Path) -> None:
     now = utcnow()
     deploys = tmp_path / "deploys.json"
-    deploys.write_text(json.dumps([{"at": (now - timedelta(hours=2)).isoformat(), "version": "2.4.1"},
-                                   {"at": (now - timedelta(days=3)).isoformat(), "version": "2.4.0"}]))
+    deploys.write_text(
+        json.dumps(
+            [
+                {"at": (now - timedelta(hours=2)).isoformat(), "version": "2.4.1"},
+                {"at": (now - timedelta(days=3)).isoformat(), "version": "2.4.0"},
+            ]
+        )
+    )
     slow = LoopbackServer({"/h": lambda r: Reply.json({"ok": True}, delay_s=0.3)}).start()
-    dependency = LoopbackServer({"/ok": lambda r: Reply.json({"status": "up"}),
-                                 "/down": lambda r: Reply(503, "maintenance")}).start()
+    dependency = LoopbackServer(
+        {"/ok": lambda r: Reply.json({"status": "up"}), "/down": lambda r: Reply(503, "maintenance")}
+    ).start()
     try:
-        path = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "out")},
-            "http": {"timeout_s": 3, "retries": 0},
-            "platforms": [{"name": "fly", "url": slow.url("/h")}],
-            "incidents": {"deploy_log": str(deploys), "dependencies": [
-                {"name": "payments", "url": dependency.url("/ok")}, {"name": "search", "url": dependency.url("/down")}]}})
+        path = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "reports": {"directory": str(tmp_path / "out")},
+                "http": {"timeout_s": 3, "retries": 0},
+                "platforms": [{"name": "fly", "url": slow.url("/h")}],
+                "incidents": {
+                    "deploy_log": str(deploys),
+                    "dependencies": [
+                        {"name": "payments", "url": dependency.url("/ok")},
+                        {"name": "search", "url": dependency.url("/down")},
+                    ],
+                },
+            },
+        )
         store = open_store(load_config(path).history.url)
-        store.add_samples([Sample("platform.health", 100.0 + (i % 3), now - timedelta(hours=6 * i) - timedelta(hours=2),
-                                  source="check", labels={"target": "fly"}, unit="ms") for i in range(20)])
+        store.add_samples(
+            [
+                Sample(
+                    "platform.health",
+                    100.0 + (i % 3),
+                    now - timedelta(hours=6 * i) - timedelta(hours=2),
+                    source="check",
+                    labels={"target": "fly"},
+                    unit="ms",
+                )
+                for i in range(20)
+            ]
+        )
         incident = open_incident(store, severity="P2", description="slow pages", component="web")
-        state = performance_investigation(InvestigationRequest(config_path=str(path), incident_id=incident.id),
-                                          return_state=True)
+        state = performance_investigation(
+            InvestigationRequest(config_path=str(path), incident_id=incident.id), return_state=True
+        )
     finally:
         slow.stop()
         dependency.stop()

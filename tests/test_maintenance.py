@@ -39,13 +39,16 @@ def test_weekly_rrule_in_a_local_zone_follows_the_wall_clock_across_dst() -> Non
     assert (begins, ends) == (utc(2026, 4, 5, 1, 0), utc(2026, 4, 5, 3, 0))
 
 
-@pytest.mark.parametrize(("recurrence", "at", "covered"), [
-    ("daily", utc(2026, 5, 17, 2, 15), True),
-    ("daily", utc(2026, 5, 17, 5, 0), False),
-    ("monthly", utc(2026, 6, 1, 3, 0), True),
-    ("monthly", utc(2026, 6, 2, 3, 0), False),
-    ("FREQ=MONTHLY;BYMONTHDAY=1;COUNT=2", utc(2026, 5, 1, 3, 0), False),  # ended after two
-])
+@pytest.mark.parametrize(
+    ("recurrence", "at", "covered"),
+    [
+        ("daily", utc(2026, 5, 17, 2, 15), True),
+        ("daily", utc(2026, 5, 17, 5, 0), False),
+        ("monthly", utc(2026, 6, 1, 3, 0), True),
+        ("monthly", utc(2026, 6, 2, 3, 0), False),
+        ("FREQ=MONTHLY;BYMONTHDAY=1;COUNT=2", utc(2026, 5, 1, 3, 0), False),  # ended after two
+    ],
+)
 def test_recurrence_shorthands_and_rules(recurrence: str, at: datetime, covered: bool) -> None:
     assert window(recurrence=recurrence).covers(at) is covered
 
@@ -57,14 +60,17 @@ def test_a_window_longer_than_a_day_covers_the_next_morning() -> None:
     assert w.covers(utc(2026, 3, 9, 12, 0))  # the next week's Monday
 
 
-@pytest.mark.parametrize(("fields", "problem"), [
-    ({"timezone": "Mars/Olympus"}, "unknown time zone"),
-    ({"duration": "0m"}, "longer than zero"),
-    ({"duration": "soon"}, "duration"),
-    ({"recurrence": "FREQ=SOMETIMES"}, "not a recurrence rule"),
-    ({"recurrence": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY"}, "leave DTSTART out"),
-    ({"start": "2026-03-01T02:00+01:00"}, "without an offset"),
-])
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"timezone": "Mars/Olympus"}, "unknown time zone"),
+        ({"duration": "0m"}, "longer than zero"),
+        ({"duration": "soon"}, "duration"),
+        ({"recurrence": "FREQ=SOMETIMES"}, "not a recurrence rule"),
+        ({"recurrence": "DTSTART:20260101T000000\nRRULE:FREQ=DAILY"}, "leave DTSTART out"),
+        ({"start": "2026-03-01T02:00+01:00"}, "without an offset"),
+    ],
+)
 def test_bad_windows_are_rejected(fields: dict, problem: str) -> None:
     with pytest.raises(ValidationError, match=problem):
         window(**fields)
@@ -89,7 +95,19 @@ def test_the_old_single_weekly_window_keys_name_their_replacement() -> None:
 
     with pytest.raises(ConfigError, match=r"maintenance: day, start, timezone: replaced by `windows`"):
         parse_config({"maintenance": {"day": "sunday", "start": "02:00", "timezone": "UTC"}})
-    config = parse_config({"maintenance": {"windows": [{"name": "weekly", "start": "2026-01-04T02:00",
-                                                        "duration": "2h", "recurrence": "FREQ=WEEKLY;BYDAY=SU"}]}})
+    config = parse_config(
+        {
+            "maintenance": {
+                "windows": [
+                    {
+                        "name": "weekly",
+                        "start": "2026-01-04T02:00",
+                        "duration": "2h",
+                        "recurrence": "FREQ=WEEKLY;BYDAY=SU",
+                    }
+                ]
+            }
+        }
+    )
     assert config.maintenance.windows[0].covers(datetime(2026, 11, 29, 3, 0, tzinfo=UTC))  # a Sunday
     assert not config.maintenance.windows[0].covers(datetime(2026, 11, 30, 3, 0, tzinfo=UTC))

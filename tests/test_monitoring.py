@@ -20,9 +20,14 @@ NOW = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 def store_with_daily_run(tmp_path: Path, finished: datetime | None) -> HistoryStore:
     store = HistoryStore(f"sqlite:///{tmp_path / 'h.db'}")
     if finished is not None:
-        store.record_run(run_id="d1", flow="daily-checklist", estate="e", started_at=finished - timedelta(minutes=1),
-                         finished_at=finished, results=[CheckResult(check="c", target="t", component="x",
-                                                                    status=Status.OK, started_at=finished)])
+        store.record_run(
+            run_id="d1",
+            flow="daily-checklist",
+            estate="e",
+            started_at=finished - timedelta(minutes=1),
+            finished_at=finished,
+            results=[CheckResult(check="c", target="t", component="x", status=Status.OK, started_at=finished)],
+        )
     return store
 
 

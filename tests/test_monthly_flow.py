@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
+from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.monthly import monthly_audit
-from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from opsbook.store.incident_models import AlertRow, IncidentRow
+from opsbook.tasks.backups.records import verifications
 from tests.analytics_data import growing, load
 from tests.backup_helpers import source_database
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
-from opsbook.tasks.backups.records import verifications
 from tests.test_disaster_recovery import database_exists, dr_config, dr_database  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -35,20 +35,58 @@ def seed_history(url: str) -> None:
     store = HistoryStore(url)
     for i in range(10):
         at = NOW - timedelta(days=20 - 2 * i)
-        store.record_run(run_id=f"seed-{i}", flow="daily-checklist", estate="t", started_at=at, finished_at=at,
-                         results=[CheckResult(check="platform.health", target="fly", component="platforms",
-                                              status=Status.FAIL if i == 3 else Status.OK, value=120.0, started_at=at)])
+        store.record_run(
+            run_id=f"seed-{i}",
+            flow="daily-checklist",
+            estate="t",
+            started_at=at,
+            finished_at=at,
+            results=[
+                CheckResult(
+                    check="platform.health",
+                    target="fly",
+                    component="platforms",
+                    status=Status.FAIL if i == 3 else Status.OK,
+                    value=120.0,
+                    started_at=at,
+                )
+            ],
+        )
     with store.session() as session, session.begin():
         for n, (days, detect, resolve, level) in enumerate([(10, 3, 20, 1), (5, 4, 25, 2)], start=1):
             start = NOW - timedelta(days=days)
-            session.add(IncidentRow(id=f"INC-{n}", severity="P1", description="api down", component="platforms",
-                                    state="resolved", started_at=start, opened_at=start + timedelta(minutes=detect),
-                                    resolved_at=start + timedelta(minutes=resolve), escalation_level=level))
+            session.add(
+                IncidentRow(
+                    id=f"INC-{n}",
+                    severity="P1",
+                    description="api down",
+                    component="platforms",
+                    state="resolved",
+                    started_at=start,
+                    opened_at=start + timedelta(minutes=detect),
+                    resolved_at=start + timedelta(minutes=resolve),
+                    escalation_level=level,
+                )
+            )
         for target in ("fly", "render"):
-            session.add(AlertRow(fingerprint=f"platform.health|{target}", check="platform.health", target=target,
-                                 component="platforms", alert_type="infrastructure", severity="P1", state="resolved",
-                                 status="ok", message="", labels={}, count=1, first_seen=NOW - timedelta(days=3),
-                                 last_seen=NOW - timedelta(days=3), resolved_at=NOW - timedelta(days=3)))
+            session.add(
+                AlertRow(
+                    fingerprint=f"platform.health|{target}",
+                    check="platform.health",
+                    target=target,
+                    component="platforms",
+                    alert_type="infrastructure",
+                    severity="P1",
+                    state="resolved",
+                    status="ok",
+                    message="",
+                    labels={},
+                    count=1,
+                    first_seen=NOW - timedelta(days=3),
+                    last_seen=NOW - timedelta(days=3),
+                    resolved_at=NOW - timedelta(days=3),
+                )
+            )
     load(store, growing(NOW, days=30, every=timedelta(minutes=30)), "host.cpu_pct")
 
 
@@ -57,8 +95,10 @@ def runbook_for(tmp_path: Path) -> tuple[Path, bool]:
     if RUNBOOK.exists():
         return RUNBOOK, True
     path = tmp_path / "runbook.md"
-    path.write_text('#### Weekly Monitoring System Check\n```bash\necho "1. Checking monitoring system health..."\n'
-                    'echo "2. Polishing the pager..."\n```\n')
+    path.write_text(
+        '#### Weekly Monitoring System Check\n```bash\necho "1. Checking monitoring system health..."\n'
+        'echo "2. Polishing the pager..."\n```\n'
+    )
     return path, False
 
 
@@ -66,22 +106,34 @@ def test_monthly_audit_runs_every_section_and_judges_kpis(tmp_path: Path) -> Non
     history = f"sqlite:///{tmp_path / 'h.db'}"
     seed_history(history)
     runbook, real = runbook_for(tmp_path)
-    last_month = (NOW.replace(day=1) - timedelta(days=1))
-    export = write_export(tmp_path / "focus.csv", month_rows(last_month.year, last_month.month,
-                                                             {"Compute": 10.0, "Storage": 2.5}))
+    last_month = NOW.replace(day=1) - timedelta(days=1)
+    export = write_export(
+        tmp_path / "focus.csv", month_rows(last_month.year, last_month.month, {"Compute": 10.0, "Storage": 2.5})
+    )
     auth = tmp_path / "auth.log"
-    auth.write_text(f"{NOW - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Accepted publickey for deploy "
-                    "from 192.0.2.1 port 22 ssh2\n")
+    auth.write_text(
+        f"{NOW - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Accepted publickey for deploy "
+        "from 192.0.2.1 port 22 ssh2\n"
+    )
     cpu = {"name": "cpu", "metric": "host.cpu_pct", "unit": "%"}
     with LoopbackServer({"/h": lambda r: Reply.json({"ok": True})}) as server:
-        config = write_config(tmp_path, {
-            "estate": "monthly test", "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
-            "http": {"timeout_s": 2, "retries": 0}, "platforms": [{"name": "fly", "url": server.url("/h")}],
-            "maintenance": {"runbook_path": str(runbook)},
-            "security": {"auth_logs": [str(auth)]},
-            "analytics": {"performance": {"series": [cpu]},
-                          "capacity": {"resources": [cpu | {"limit": {"warn": 80, "fail": 95}}]}},
-            "costs": {"exports": [str(export)]}})
+        config = write_config(
+            tmp_path,
+            {
+                "estate": "monthly test",
+                "history": {"url": history},
+                "reports": {"directory": str(tmp_path / "reports")},
+                "http": {"timeout_s": 2, "retries": 0},
+                "platforms": [{"name": "fly", "url": server.url("/h")}],
+                "maintenance": {"runbook_path": str(runbook)},
+                "security": {"auth_logs": [str(auth)]},
+                "analytics": {
+                    "performance": {"series": [cpu]},
+                    "capacity": {"resources": [cpu | {"limit": {"warn": 80, "fail": 95}}]},
+                },
+                "costs": {"exports": [str(export)]},
+            },
+        )
         state = monthly_audit(config_path=str(config), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome
@@ -93,7 +145,9 @@ def test_monthly_audit_runs_every_section_and_judges_kpis(tmp_path: Path) -> Non
     assert by_check["performance.review"].status is not Status.ERROR, by_check["performance.review"].message
     assert by_check["security.auth_failures"].status is Status.OK
     assert by_check["capacity.projection"].target == "cpu"
-    assert by_check["cost.export_gate"].status is Status.OK and by_check["cost.month_total"].value == 12.5 * last_month.day
+    assert (
+        by_check["cost.export_gate"].status is Status.OK and by_check["cost.month_total"].value == 12.5 * last_month.day
+    )
     # KPIs against the runbook's targets, from the seeded incidents, alerts and results.
     uptime = by_check["kpi.uptime"]
     assert uptime.value == 90.0 and uptime.threshold == 99.9 and uptime.status is Status.WARN
@@ -106,14 +160,24 @@ def test_monthly_audit_runs_every_section_and_judges_kpis(tmp_path: Path) -> Non
     coverage = by_check["runbook.coverage"]
     if real:
         assert coverage.target == RUNBOOK.name and coverage.value >= 50
-        assert "Monthly System Optimization / Performing comprehensive system health audit" in coverage.details["covered"]
+        assert (
+            "Monthly System Optimization / Performing comprehensive system health audit" in coverage.details["covered"]
+        )
     else:
         assert coverage.value == 50.0 and coverage.details["uncovered"] == [
-            "Weekly Monitoring System Check / Polishing the pager: not mapped"]
+            "Weekly Monitoring System Check / Polishing the pager: not mapped"
+        ]
 
     html = outcome.report_path.read_text()
-    for title in ("Platform health", "Performance review", "Security review", "Capacity planning update",
-                  "Runbook coverage", "Cost review", "Operational KPIs, last 30 days"):
+    for title in (
+        "Platform health",
+        "Performance review",
+        "Security review",
+        "Capacity planning update",
+        "Runbook coverage",
+        "Cost review",
+        "Operational KPIs, last 30 days",
+    ):
         assert title in html, title
     assert outcome.report_path.name.startswith("monthly-")
     assert HistoryStore(history).get_run(outcome.run_id).flow == "monthly-audit"
@@ -129,7 +193,8 @@ def source(postgres_admin_url: str) -> Iterator[str]:
 
 @pytest.mark.postgres
 def test_monthly_audit_drills_disaster_recovery_without_switching_over(
-        tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str) -> None:
+    tmp_path: Path, source: str, postgres_admin_url: str, dr_database: str
+) -> None:
     marker = tmp_path / "switched"
     config = dr_config(tmp_path, source, postgres_admin_url, dr_database, marker)
     state = monthly_audit(config_path=str(config), return_state=True)

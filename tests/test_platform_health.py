@@ -56,15 +56,25 @@ def test_trickling_body_cannot_outlive_the_deadline(tmp_path: Path) -> None:
     assert result.duration_ms < 1500
 
 
-@pytest.mark.parametrize(("answer", "said"), [
-    (b"", "disconnected"),  # accepts, reads, hangs up without a word
-    (b"SSH-2.0-OpenSSH_9.2\r\n", "bad status line"),  # another protocol on the port
-    (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", "not enough data"),  # body cut short
-])
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        (b"", "disconnected"),  # accepts, reads, hangs up without a word
+        (b"SSH-2.0-OpenSSH_9.2\r\n", "bad status line"),  # another protocol on the port
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\nshort", "not enough data"),  # body cut short
+    ],
+)
 def test_broken_http_is_a_named_failure_not_a_timeout_or_a_crash(tmp_path: Path, answer: bytes, said: str) -> None:
     with raw_speaker(answer) as port, LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}) as server:
-        broken, healthy = check(tmp_path, [{"name": "broken", "url": f"http://127.0.0.1:{port}/health"},
-                                           {"name": "fine", "url": server.url("/health")}], retries=1, timeout_s=5)
+        broken, healthy = check(
+            tmp_path,
+            [
+                {"name": "broken", "url": f"http://127.0.0.1:{port}/health"},
+                {"name": "fine", "url": server.url("/health")},
+            ],
+            retries=1,
+            timeout_s=5,
+        )
     assert broken.status is Status.FAIL and broken.attempts == 2  # transient: retried once, then given up
     assert said in broken.message.lower() and "timed out" not in broken.message
     assert "\n" not in broken.message
@@ -77,10 +87,14 @@ def test_https_platform_with_an_untrusted_certificate_fails_unless_verification_
 
     self_signed = issue(tmp_path / "pki", "self-signed", ["127.0.0.1"])
     with LoopbackServer({"/health": lambda r: Reply.json({"status": "ok"})}, tls=self_signed) as server:
-        verified, unverified = check(tmp_path, [
-            {"name": "strict", "url": server.url("/health")},
-            {"name": "lenient", "url": server.url("/health"), "verify_tls": False},
-        ], retries=0)
+        verified, unverified = check(
+            tmp_path,
+            [
+                {"name": "strict", "url": server.url("/health")},
+                {"name": "lenient", "url": server.url("/health"), "verify_tls": False},
+            ],
+            retries=0,
+        )
     assert server.url().startswith("https://")
     assert verified.status is Status.FAIL and "certificate verify failed" in verified.message
     assert unverified.status is Status.OK and unverified.details["status_code"] == 200
@@ -121,8 +135,9 @@ def test_http_404_is_not_retried(tmp_path: Path) -> None:
 
 def test_latency_over_the_warning_level_warns(tmp_path: Path) -> None:
     with LoopbackServer({"/health": lambda r: Reply(200, "ok", delay_s=0.15)}) as server:
-        [result] = check(tmp_path, [{"name": "fly", "url": server.url("/health"),
-                                     "latency_ms": {"warn": 100, "fail": 5000}}])
+        [result] = check(
+            tmp_path, [{"name": "fly", "url": server.url("/health"), "latency_ms": {"warn": 100, "fail": 5000}}]
+        )
     assert result.status is Status.WARN
     assert result.threshold == 100
     assert result.value >= 150

@@ -31,6 +31,7 @@ def measure(tmp_path: Path, resources: dict, **extra: object):  # type: ignore[n
 
 # -- config ---------------------------------------------------------------------------------------
 
+
 def test_defaults_follow_the_runbook_and_node_exporter(tmp_path: Path) -> None:
     config = estate(tmp_path, resources={"prometheus": {"url": "http://prom:9090"}, "host": {}})
     prometheus = config.resources.prometheus
@@ -45,14 +46,23 @@ def test_defaults_follow_the_runbook_and_node_exporter(tmp_path: Path) -> None:
 
 def test_bad_resource_config_names_each_key(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"resources": {
-            "prometheus": {"url": "not a url", "max_points_per_query": 20_000, "step_s": 0, "querys": {}},
-            "host": {"mountpoints": ["data"]},
-        }}, base_dir=tmp_path)
+        parse_config(
+            {
+                "resources": {
+                    "prometheus": {"url": "not a url", "max_points_per_query": 20_000, "step_s": 0, "querys": {}},
+                    "host": {"mountpoints": ["data"]},
+                }
+            },
+            base_dir=tmp_path,
+        )
     problems = "\n".join(caught.value.problems)
-    for key in ("resources.prometheus.url", "resources.prometheus.max_points_per_query",
-                "resources.prometheus.step_s", "resources.prometheus.querys: unknown key",
-                "resources.host.mountpoints: mount points must be absolute"):
+    for key in (
+        "resources.prometheus.url",
+        "resources.prometheus.max_points_per_query",
+        "resources.prometheus.step_s",
+        "resources.prometheus.querys: unknown key",
+        "resources.host.mountpoints: mount points must be absolute",
+    ):
         assert key in problems, problems
 
 
@@ -68,6 +78,7 @@ def test_demo_estate_watches_this_host(tmp_path: Path) -> None:
 
 # -- the local host (psutil) ----------------------------------------------------------------------
 
+
 def test_host_figures_match_df(tmp_path: Path) -> None:
     results = measure(tmp_path, {"host": {"name": "web-1", "mountpoints": ["/"], "cpu_sample_s": 0.2}})
     assert [r.check for r in results] == ["resource.cpu", "resource.memory", "resource.disk"]
@@ -81,8 +92,11 @@ def test_host_figures_match_df(tmp_path: Path) -> None:
 def test_host_disk_past_configured_levels_warns_or_fails(tmp_path: Path) -> None:
     used = df_percent("/")
     warn_only = {"resources": {"disk_pct": {"warn": used / 2, "fail": 100}}}
-    [disk] = [r for r in measure(tmp_path, {"host": {"cpu_sample_s": 0.1}}, thresholds=warn_only)
-              if r.check == "resource.disk"]
+    [disk] = [
+        r
+        for r in measure(tmp_path, {"host": {"cpu_sample_s": 0.1}}, thresholds=warn_only)
+        if r.check == "resource.disk"
+    ]
     assert disk.status is Status.WARN and "above the warning level" in disk.message
 
 
@@ -96,9 +110,19 @@ def test_missing_mountpoint_is_an_error_for_that_mount_only(tmp_path: Path) -> N
 
 # -- answers a real Prometheus should not give, from a loopback stand-in ---------------------------
 
+
 def vector(*values: str, instance: str = "node-1:9100") -> Reply:
-    return Reply.json({"status": "success", "data": {"resultType": "vector", "result": [
-        {"metric": {"instance": instance, "mountpoint": "/"}, "value": [1_700_000_000.0, v]} for v in values]}})
+    return Reply.json(
+        {
+            "status": "success",
+            "data": {
+                "resultType": "vector",
+                "result": [
+                    {"metric": {"instance": instance, "mountpoint": "/"}, "value": [1_700_000_000.0, v]} for v in values
+                ],
+            },
+        }
+    )
 
 
 def answer_for(tmp_path: Path, reply: Reply, **section: object):  # type: ignore[no-untyped-def]
@@ -124,17 +148,24 @@ def test_bearer_token_from_env_is_sent_and_never_shown(tmp_path: Path, monkeypat
     assert all(canary not in json.dumps(r.model_dump(mode="json")) for r in results.values())
 
 
-@pytest.mark.parametrize(("reply", "words"), [
-    (Reply(200, "<html>a login page</html>"), "that is not Prometheus' API JSON"),
-    (Reply.json({"status": "success"}), "sent no data"),
-    (Reply.json({"status": "success", "data": {"resultType": "matrix", "result": []}}), "expected a vector"),
-    (Reply.json({"status": "success", "data": {"resultType": "vector", "result": [{"value": "x"}]}}), "malformed"),
-    (vector("+Inf"), "not a number"),
-    (vector("NaN"), "not a number"),
-    (vector("130"), "not a percentage"),
-    (Reply.json({"status": "error", "errorType": "execution", "error": "many-to-many matching not allowed"},
-                status=422), "Prometheus rejected the query (execution): many-to-many matching not allowed"),
-])
+@pytest.mark.parametrize(
+    ("reply", "words"),
+    [
+        (Reply(200, "<html>a login page</html>"), "that is not Prometheus' API JSON"),
+        (Reply.json({"status": "success"}), "sent no data"),
+        (Reply.json({"status": "success", "data": {"resultType": "matrix", "result": []}}), "expected a vector"),
+        (Reply.json({"status": "success", "data": {"resultType": "vector", "result": [{"value": "x"}]}}), "malformed"),
+        (vector("+Inf"), "not a number"),
+        (vector("NaN"), "not a number"),
+        (vector("130"), "not a percentage"),
+        (
+            Reply.json(
+                {"status": "error", "errorType": "execution", "error": "many-to-many matching not allowed"}, status=422
+            ),
+            "Prometheus rejected the query (execution): many-to-many matching not allowed",
+        ),
+    ],
+)
 def test_odd_answers_are_errors(tmp_path: Path, reply: Reply, words: str) -> None:
     results, _ = answer_for(tmp_path, reply)
     for result in results.values():
@@ -143,14 +174,16 @@ def test_odd_answers_are_errors(tmp_path: Path, reply: Reply, words: str) -> Non
 
 
 def test_query_timeout_503_is_retried_then_shown_verbatim(tmp_path: Path) -> None:
-    timeout = Reply.json({"status": "error", "errorType": "timeout",
-                          "error": "query timed out in expression evaluation"}, status=503)
+    timeout = Reply.json(
+        {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}, status=503
+    )
     results, seen = answer_for(tmp_path, timeout)
     assert len(seen) == 3 * 3  # three figures, each tried three times (http.retries = 2)
     assert "(timeout): query timed out in expression evaluation" in results["resource.memory"].message
 
 
 # -- backfill windows -----------------------------------------------------------------------------
+
 
 def test_windows_respect_the_point_limit_and_are_aligned_and_contiguous() -> None:
     end = datetime(2026, 3, 1, 12, 7, 31, tzinfo=UTC)
@@ -168,6 +201,7 @@ def test_windows_respect_the_point_limit_and_are_aligned_and_contiguous() -> Non
 
 def test_limits_left_out_judge_nothing(tmp_path: Path) -> None:
     no_limits = {"resources": {"cpu_pct": {"warn": None, "fail": None}}}
-    [cpu] = [r for r in measure(tmp_path, {"host": {"cpu_sample_s": 0.1}}, thresholds=no_limits)
-             if r.check == "resource.cpu"]
+    [cpu] = [
+        r for r in measure(tmp_path, {"host": {"cpu_sample_s": 0.1}}, thresholds=no_limits) if r.check == "resource.cpu"
+    ]
     assert cpu.status is Status.OK and cpu.threshold is None and cpu.message.startswith("CPU at ")

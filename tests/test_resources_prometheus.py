@@ -18,8 +18,8 @@ from opsbook.tasks.resource_history import backfill_resources
 from opsbook.tasks.resources import measure_resources
 from tests.conftest import free_port
 from tests.helpers import estate, write_config
-from tests.test_resources import df_percent
 from tests.prometheus_harness import MISSING, NODE_EXPORTER, PROMETHEUS, RunningPrometheus, running_prometheus
+from tests.test_resources import df_percent
 
 
 @pytest.fixture(scope="session")
@@ -37,8 +37,10 @@ def measure(tmp_path: Path, prometheus_section: dict, **extra: object):  # type:
 
 def test_real_figures_of_this_machine(tmp_path: Path, prometheus: RunningPrometheus) -> None:
     results = measure(tmp_path, {"url": prometheus.url})
-    by_check = {check: [r for r in results if r.check == check]
-                for check in ("resource.cpu", "resource.memory", "resource.disk")}
+    by_check = {
+        check: [r for r in results if r.check == check]
+        for check in ("resource.cpu", "resource.memory", "resource.disk")
+    }
     [cpu], [memory] = by_check["resource.cpu"], by_check["resource.memory"]
     for result in (cpu, memory):
         assert result.status in (Status.OK, Status.WARN, Status.FAIL), result.message
@@ -104,20 +106,33 @@ def test_unreachable_prometheus_errors_every_figure(tmp_path: Path) -> None:
 
 
 def test_backfill_is_chunked_under_the_point_limit_and_never_duplicates(
-        tmp_path: Path, prometheus: RunningPrometheus, history_url: str) -> None:
+    tmp_path: Path, prometheus: RunningPrometheus, history_url: str
+) -> None:
     end = utcnow()
     start = end - timedelta(seconds=30)
     # 30 s every 2 ms is 15,001 points: Prometheus refuses that in one query...
-    refused = httpx.get(f"{prometheus.url}/api/v1/query_range", timeout=10, params={
-        "query": "node_memory_MemTotal_bytes", "start": start.timestamp(), "end": end.timestamp(), "step": "0.002"})
+    refused = httpx.get(
+        f"{prometheus.url}/api/v1/query_range",
+        timeout=10,
+        params={
+            "query": "node_memory_MemTotal_bytes",
+            "start": start.timestamp(),
+            "end": end.timestamp(),
+            "step": "0.002",
+        },
+    )
     assert refused.status_code == 400 and "11,000 points" in refused.json()["error"]
     # ... so the backfill cuts it into windows of at most 10,000 points.
-    config = estate(tmp_path, resources={"prometheus": {"url": prometheus.url, "mountpoints": ["/"]}},
-                    history={"url": history_url})
+    config = estate(
+        tmp_path, resources={"prometheus": {"url": prometheus.url, "mountpoints": ["/"]}}, history={"url": history_url}
+    )
     store = HistoryStore(history_url)
     progress: list[tuple[str, int, int]] = []
-    first = asyncio.run(backfill_resources(config, days=30 / 86400, step_s=0.002, end=end, store=store,
-                                           on_progress=lambda *args: progress.append(args)))
+    first = asyncio.run(
+        backfill_resources(
+            config, days=30 / 86400, step_s=0.002, end=end, store=store, on_progress=lambda *args: progress.append(args)
+        )
+    )
     assert first.ok, first.errors
     assert first.windows == 5 * 2 and progress[-1] == ("resource.network_tx", 2, 2)
     assert first.points > 0 and first.inserted == first.points
@@ -135,8 +150,10 @@ def test_backfill_is_chunked_under_the_point_limit_and_never_duplicates(
 
 
 def test_backfill_command_shows_progress_and_summary(tmp_path: Path, prometheus: RunningPrometheus) -> None:
-    path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
-                                   "resources": {"prometheus": {"url": prometheus.url}}})
+    path = write_config(
+        tmp_path,
+        {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "resources": {"prometheus": {"url": prometheus.url}}},
+    )
     result = CliRunner().invoke(app, ["backfill", "-c", str(path), "--days", "0.0002", "--step", "1"])
     assert result.exit_code == 0, result.output
     assert "resource.cpu" in result.output  # the progress bars name each metric
@@ -144,27 +161,40 @@ def test_backfill_command_shows_progress_and_summary(tmp_path: Path, prometheus:
 
 
 def test_backfill_command_exits_1_when_prometheus_is_down(tmp_path: Path) -> None:
-    path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
-                                   "http": {"retries": 0},
-                                   "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}})
+    path = write_config(
+        tmp_path,
+        {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "http": {"retries": 0},
+            "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}},
+        },
+    )
     result = CliRunner().invoke(app, ["backfill", "-c", str(path), "--days", "0.001", "--step", "60"])
     assert result.exit_code == 1
     assert "unreachable" in result.output
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path, prometheus: RunningPrometheus) -> None:
+def test_daily_checklist_runs_the_resource_step_from_both_sources(
+    tmp_path: Path, prometheus: RunningPrometheus
+) -> None:
     from opsbook.flows.checklist import ChecklistOutcome
     from opsbook.flows.daily import daily_checklist
 
     history = f"sqlite:///{tmp_path / 'history.db'}"
-    path = write_config(tmp_path, {
-        "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
-        # CPU on a shared test machine may spike to 100 %: only its presence is under test here.
-        "thresholds": {"resources": {"cpu_pct": {"warn": None, "fail": None}}},
-        "resources": {"prometheus": {"url": prometheus.url, "mountpoints": ["/"]},
-                      "host": {"name": "opsbook-host", "cpu_sample_s": 0.2}},
-    })
+    path = write_config(
+        tmp_path,
+        {
+            "history": {"url": history},
+            "reports": {"directory": str(tmp_path / "reports")},
+            # CPU on a shared test machine may spike to 100 %: only its presence is under test here.
+            "thresholds": {"resources": {"cpu_pct": {"warn": None, "fail": None}}},
+            "resources": {
+                "prometheus": {"url": prometheus.url, "mountpoints": ["/"]},
+                "host": {"name": "opsbook-host", "cpu_sample_s": 0.2},
+            },
+        },
+    )
     state = daily_checklist(config_path=str(path), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome) and state.is_completed(), state.message
@@ -175,13 +205,17 @@ def test_daily_checklist_runs_the_resource_step_from_both_sources(tmp_path: Path
     assert "Resource utilisation" in html and "Disk usage, 30 days" in html
     stored = HistoryStore(history).get_run(outcome.run_id)
     assert {r.target for r in stored.results if r.check == "resource.disk"} == {
-        f"{prometheus.node_exporter} /", "opsbook-host /"}
+        f"{prometheus.node_exporter} /",
+        "opsbook-host /",
+    }
     samples = HistoryStore(history).samples("resource.disk", source="check")
     assert {s.labels["mountpoint"] for s in samples} == {"/"} and len(samples) == 2
 
 
 @pytest.mark.usefixtures("prefect_server")
-def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(tmp_path: Path, prometheus: RunningPrometheus) -> None:
+def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(
+    tmp_path: Path, prometheus: RunningPrometheus
+) -> None:
     from opsbook.flows.backfill import BackfillParameters, backfill_resource_history
 
     history = f"sqlite:///{tmp_path / 'history.db'}"
@@ -201,8 +235,15 @@ def test_backfill_flow_takes_one_parameter_model_and_repeats_safely(tmp_path: Pa
 def test_backfill_flow_fails_when_prometheus_is_down(tmp_path: Path) -> None:
     from opsbook.flows.backfill import BackfillParameters, backfill_resource_history
 
-    path = write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "http": {"retries": 0},
-                                   "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}}})
-    state = asyncio.run(backfill_resource_history(BackfillParameters(config_path=str(path), days=0.01),
-                                                  return_state=True))
+    path = write_config(
+        tmp_path,
+        {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "http": {"retries": 0},
+            "resources": {"prometheus": {"url": f"http://127.0.0.1:{free_port()}"}},
+        },
+    )
+    state = asyncio.run(
+        backfill_resource_history(BackfillParameters(config_path=str(path), days=0.01), return_state=True)
+    )
     assert state.is_failed() and "unreachable" in state.message

@@ -24,15 +24,30 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 # Every secret-bearing field of the config, by its key path. Each gets its own canary.
 FIELDS = [
-    "platforms[0].url", "platforms[0].headers", "databases[0].url", "databases[0].maintenance_url",
-    "metrics_sources[0].headers", "metrics_sources[0].endpoints[0].headers",
-    "resources.prometheus.url", "resources.prometheus.headers", "resources.prometheus.bearer_token",
-    "security.headers.urls", "backups.source_url", "backups.repositories[0].encryption.passphrase",
-    "backups.restore_server.url", "backups.disaster_recovery.targets[0].url",
-    "backups.disaster_recovery.switch_over[0].webhook", "maintenance.cache_actions[0].url",
-    "maintenance.cache_actions[0].headers", "notifications.slack.url", "notifications.webhook.url",
-    "notifications.webhook.secret", "notifications.webhook.headers", "notifications.email.password",
-    "incidents.deploy_log", "incidents.dependencies[0].url",
+    "platforms[0].url",
+    "platforms[0].headers",
+    "databases[0].url",
+    "databases[0].maintenance_url",
+    "metrics_sources[0].headers",
+    "metrics_sources[0].endpoints[0].headers",
+    "resources.prometheus.url",
+    "resources.prometheus.headers",
+    "resources.prometheus.bearer_token",
+    "security.headers.urls",
+    "backups.source_url",
+    "backups.repositories[0].encryption.passphrase",
+    "backups.restore_server.url",
+    "backups.disaster_recovery.targets[0].url",
+    "backups.disaster_recovery.switch_over[0].webhook",
+    "maintenance.cache_actions[0].url",
+    "maintenance.cache_actions[0].headers",
+    "notifications.slack.url",
+    "notifications.webhook.url",
+    "notifications.webhook.secret",
+    "notifications.webhook.headers",
+    "notifications.email.password",
+    "incidents.deploy_log",
+    "incidents.dependencies[0].url",
 ]
 
 
@@ -44,9 +59,18 @@ class _EchoEverywhere(dict):
 
 
 def _echo(request: Request) -> Reply:
-    return Reply(500, json.dumps({"path": request.path, "query": request.query, "headers": dict(request.headers),
-                                  "body": request.body.decode(errors="replace")}),
-                 {"Content-Type": "application/json"})
+    return Reply(
+        500,
+        json.dumps(
+            {
+                "path": request.path,
+                "query": request.query,
+                "headers": dict(request.headers),
+                "body": request.body.decode(errors="replace"),
+            }
+        ),
+        {"Content-Type": "application/json"},
+    )
 
 
 def _config(tmp_path: Path, echo: LoopbackServer, env: dict[str, str]) -> dict:
@@ -59,46 +83,117 @@ def _config(tmp_path: Path, echo: LoopbackServer, env: dict[str, str]) -> dict:
         "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
         "reports": {"directory": str(tmp_path / "reports")},
         "http": {"timeout_s": 2, "retries": 0, "backoff_s": 0.01},
-        "platforms": [{"name": "fly", "url": f"{base}/health?key={ref['platforms[0].url']}",
-                       "headers": {"Authorization": f"Bearer {ref['platforms[0].headers']}"}}],
-        "databases": [{"name": "app", "url": f"postgresql+psycopg://mon:{ref['databases[0].url']}@{refused}/app",
-                       "maintenance_url": f"postgresql+psycopg://admin:{ref['databases[0].maintenance_url']}@{refused}/app",
-                       "connect_timeout_s": 2}],
-        "metrics_sources": [{"name": "app", "base_url": f"{base}/",
-                             "headers": {"Authorization": f"Bearer {ref['metrics_sources[0].headers']}"},
-                             "endpoints": [{"name": "vitals", "step": "web_vitals", "path": "/api/vitals",
-                                            "headers": {"X-Api-Key": ref["metrics_sources[0].endpoints[0].headers"]}}]}],
-        "resources": {"prometheus": {"url": f"{base}/prom/{ref['resources.prometheus.url']}",
-                                     "headers": {"X-Scope-OrgID": ref["resources.prometheus.headers"]},
-                                     "bearer_token": ref["resources.prometheus.bearer_token"]}},
-        "security": {"headers": {"urls": [f"{base}/sec?token={ref['security.headers.urls']}"],
-                                 "check_platforms": True}},
+        "platforms": [
+            {
+                "name": "fly",
+                "url": f"{base}/health?key={ref['platforms[0].url']}",
+                "headers": {"Authorization": f"Bearer {ref['platforms[0].headers']}"},
+            }
+        ],
+        "databases": [
+            {
+                "name": "app",
+                "url": f"postgresql+psycopg://mon:{ref['databases[0].url']}@{refused}/app",
+                "maintenance_url": f"postgresql+psycopg://admin:{ref['databases[0].maintenance_url']}@{refused}/app",
+                "connect_timeout_s": 2,
+            }
+        ],
+        "metrics_sources": [
+            {
+                "name": "app",
+                "base_url": f"{base}/",
+                "headers": {"Authorization": f"Bearer {ref['metrics_sources[0].headers']}"},
+                "endpoints": [
+                    {
+                        "name": "vitals",
+                        "step": "web_vitals",
+                        "path": "/api/vitals",
+                        "headers": {"X-Api-Key": ref["metrics_sources[0].endpoints[0].headers"]},
+                    }
+                ],
+            }
+        ],
+        "resources": {
+            "prometheus": {
+                "url": f"{base}/prom/{ref['resources.prometheus.url']}",
+                "headers": {"X-Scope-OrgID": ref["resources.prometheus.headers"]},
+                "bearer_token": ref["resources.prometheus.bearer_token"],
+            }
+        },
+        "security": {
+            "headers": {"urls": [f"{base}/sec?token={ref['security.headers.urls']}"], "check_platforms": True}
+        },
         "backups": {
             "source_url": f"postgresql+psycopg://dump:{ref['backups.source_url']}@{refused}/app",
-            "repositories": [{"name": "app", "path": str(tmp_path / "backups" / "app"), "database": "app",
-                              "encryption": {"required": True,
-                                             "passphrase": ref["backups.repositories[0].encryption.passphrase"]}}],
-            "restore_server": {"url": f"postgresql+psycopg://restore:{ref['backups.restore_server.url']}@{refused}/postgres"},
+            "repositories": [
+                {
+                    "name": "app",
+                    "path": str(tmp_path / "backups" / "app"),
+                    "database": "app",
+                    "encryption": {
+                        "required": True,
+                        "passphrase": ref["backups.repositories[0].encryption.passphrase"],
+                    },
+                }
+            ],
+            "restore_server": {
+                "url": f"postgresql+psycopg://restore:{ref['backups.restore_server.url']}@{refused}/postgres"
+            },
             "disaster_recovery": {
-                "targets": [{"name": "dr", "repository": "app",
-                             "url": f"postgresql+psycopg://dr:{ref['backups.disaster_recovery.targets[0].url']}@{refused}/app"}],
-                "switch_over": [{"name": "dns",
-                                 "webhook": f"{base}/dns?k={ref['backups.disaster_recovery.switch_over[0].webhook']}"}]}},
-        "maintenance": {"cache_actions": [{"name": "purge", "url": f"{base}/purge?k={ref['maintenance.cache_actions[0].url']}",
-                                           "headers": {"X-Purge-Key": ref["maintenance.cache_actions[0].headers"]}}]},
+                "targets": [
+                    {
+                        "name": "dr",
+                        "repository": "app",
+                        "url": f"postgresql+psycopg://dr:{ref['backups.disaster_recovery.targets[0].url']}@{refused}/app",
+                    }
+                ],
+                "switch_over": [
+                    {
+                        "name": "dns",
+                        "webhook": f"{base}/dns?k={ref['backups.disaster_recovery.switch_over[0].webhook']}",
+                    }
+                ],
+            },
+        },
+        "maintenance": {
+            "cache_actions": [
+                {
+                    "name": "purge",
+                    "url": f"{base}/purge?k={ref['maintenance.cache_actions[0].url']}",
+                    "headers": {"X-Purge-Key": ref["maintenance.cache_actions[0].headers"]},
+                }
+            ]
+        },
         "notifications": {
             "channels": [
                 {"type": "slack", "name": "slack", "url": f"{base}/slack/{ref['notifications.slack.url']}"},
-                {"type": "webhook", "name": "hook", "url": f"{base}/hook?k={ref['notifications.webhook.url']}",
-                 "secret": ref["notifications.webhook.secret"],
-                 "headers": {"Authorization": ref["notifications.webhook.headers"]}},
-                {"type": "email", "name": "mail", "host": "127.0.0.1", "port": free_port(), "starttls": False,
-                 "username": "ops", "password": ref["notifications.email.password"], "sender": "ops@example.test",
-                 "to": ["oncall@example.test"], "timeout_s": 2}],
-            "retries": 0, "reports": ["slack", "hook", "mail"]},  # the report digest fails on every channel too
-        "incidents": {"deploy_log": f"{base}/deploys?k={ref['incidents.deploy_log']}",
-                      "dependencies": [{"name": "payments",
-                                        "url": f"{base}/dep?k={ref['incidents.dependencies[0].url']}"}]},
+                {
+                    "type": "webhook",
+                    "name": "hook",
+                    "url": f"{base}/hook?k={ref['notifications.webhook.url']}",
+                    "secret": ref["notifications.webhook.secret"],
+                    "headers": {"Authorization": ref["notifications.webhook.headers"]},
+                },
+                {
+                    "type": "email",
+                    "name": "mail",
+                    "host": "127.0.0.1",
+                    "port": free_port(),
+                    "starttls": False,
+                    "username": "ops",
+                    "password": ref["notifications.email.password"],
+                    "sender": "ops@example.test",
+                    "to": ["oncall@example.test"],
+                    "timeout_s": 2,
+                },
+            ],
+            "retries": 0,
+            "reports": ["slack", "hook", "mail"],
+        },  # the report digest fails on every channel too
+        "incidents": {
+            "deploy_log": f"{base}/deploys?k={ref['incidents.deploy_log']}",
+            "dependencies": [{"name": "payments", "url": f"{base}/dep?k={ref['incidents.dependencies[0].url']}"}],
+        },
     }
 
 
@@ -108,15 +203,19 @@ def _history_text(db: Path) -> str:
     metadata = MetaData()
     metadata.reflect(engine)
     with engine.connect() as connection:
-        rows = [repr(tuple(row)) for name in inspect(engine).get_table_names()
-                for row in connection.execute(select(metadata.tables[name]))]
+        rows = [
+            repr(tuple(row))
+            for name in inspect(engine).get_table_names()
+            for row in connection.execute(select(metadata.tables[name]))
+        ]
     engine.dispose()
     assert rows, "the history holds no rows at all"
     return "\n".join(rows)
 
 
 def test_no_canary_reaches_any_sink_after_a_full_failing_run(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
     tag = uuid.uuid4().hex[:8]
     env = {f"OPSBOOK_CANARY_{i}": f"canary{i:02d}x{tag}q" for i in range(len(FIELDS))}
     for name, value in env.items():
@@ -141,11 +240,16 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
     sinks["stdout"], sinks["stderr"] = out, err
     db = tmp_path / "history.db"
     sinks["history rows"] = _history_text(db)
-    sinks["history bytes"] = b"".join(p.read_bytes() for p in (db, db.with_name("history.db-wal"))
-                                      if p.exists()).decode("latin-1")
+    sinks["history bytes"] = b"".join(
+        p.read_bytes() for p in (db, db.with_name("history.db-wal")) if p.exists()
+    ).decode("latin-1")
 
     # The run did exercise the failing paths: deliveries were attempted and failed.
     assert any(hit.startswith(("/slack", "/hook")) for hit in echo.hits), echo.hits
-    leaks = [f"{field} -> {sink}" for field, canary in zip(FIELDS, env.values())
-             for sink, text in sinks.items() if canary in text]
+    leaks = [
+        f"{field} -> {sink}"
+        for field, canary in zip(FIELDS, env.values())
+        for sink, text in sinks.items()
+        if canary in text
+    ]
     assert not leaks, "canaries leaked:\n" + "\n".join(leaks)

@@ -14,8 +14,9 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 def test_incident_with_a_bad_ip_exits_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(app, ["security", "incident", "--type", "brute_force", "--ip", "999.1.1.1",
-                                      "-c", str(_config(tmp_path))])
+    result = CliRunner().invoke(
+        app, ["security", "incident", "--type", "brute_force", "--ip", "999.1.1.1", "-c", str(_config(tmp_path))]
+    )
     assert result.exit_code == 2 and "source_ip" in result.output
 
 
@@ -25,15 +26,18 @@ def test_incident_apply_blocks_and_run_security_exits_1_on_a_compromise(tmp_path
     dry = CliRunner().invoke(app, ["security", "incident", "--type", "brute_force", "--ip", IP, "-c", str(config)])
     assert dry.exit_code == 0, dry.output
     assert "would add" in dry.output and not blocklist.exists()
-    applied = CliRunner().invoke(app, ["security", "incident", "--type", "brute_force", "--ip", IP, "--apply", "--yes",
-                                       "-c", str(config)])
+    applied = CliRunner().invoke(
+        app, ["security", "incident", "--type", "brute_force", "--ip", IP, "--apply", "--yes", "-c", str(config)]
+    )
     assert applied.exit_code == 0, applied.output
     assert f"deny {IP};" in blocklist.read_text()
     check = CliRunner().invoke(app, ["run", "security", "-c", str(config)])
     assert check.exit_code == 0, check.output  # brute force warns; no login succeeded
     auth = tmp_path / "auth.log"
     last = auth.read_text().splitlines()[-1]
-    auth.write_text(auth.read_text() + last.split(" sshd")[0] + f" sshd[7]: Accepted password for root from {IP} port 9 ssh2\n")
+    auth.write_text(
+        auth.read_text() + last.split(" sshd")[0] + f" sshd[7]: Accepted password for root from {IP} port 9 ssh2\n"
+    )
     compromised = CliRunner().invoke(app, ["security", "check", "-c", str(config)])
     assert compromised.exit_code == 1, compromised.output
     assert "LOGIN SUCCEEDED" in compromised.output

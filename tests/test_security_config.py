@@ -10,10 +10,17 @@ from opsbook.config import ConfigError, parse_config
 
 
 def test_defaults_and_paths_relative_to_the_config(tmp_path: Path) -> None:
-    config = parse_config({"security": {"auth_logs": ["logs/auth.log"], "blocklist": "deny.conf",
-                                        "certificates": [{"endpoint": "example.org:443"}],
-                                        "certificate_policy": {"days_left": {"warn": 30, "fail": 7}}}},
-                          base_dir=tmp_path)
+    config = parse_config(
+        {
+            "security": {
+                "auth_logs": ["logs/auth.log"],
+                "blocklist": "deny.conf",
+                "certificates": [{"endpoint": "example.org:443"}],
+                "certificate_policy": {"days_left": {"warn": 30, "fail": 7}},
+            }
+        },
+        base_dir=tmp_path,
+    )
     security = config.security
     assert security.auth_logs == [tmp_path / "logs" / "auth.log"] and security.blocklist == tmp_path / "deny.conf"
     assert security.window_hours == 24 and security.brute_force.failures == 10
@@ -25,10 +32,24 @@ def test_defaults_and_paths_relative_to_the_config(tmp_path: Path) -> None:
 
 def test_problems_name_their_key_paths(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
-        parse_config({"security": {"certificates": [{"endpoint": "no-port"}], "syslog_timezone": "Mars/Base",
-                                   "vulnerabilities": {"fail_on": ["catastrophic"]},
-                                   "brute_force": {"failures": 0}, "typo": 1}}, base_dir=tmp_path)
+        parse_config(
+            {
+                "security": {
+                    "certificates": [{"endpoint": "no-port"}],
+                    "syslog_timezone": "Mars/Base",
+                    "vulnerabilities": {"fail_on": ["catastrophic"]},
+                    "brute_force": {"failures": 0},
+                    "typo": 1,
+                }
+            },
+            base_dir=tmp_path,
+        )
     text = "\n".join(caught.value.problems)
-    for path in ("security.certificates[0].endpoint", "security.syslog_timezone",
-                 "security.vulnerabilities.fail_on[0]", "security.brute_force.failures", "security.typo"):
+    for path in (
+        "security.certificates[0].endpoint",
+        "security.syslog_timezone",
+        "security.vulnerabilities.fail_on[0]",
+        "security.brute_force.failures",
+        "security.typo",
+    ):
         assert path in text, text

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from opsbook.demo.server import LoopbackServer, Reply
+from opsbook.demo.tls import TlsServer, issue
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.daily import daily_checklist
 from opsbook.flows.security import security_health_check
-from opsbook.demo.server import LoopbackServer, Reply
-from opsbook.demo.tls import TlsServer, issue
 from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore
 from tests.helpers import write_config
@@ -23,15 +23,24 @@ pytestmark = pytest.mark.usefixtures("prefect_server")
 def _estate(tmp_path: Path) -> dict:
     now = datetime.now(UTC)
     auth = tmp_path / "auth.log"
-    lines = [f"{now - timedelta(minutes=30) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
-             f"Failed password for root from 203.0.113.9 port {i} ssh2" for i in range(15)]
+    lines = [
+        f"{now - timedelta(minutes=30) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
+        f"Failed password for root from 203.0.113.9 port {i} ssh2"
+        for i in range(15)
+    ]
     auth.write_text("\n".join(lines) + "\n")
     access = tmp_path / "access.log"
-    access.write_text(f'203.0.113.50 - - [{now - timedelta(minutes=5):%d/%b/%Y:%H:%M:%S +0000}] '
-                      '"GET /item?id=1%20OR%201=1 HTTP/1.1" 200 10 "-" "sqlmap/1.7"\n')
-    return {"estate": "sec test", "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-            "reports": {"directory": str(tmp_path / "reports")}, "http": {"timeout_s": 2, "retries": 0},
-            "security": {"auth_logs": [str(auth)], "access_logs": [str(access)]}}
+    access.write_text(
+        f"203.0.113.50 - - [{now - timedelta(minutes=5):%d/%b/%Y:%H:%M:%S +0000}] "
+        '"GET /item?id=1%20OR%201=1 HTTP/1.1" 200 10 "-" "sqlmap/1.7"\n'
+    )
+    return {
+        "estate": "sec test",
+        "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+        "reports": {"directory": str(tmp_path / "reports")},
+        "http": {"timeout_s": 2, "retries": 0},
+        "security": {"auth_logs": [str(auth)], "access_logs": [str(access)]},
+    }
 
 
 def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> None:
@@ -39,9 +48,11 @@ def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> No
     cert = issue(tmp_path / "pki", "app", ["app.test"], days_left=5, issuer=ca)
     with TlsServer(cert) as tls, LoopbackServer({"/": lambda _r: Reply(200, "ok")}) as web:
         data = _estate(tmp_path)
-        data["security"] |= {"certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
-                             "certificate_policy": {"ca_bundle": str(ca.cert_path)},
-                             "headers": {"urls": [web.url("/")]}}
+        data["security"] |= {
+            "certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
+            "certificate_policy": {"ca_bundle": str(ca.cert_path)},
+            "headers": {"urls": [web.url("/")]},
+        }
         state = security_health_check(config_path=str(write_config(tmp_path, data)), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from opsbook.flows.security_incident import SecurityIncidentOutcome, SecurityIncidentParams, security_incident_response
 from opsbook.config import parse_config
+from opsbook.flows.security_incident import SecurityIncidentOutcome, SecurityIncidentParams, security_incident_response
 from opsbook.tasks.security.incident import apply_block, ip_timeline, plan_block, security_incidents
 from tests.helpers import write_config
 from tests.test_security_logs import OPENSSH, _need
@@ -25,15 +25,27 @@ IP = "203.0.113.9"
 def _config(tmp_path: Path, **security: object) -> Path:
     now = datetime.now(UTC)
     auth = tmp_path / "auth.log"
-    lines = [f"{now - timedelta(minutes=20) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
-             f"Failed password for root from {IP} port {i} ssh2" for i in range(12)]
-    lines.append(f"{now - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Failed password for bob from 198.51.100.1 port 1 ssh2")
+    lines = [
+        f"{now - timedelta(minutes=20) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
+        f"Failed password for root from {IP} port {i} ssh2"
+        for i in range(12)
+    ]
+    lines.append(
+        f"{now - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Failed password for bob from 198.51.100.1 port 1 ssh2"
+    )
     auth.write_text("\n".join(lines) + "\n")
     access = tmp_path / "access.log"
-    access.write_text(f'{IP} - - [{now - timedelta(minutes=1):%d/%b/%Y:%H:%M:%S +0000}] "POST /login HTTP/1.1" 401 0 "-" "curl"\n')
-    return write_config(tmp_path, {"history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
-                                   "reports": {"directory": str(tmp_path / "reports")},
-                                   "security": {"auth_logs": [str(auth)], "access_logs": [str(access)], **security}})
+    access.write_text(
+        f'{IP} - - [{now - timedelta(minutes=1):%d/%b/%Y:%H:%M:%S +0000}] "POST /login HTTP/1.1" 401 0 "-" "curl"\n'
+    )
+    return write_config(
+        tmp_path,
+        {
+            "history": {"url": f"sqlite:///{tmp_path / 'history.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "security": {"auth_logs": [str(auth)], "access_logs": [str(access)], **security},
+        },
+    )
 
 
 def _run(params: SecurityIncidentParams):  # type: ignore[no-untyped-def]
@@ -53,7 +65,7 @@ def test_dry_run_gathers_evidence_records_history_and_changes_nothing(tmp_path: 
     assert record.evidence["events"] == 13  # 12 ssh failures and one web login, nothing of the other IP
     assert record.evidence["by_kind"] == {"failure": 12, "http 401": 1}
     assert "would add `deny 203.0.113.9;`" in record.actions["block"] and record.dry_run
-    stored, = security_incidents(f"sqlite:///{tmp_path / 'history.db'}", IP)
+    (stored,) = security_incidents(f"sqlite:///{tmp_path / 'history.db'}", IP)
     assert stored.reference == record.reference and stored.evidence_events == 13 and stored.blocked is False
     assert stored.severity == "P1" and stored.escalation_level == 2
 
@@ -62,8 +74,9 @@ def test_applied_block_writes_a_deny_line_once(tmp_path: Path) -> None:
     blocklist = tmp_path / "blocklist.conf"
     blocklist.write_text("deny 192.0.2.1;")  # an existing include without a final newline
     config = _config(tmp_path, blocklist=str(blocklist))
-    params = SecurityIncidentParams(incident_type="brute_force", source_ip=IP, dry_run=False,
-                                    require_approval=False, config_path=str(config))
+    params = SecurityIncidentParams(
+        incident_type="brute_force", source_ip=IP, dry_run=False, require_approval=False, config_path=str(config)
+    )
     state, outcome = _run(params)
     assert state.is_completed() and outcome.record.blocked
     text = blocklist.read_text()
@@ -80,10 +93,13 @@ def test_block_waits_for_approval_in_the_prefect_ui(tmp_path: Path) -> None:
 
     blocklist = tmp_path / "blocklist.conf"
     config = _config(tmp_path, blocklist=str(blocklist))
-    params = SecurityIncidentParams(incident_type="brute_force", source_ip=IP, dry_run=False,
-                                    approval_timeout_s=60, config_path=str(config))
+    params = SecurityIncidentParams(
+        incident_type="brute_force", source_ip=IP, dry_run=False, approval_timeout_s=60, config_path=str(config)
+    )
     box: dict[str, object] = {}
-    runner = threading.Thread(target=lambda: box.update(state=security_incident_response(params=params, return_state=True)))
+    runner = threading.Thread(
+        target=lambda: box.update(state=security_incident_response(params=params, return_state=True))
+    )
     runner.start()
 
     async def paused_run_id() -> str | None:
@@ -111,7 +127,11 @@ def test_block_waits_for_approval_in_the_prefect_ui(tmp_path: Path) -> None:
 def test_data_breach_is_p0_with_executive_escalation(tmp_path: Path) -> None:
     config = _config(tmp_path)
     _, outcome = _run(SecurityIncidentParams(incident_type="data_breach", severity="low", config_path=str(config)))
-    assert (outcome.record.severity, outcome.record.escalation_level, outcome.record.executive_escalation) == ("P0", 4, True)
+    assert (outcome.record.severity, outcome.record.escalation_level, outcome.record.executive_escalation) == (
+        "P0",
+        4,
+        True,
+    )
     assert "executives" in outcome.record.actions["escalate"]
     # The general incident is opened too: a P0 at level 4 (high business impact), with its timeline.
     from opsbook.incidents import get_incident

@@ -21,6 +21,7 @@ from opsbook.tasks.security.checks import failed_authentication_results, suspici
 from opsbook.tasks.security.findings import access_findings, auth_findings, web_login_failures
 from tests.helpers import estate
 
+
 def _shared_data() -> Path:
     """../shared/data beside the repository (parents[2] in a clone; one level up in a worktree)."""
     here = Path(__file__).resolve()
@@ -53,6 +54,7 @@ def _weighted_lines(path: Path, pattern: str) -> Counter[str]:
 
 
 # --- real OpenSSH log --------------------------------------------------------------------------
+
 
 def test_every_openssh_line_is_accounted_for() -> None:
     path = _need(OPENSSH)
@@ -106,6 +108,7 @@ def test_syslog_year_is_inferred_from_the_reference_time() -> None:
 
 # --- real Apache log ---------------------------------------------------------------------------
 
+
 def test_every_apache_line_is_accounted_for_and_statuses_match() -> None:
     path = _need(APACHE)
     parsed = parse_access_log(path)
@@ -120,18 +123,21 @@ def test_every_apache_line_is_accounted_for_and_statuses_match() -> None:
 
 
 def test_real_checks_account_for_lines_in_their_details(tmp_path: Path) -> None:
-    config = estate(tmp_path, security={"auth_logs": [str(_need(OPENSSH))], "access_logs": [str(_need(APACHE))],
-                                        "window_hours": 24 * 90})
+    config = estate(
+        tmp_path,
+        security={"auth_logs": [str(_need(OPENSSH))], "access_logs": [str(_need(APACHE))], "window_hours": 24 * 90},
+    )
     auth = failed_authentication_results(config, now=datetime(2026, 1, 1, tzinfo=UTC))
     ssh = next(r for r in auth if r.check == "security.auth_failures")
     assert ssh.status is Status.WARN and "183.62.140.253" in ssh.message
     assert ssh.details["lines"]["total_lines"] == ssh.details["lines"]["parsed_lines"] == 2000
-    activity, = suspicious_activity_results(config, now=datetime(2015, 5, 21, tzinfo=UTC))
+    (activity,) = suspicious_activity_results(config, now=datetime(2015, 5, 21, tzinfo=UTC))
     assert activity.details["lines"]["parsed_lines"] == 10000
     assert activity.details["requests"] == 10000
 
 
 # --- generated logs ------------------------------------------------------------------------------
+
 
 def _syslog(ts: datetime, message: str, program: str = "sshd[4242]") -> str:
     return f"{ts:%b} {ts.day:>2} {ts:%H:%M:%S} web1 {program}: {message}"
@@ -146,18 +152,28 @@ NOW = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
 
 def test_generated_brute_force_then_success_is_flagged_high(tmp_path: Path) -> None:
     start = NOW - timedelta(hours=2)
-    lines = [_syslog(start + timedelta(seconds=10 * i), f"Failed password for root from 203.0.113.9 port {4000 + i} ssh2")
-             for i in range(12)]
-    lines.append(_syslog(start + timedelta(minutes=3), "message repeated 3 times: [ Failed password for root from 203.0.113.9 port 1 ssh2]"))
+    lines = [
+        _syslog(start + timedelta(seconds=10 * i), f"Failed password for root from 203.0.113.9 port {4000 + i} ssh2")
+        for i in range(12)
+    ]
+    lines.append(
+        _syslog(
+            start + timedelta(minutes=3),
+            "message repeated 3 times: [ Failed password for root from 203.0.113.9 port 1 ssh2]",
+        )
+    )
     lines.append(_syslog(start + timedelta(minutes=4), "Accepted password for root from 203.0.113.9 port 5000 ssh2"))
     lines.append(_syslog(start + timedelta(minutes=5), "Failed password for alice from 198.51.100.7 port 1 ssh2"))
-    lines.append(_syslog(start, "authentication failure; logname= uid=0 euid=0 tty=pts/0 ruser=bob rhost=  user=root",
-                         program="sudo"))
+    lines.append(
+        _syslog(
+            start, "authentication failure; logname= uid=0 euid=0 tty=pts/0 ruser=bob rhost=  user=root", program="sudo"
+        )
+    )
     lines.append("this is not syslog")
     log = tmp_path / "auth.log"
     log.write_text("\n".join(lines) + "\n")
     config = estate(tmp_path, security={"auth_logs": [str(log)], "brute_force": {"failures": 10, "minutes": 5}})
-    result, = failed_authentication_results(config, now=NOW)
+    (result,) = failed_authentication_results(config, now=NOW)
     assert result.status is Status.FAIL
     assert result.value == 16  # 12 + 3 repeated + alice; the sudo line is not pam_unix and stays `other`
     assert result.details["compromised"][0]["ip"] == "203.0.113.9"
@@ -168,23 +184,28 @@ def test_generated_brute_force_then_success_is_flagged_high(tmp_path: Path) -> N
 
 def test_failures_spread_wider_than_the_rule_are_not_brute_force(tmp_path: Path) -> None:
     start = NOW - timedelta(hours=20)
-    lines = [_syslog(start + timedelta(minutes=30 * i), f"Failed password for root from 203.0.113.9 port {i} ssh2")
-             for i in range(20)]
+    lines = [
+        _syslog(start + timedelta(minutes=30 * i), f"Failed password for root from 203.0.113.9 port {i} ssh2")
+        for i in range(20)
+    ]
     log = tmp_path / "auth.log"
     log.write_text("\n".join(lines))
     config = estate(tmp_path, security={"auth_logs": [str(log)], "brute_force": {"failures": 10, "minutes": 10}})
-    result, = failed_authentication_results(config, now=NOW)
+    (result,) = failed_authentication_results(config, now=NOW)
     assert result.status is Status.OK and result.value == 20
     assert result.details["brute_force"] == []
 
 
 def test_events_outside_the_window_are_not_counted(tmp_path: Path) -> None:
     old = NOW - timedelta(hours=30)
-    lines = [_syslog(old + timedelta(seconds=i), f"Failed password for root from 203.0.113.9 port {i} ssh2") for i in range(30)]
+    lines = [
+        _syslog(old + timedelta(seconds=i), f"Failed password for root from 203.0.113.9 port {i} ssh2")
+        for i in range(30)
+    ]
     log = tmp_path / "auth.log"
     log.write_text("\n".join(lines))
     config = estate(tmp_path, security={"auth_logs": [str(log)]})
-    result, = failed_authentication_results(config, now=NOW)
+    (result,) = failed_authentication_results(config, now=NOW)
     assert result.status is Status.OK and result.value == 0
     assert result.details["lines"]["parsed_lines"] == 30
 
@@ -197,15 +218,22 @@ def _access_log(tmp_path: Path, lines: list[str]) -> Path:
 
 def _clean_traffic(start: datetime) -> list[str]:
     pages = ["/", "/courses", "/api/health", "/search?q=union+station", "/static/app.js", "/login"]
-    return [_combined(start + timedelta(seconds=i), f"192.0.2.{i % 20}", f"GET {pages[i % len(pages)]} HTTP/1.1",
-                      200 if i % 17 else 404) for i in range(300)]
+    return [
+        _combined(
+            start + timedelta(seconds=i),
+            f"192.0.2.{i % 20}",
+            f"GET {pages[i % len(pages)]} HTTP/1.1",
+            200 if i % 17 else 404,
+        )
+        for i in range(300)
+    ]
 
 
 def test_clean_access_log_is_not_flagged(tmp_path: Path) -> None:
     log = _access_log(tmp_path, _clean_traffic(NOW - timedelta(hours=1)))
     config = estate(tmp_path, security={"access_logs": [str(log)]})
-    activity, = suspicious_activity_results(config, now=NOW)
-    logins, = failed_authentication_results(config, now=NOW)
+    (activity,) = suspicious_activity_results(config, now=NOW)
+    (logins,) = failed_authentication_results(config, now=NOW)
     assert activity.status is Status.OK and activity.value == 0, activity.message
     assert logins.status is Status.OK
 
@@ -213,7 +241,9 @@ def test_clean_access_log_is_not_flagged(tmp_path: Path) -> None:
 def test_generated_injection_scanner_and_burst_are_flagged(tmp_path: Path) -> None:
     start = NOW - timedelta(hours=1)
     attacks = [
-        _combined(start, "203.0.113.50", "GET /search?q=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1", 500),
+        _combined(
+            start, "203.0.113.50", "GET /search?q=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1", 500
+        ),
         _combined(start, "203.0.113.50", "GET /static/..%2f..%2f..%2fetc%2fpasswd HTTP/1.1", 400),
         _combined(start, "203.0.113.51", "GET /comment?text=%3Cscript%3Ealert(1)%3C/script%3E HTTP/1.1", 200),
         _combined(start, "203.0.113.52", "GET /.env HTTP/1.1", 404, agent="sqlmap/1.7.2#stable"),
@@ -221,9 +251,15 @@ def test_generated_injection_scanner_and_burst_are_flagged(tmp_path: Path) -> No
     burst = [_combined(start + timedelta(seconds=i), "203.0.113.53", f"GET /x{i} HTTP/1.1", 404) for i in range(60)]
     logins = [_combined(start + timedelta(seconds=i), "203.0.113.54", "POST /login HTTP/1.1", 401) for i in range(12)]
     log = _access_log(tmp_path, _clean_traffic(start) + attacks + burst + logins + ["garbage line"])
-    config = estate(tmp_path, security={"access_logs": [str(log)], "brute_force": {"failures": 10, "minutes": 5},
-                                        "error_burst": {"errors": 50, "minutes": 5}})
-    activity, = suspicious_activity_results(config, now=NOW)
+    config = estate(
+        tmp_path,
+        security={
+            "access_logs": [str(log)],
+            "brute_force": {"failures": 10, "minutes": 5},
+            "error_burst": {"errors": 50, "minutes": 5},
+        },
+    )
+    (activity,) = suspicious_activity_results(config, now=NOW)
     assert activity.status is Status.WARN
     assert activity.details["attacks"] == {"sql_injection": 1, "path_traversal": 1, "sensitive_file": 1, "xss": 1}
     assert activity.value == 3  # three requests carry signatures (one carries two)
@@ -231,14 +267,14 @@ def test_generated_injection_scanner_and_burst_are_flagged(tmp_path: Path) -> No
     assert [ip for ip, _ in activity.details["scanners"]] == ["203.0.113.52"]
     assert [b["ip"] for b in activity.details["bursts"]] == ["203.0.113.53"]
     assert activity.details["lines"]["unparsed_lines"] == 1
-    web, = failed_authentication_results(config, now=NOW)
+    (web,) = failed_authentication_results(config, now=NOW)
     assert web.check == "security.web_logins" and web.status is Status.WARN
     assert [b["ip"] for b in web.details["brute_force"]] == ["203.0.113.54"]
 
 
 def test_a_file_in_the_wrong_format_is_an_error_not_ok(tmp_path: Path) -> None:
     log = tmp_path / "auth.log"
-    log.write_text("\n".join(["{\"json\": true}"] * 10))
+    log.write_text("\n".join(['{"json": true}'] * 10))
     config = estate(tmp_path, security={"auth_logs": [str(log)], "access_logs": [str(log)]})
     results = failed_authentication_results(config, now=NOW) + suspicious_activity_results(config, now=NOW)
     assert [r.status for r in results] == [Status.ERROR] * 3
@@ -248,8 +284,15 @@ def test_a_file_in_the_wrong_format_is_an_error_not_ok(tmp_path: Path) -> None:
 def test_web_login_failures_only_count_login_paths() -> None:
     import pandas as pd
 
-    frame = pd.DataFrame({"ts": pd.to_datetime([NOW] * 3, utc=True), "ip": ["a", "b", "c"], "user": [None] * 3,
-                          "path": ["/login?next=/", "/api/data", "/login"], "status": [401, 401, 200]})
+    frame = pd.DataFrame(
+        {
+            "ts": pd.to_datetime([NOW] * 3, utc=True),
+            "ip": ["a", "b", "c"],
+            "user": [None] * 3,
+            "path": ["/login?next=/", "/api/data", "/login"],
+            "status": [401, 401, 200],
+        }
+    )
     assert web_login_failures(frame, ["/login"])["ip"].tolist() == ["a"]
     assert access_findings(frame.assign(agent="", method="GET"), BurstRule()).attack_requests == 0
 
@@ -258,7 +301,13 @@ def test_real_apache_log_has_probes_but_no_attacks_as_grep_says() -> None:
     path = _need(APACHE)
     text = path.read_text()
     found = access_findings(parse_access_log(path).events, BurstRule())
-    assert found.attack_requests == len(re.findall(r"(?i)union.{0,5}select|etc/passwd|<script|%3cscript|\.\./|\.\.%2f", text)) == 0
-    probing = re.findall(r'^(\S+) .*?"(?:GET|POST|HEAD) /(?:xmlrpc\.php|wp-login\.php|wp-admin|admin\.php)', text, re.MULTILINE)
+    assert (
+        found.attack_requests
+        == len(re.findall(r"(?i)union.{0,5}select|etc/passwd|<script|%3cscript|\.\./|\.\.%2f", text))
+        == 0
+    )
+    probing = re.findall(
+        r'^(\S+) .*?"(?:GET|POST|HEAD) /(?:xmlrpc\.php|wp-login\.php|wp-admin|admin\.php)', text, re.MULTILINE
+    )
     assert probing and found.probe_sources == len(set(probing))
     assert all(Counter(probing)[ip] == count for ip, count in found.probes)

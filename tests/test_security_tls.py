@@ -37,9 +37,13 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Issued]:
 
 
 def _check(tmp_path: Path, pki: dict[str, Issued], targets: list[dict[str, object]], **policy: object) -> list:
-    config = estate(tmp_path, security={"certificates": targets,
-                                        "certificate_policy": {"ca_bundle": str(pki["ca"].cert_path),
-                                                               "timeout_s": 5, **policy}})
+    config = estate(
+        tmp_path,
+        security={
+            "certificates": targets,
+            "certificate_policy": {"ca_bundle": str(pki["ca"].cert_path), "timeout_s": 5, **policy},
+        },
+    )
     return asyncio.run(certificate_results(config))
 
 
@@ -75,7 +79,7 @@ def test_each_certificate_is_judged_correctly(tmp_path: Path, pki: dict[str, Iss
 def test_without_the_ca_bundle_the_private_ca_is_untrusted(tmp_path: Path, pki: dict[str, Issued]) -> None:
     with TlsServer(pki["valid"]) as server:
         config = estate(tmp_path, security={"certificates": [{"endpoint": server.endpoint, "server_name": NAME}]})
-        result, = asyncio.run(certificate_results(config))
+        (result,) = asyncio.run(certificate_results(config))
     assert result.status is Status.FAIL and "untrusted chain" in result.message
 
 
@@ -83,34 +87,46 @@ def test_protocol_older_than_the_policy_fails(tmp_path: Path, pki: dict[str, Iss
     server = TlsServer(pki["valid"])
     server.context.maximum_version = ssl.TLSVersion.TLSv1_2
     with server:
-        result, = _check(tmp_path, pki, [{"endpoint": server.endpoint, "server_name": NAME}],
-                         min_tls_version="TLSv1.3")
+        (result,) = _check(
+            tmp_path, pki, [{"endpoint": server.endpoint, "server_name": NAME}], min_tls_version="TLSv1.3"
+        )
     assert result.status is Status.FAIL
     assert "negotiated TLSv1.2, policy needs TLSv1.3" in result.message
 
 
 def test_a_server_that_still_accepts_tls_1_0_and_1_1_fails_one_that_refuses_them_passes(
-        tmp_path: Path, pki: dict[str, Issued]) -> None:
+    tmp_path: Path, pki: dict[str, Issued]
+) -> None:
     legacy = TlsServer(pki["valid"], minimum=ssl.TLSVersion.TLSv1)
     legacy.context.set_ciphers("DEFAULT:@SECLEVEL=0")  # what an old load balancer still allows
     modern = TlsServer(pki["valid"])  # TLS 1.2 and newer only
     with legacy, modern:
-        old, new = _check(tmp_path, pki, [{"endpoint": legacy.endpoint, "server_name": NAME},
-                                          {"endpoint": modern.endpoint, "server_name": NAME}])
+        old, new = _check(
+            tmp_path,
+            pki,
+            [{"endpoint": legacy.endpoint, "server_name": NAME}, {"endpoint": modern.endpoint, "server_name": NAME}],
+        )
     assert old.status is Status.FAIL and old.details["protocol"] == "TLSv1.3"  # it negotiates the best...
     assert "still accepts TLSv1, TLSv1.1 (policy needs TLSv1.2 or newer)" in old.message  # ...and the worst
     assert new.status is Status.OK and new.details["accepts_old"] == []
 
 
 def test_nothing_listening_is_an_error_not_ok(tmp_path: Path, pki: dict[str, Issued]) -> None:
-    result, = _check(tmp_path, pki, [{"endpoint": f"127.0.0.1:{free_port()}", "server_name": NAME}])
+    (result,) = _check(tmp_path, pki, [{"endpoint": f"127.0.0.1:{free_port()}", "server_name": NAME}])
     assert result.status is Status.ERROR
     assert "ConnectionRefusedError" in result.message
 
 
 def test_weak_signature_hash_fails() -> None:
-    facts = CertificateFacts(subject="CN=x", issuer="CN=ca", not_after=datetime.now(UTC) + timedelta(days=300),
-                             names=[NAME], signature_hash="sha1", protocol="TLSv1.3", self_signed=False)
+    facts = CertificateFacts(
+        subject="CN=x",
+        issuer="CN=ca",
+        not_after=datetime.now(UTC) + timedelta(days=300),
+        names=[NAME],
+        signature_hash="sha1",
+        protocol="TLSv1.3",
+        self_signed=False,
+    )
     result = judge_certificate(CertificateTarget(endpoint="h:443", server_name=NAME), CertificatePolicy(), facts)
     assert result.status is Status.FAIL and "weak signature hash sha1" in result.message
 

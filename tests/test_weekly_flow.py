@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from opsbook.flows.checklist import ChecklistOutcome
-from opsbook.flows.weekly import weekly_maintenance
 from opsbook.config.notifications import NotificationsConfig, Route, RouteMatch, WebhookChannel
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.demo.tls import TlsServer, issue
+from opsbook.flows.checklist import ChecklistOutcome
+from opsbook.flows.weekly import weekly_maintenance
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from opsbook.tasks.alert_rules import rule_findings
@@ -46,11 +46,20 @@ def test_weekly_maintenance_dry_run_then_apply(tmp_path: Path) -> None:
         patches.write_text("openssl/stable-security 3.0.15 amd64 [upgradable from: 3.0.14]\n")
         deps = tmp_path / "pip.json"
         deps.write_text("[]")
-        config = write_config(tmp_path, {
-            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"}, "reports": {"directory": str(tmp_path / "reports")},
-            "maintenance": {"log_directories": [{"path": str(tmp_path / "logs")}], "patch_reports": [str(patches)],
-                            "check_local_patches": False, "dependency_reports": [str(deps)],
-                            "cache_actions": [{"name": "cdn", "url": cdn.url("/purge")}]}})
+        config = write_config(
+            tmp_path,
+            {
+                "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+                "reports": {"directory": str(tmp_path / "reports")},
+                "maintenance": {
+                    "log_directories": [{"path": str(tmp_path / "logs")}],
+                    "patch_reports": [str(patches)],
+                    "check_local_patches": False,
+                    "dependency_reports": [str(deps)],
+                    "cache_actions": [{"name": "cdn", "url": cdn.url("/purge")}],
+                },
+            },
+        )
 
         _, dry = run(config, apply=False)
         assert old.exists() and purges == []
@@ -76,9 +85,23 @@ def seed_flapping(history_url: str) -> None:
     for i in range(12):
         at = start + timedelta(hours=12 * i)
         status = Status.FAIL if i % 2 else Status.OK
-        store.record_run(run_id=f"seed-{i}", flow="daily-checklist", estate="t", started_at=at, finished_at=at,
-                         results=[CheckResult(check="platform.health", target="render", component="platforms",
-                                              status=status, value=100.0 + i, started_at=at)])
+        store.record_run(
+            run_id=f"seed-{i}",
+            flow="daily-checklist",
+            estate="t",
+            started_at=at,
+            finished_at=at,
+            results=[
+                CheckResult(
+                    check="platform.health",
+                    target="render",
+                    component="platforms",
+                    status=status,
+                    value=100.0 + i,
+                    started_at=at,
+                )
+            ],
+        )
 
 
 def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, postgres_url: str) -> None:
@@ -91,20 +114,33 @@ def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, 
     deps.write_text("[]")  # an offline outdated list: no package index is asked
     try:
         with TlsServer(cert) as tls:
-            config = write_config(tmp_path, {
-                "history": {"url": history}, "reports": {"directory": str(tmp_path / "reports")},
-                "http": {"timeout_s": 2, "retries": 0},
-                "maintenance": {"check_local_patches": False, "dependency_reports": [str(deps)]},
-                "databases": [{"name": "app", "url": postgres_url}],
-                "security": {"certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
-                             "certificate_policy": {"ca_bundle": str(ca.cert_path)}},
-                "notifications": {
-                    "channels": [{"name": "hook", "type": "webhook", "url": hooks.url("/hook")},
-                                 {"name": "down", "type": "webhook", "url": hooks.url("/fail")}],
-                    # Only security alerts are routed and the defaults are off: the rest goes nowhere.
-                    "routes": [{"match": {}, "channels": ["hook"], "continue": False},
-                               {"match": {"types": ["security"]}, "channels": ["down"]}],
-                    "default_channels": [], "retries": 0}})
+            config = write_config(
+                tmp_path,
+                {
+                    "history": {"url": history},
+                    "reports": {"directory": str(tmp_path / "reports")},
+                    "http": {"timeout_s": 2, "retries": 0},
+                    "maintenance": {"check_local_patches": False, "dependency_reports": [str(deps)]},
+                    "databases": [{"name": "app", "url": postgres_url}],
+                    "security": {
+                        "certificates": [{"endpoint": tls.endpoint, "server_name": "app.test"}],
+                        "certificate_policy": {"ca_bundle": str(ca.cert_path)},
+                    },
+                    "notifications": {
+                        "channels": [
+                            {"name": "hook", "type": "webhook", "url": hooks.url("/hook")},
+                            {"name": "down", "type": "webhook", "url": hooks.url("/fail")},
+                        ],
+                        # Only security alerts are routed and the defaults are off: the rest goes nowhere.
+                        "routes": [
+                            {"match": {}, "channels": ["hook"], "continue": False},
+                            {"match": {"types": ["security"]}, "channels": ["down"]},
+                        ],
+                        "default_channels": [],
+                        "retries": 0,
+                    },
+                },
+            )
             state, outcome = run(config, apply=False)
     finally:
         hooks.stop()
@@ -132,19 +168,28 @@ def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, 
     assert noise["platform.health render"].status is Status.WARN
     assert "100 % flapping" in noise["platform.health render"].message
     html = outcome.report_path.read_text()
-    for title in ("Database maintenance", "SSL certificates", "Alert rules", "Test alert to every channel",
-                  "Alert noise and thresholds"):
+    for title in (
+        "Database maintenance",
+        "SSL certificates",
+        "Alert rules",
+        "Test alert to every channel",
+        "Alert noise and thresholds",
+    ):
         assert title in html
 
 
 def test_alert_rules_report_missing_channels_and_unheard_alerts() -> None:
     config = NotificationsConfig.model_construct(  # skips the loader's own channel check, as a stale file would
         channels=[WebhookChannel(name="hook", type="webhook", url="http://127.0.0.1:9/h")],
-        routes=[Route(match=RouteMatch(types=["security"]), channels=["pager"])], default_channels=[])
+        routes=[Route(match=RouteMatch(types=["security"]), channels=["pager"])],
+        default_channels=[],
+    )
     findings = rule_findings(config)
     assert (Status.FAIL, "routes[0]", "names channel 'pager', which does not exist") in findings
     unheard = [what for status, where, what in findings if where == "routes"]
     assert unheard and "security/P0" in unheard[0] and "other/P3" in unheard[0]
-    fixed = NotificationsConfig(channels=[{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h"}],
-                                routes=[{"match": {"types": ["security"]}, "channels": ["hook"]}])
+    fixed = NotificationsConfig(
+        channels=[{"name": "hook", "type": "webhook", "url": "http://127.0.0.1:9/h"}],
+        routes=[{"match": {"types": ["security"]}, "channels": ["hook"]}],
+    )
     assert rule_findings(fixed) == []

@@ -24,7 +24,11 @@ something odd that apt never prints
 
 def test_upgradable_list_separates_security_fixes_and_keeps_odd_lines() -> None:
     listing = parse_upgradable(SAMPLE)
-    assert [(u.package, u.security) for u in listing.upgrades] == [("openssl", True), ("libssl3", True), ("tzdata", False)]
+    assert [(u.package, u.security) for u in listing.upgrades] == [
+        ("openssl", True),
+        ("libssl3", True),
+        ("tzdata", False),
+    ]
     assert listing.upgrades[0].current == "3.0.14-1~deb12u2" and listing.upgrades[0].available == "3.0.15-1~deb12u1"
     assert listing.unparsed == ["something odd that apt never prints"]
 
@@ -46,15 +50,23 @@ def test_this_hosts_real_apt_list_is_fully_accounted_for(tmp_path: Path) -> None
 
 def test_dependency_reports_from_pip_and_npm(tmp_path: Path) -> None:
     pip = tmp_path / "pip-outdated.json"
-    pip.write_text(json.dumps([{"name": "httpx", "version": "0.27.0", "latest_version": "0.28.1"},
-                               {"name": "pandas", "version": "2.2.0", "latest_version": "3.1.1"}]))
+    pip.write_text(
+        json.dumps(
+            [
+                {"name": "httpx", "version": "0.27.0", "latest_version": "0.28.1"},
+                {"name": "pandas", "version": "2.2.0", "latest_version": "3.1.1"},
+            ]
+        )
+    )
     npm = tmp_path / "npm-outdated.json"
     npm.write_text(json.dumps({"react": {"current": "18.2.0", "wanted": "18.3.1", "latest": "19.1.0"}}))
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     results = review_dependency_updates.fn([pip, npm, broken])
     assert [(r.target, r.status, r.value) for r in results[:2]] == [
-        ("pip-outdated.json", Status.WARN, 2.0), ("npm-outdated.json", Status.WARN, 1.0)]
+        ("pip-outdated.json", Status.WARN, 2.0),
+        ("npm-outdated.json", Status.WARN, 1.0),
+    ]
     assert "pandas 2.2.0 -> 3.1.1" in results[0].details["outdated"]
     assert results[2].status is Status.ERROR and "broken.json" in results[2].message
 

@@ -20,10 +20,12 @@ class SeriesRef(Section):
 class CapacityResource(SeriesRef):
     threshold: str | None = Field(None, description="a limit in thresholds.resources, e.g. cpu_pct")
     limit: Limit | None = Field(None, description="warn/critical levels when no `threshold` name fits")
-    capacity: float | None = Field(None, gt=0, description="provisioned capacity in the metric's unit "
-                                                             "(100 for % metrics when left out)")
-    monthly_cost: float | None = Field(None, ge=0, description="what the current capacity costs per month "
-                                                                "(from the cost review)")
+    capacity: float | None = Field(
+        None, gt=0, description="provisioned capacity in the metric's unit (100 for % metrics when left out)"
+    )
+    monthly_cost: float | None = Field(
+        None, ge=0, description="what the current capacity costs per month (from the cost review)"
+    )
 
 
 class CapacityConfig(Section):
@@ -38,8 +40,12 @@ class PerformanceReviewConfig(Section):
     series: list[SeriesRef] = Field(default_factory=list, description="series reviewed every day")
     regression_warn_pct: float = Field(20, gt=0, description="p95 rise over the 7-day baseline that warns")
     regression_fail_pct: float = Field(50, gt=0, description="p95 rise that fails")
-    anomaly_mads: float = Field(10, gt=0, description="how many robust deviations (MAD x 1.4826) above the "
-                                                      "baseline median a 5-minute bucket must be to be anomalous")
+    anomaly_mads: float = Field(
+        10,
+        gt=0,
+        description="how many robust deviations (MAD x 1.4826) above the "
+        "baseline median a 5-minute bucket must be to be anomalous",
+    )
 
 
 class SloConfig(Section):

@@ -29,8 +29,9 @@ def threshold_limit(thresholds: Thresholds, name: str) -> Limit:
     for part in name.split("."):
         node = getattr(node, part, None) if isinstance(node, Section) and part in type(node).model_fields else None
     if not isinstance(node, Limit):
-        raise ValueError(f"{name!r} is not a limit under thresholds (e.g. web_vitals.fcp_ms, api.error_rate_pct, "
-                         "resources.disk_pct)")
+        raise ValueError(
+            f"{name!r} is not a limit under thresholds (e.g. web_vitals.fcp_ms, api.error_rate_pct, resources.disk_pct)"
+        )
     return node
 
 
@@ -133,62 +134,122 @@ def _vital(name: str, threshold: str, unit: str | None) -> MetricMap:
 
 def _rum(vital: str, percentile: str, threshold: str, unit: str | None) -> MetricMap:
     # The runbook judges RUM on p75; p50 and p95 are recorded for the distribution.
-    return MetricMap(name=f"rum_{vital}_{percentile}", path=f"core_web_vitals.{vital}.{percentile}", unit=unit,
-                     threshold=threshold if percentile == "p75" else None)
+    return MetricMap(
+        name=f"rum_{vital}_{percentile}",
+        path=f"core_web_vitals.{vital}.{percentile}",
+        unit=unit,
+        threshold=threshold if percentile == "p75" else None,
+    )
 
 
-_VITALS = [("fcp", "web_vitals.fcp_ms", "ms"), ("lcp", "web_vitals.lcp_ms", "ms"), ("fid", "web_vitals.fid_ms", "ms"),
-           ("inp", "web_vitals.inp_ms", "ms"), ("cls", "web_vitals.cls", None)]
+_VITALS = [
+    ("fcp", "web_vitals.fcp_ms", "ms"),
+    ("lcp", "web_vitals.lcp_ms", "ms"),
+    ("fid", "web_vitals.fid_ms", "ms"),
+    ("inp", "web_vitals.inp_ms", "ms"),
+    ("cls", "web_vitals.cls", None),
+]
 
 
 def runbook_endpoints() -> list[Endpoint]:
     """The runbook's application API, its fields and thresholds (operational-runbooks.md)."""
     figure = MetricMap
     return [
-        Endpoint(name="web-vitals", step="web_vitals", path="/api/metrics/web-vitals",
-                 metrics=[_vital(n, t, u) for n, t, u in _VITALS]),
-        Endpoint(name="api-performance", step="api_performance", path="/api/metrics/api-performance", metrics=[
-            figure(name="avg_response_time", path="avg_response_time", unit="ms", threshold="api.avg_response_ms"),
-            figure(name="error_rate", path="error_rate", unit="%", threshold="api.error_rate_pct"),
-            figure(name="throughput", path="throughput", unit="req/min"),
-        ]),
-        Endpoint(name="database", step="api_performance", path="/api/metrics/database", metrics=[
-            figure(name="db_avg_query_time", path="avg_query_time", unit="ms"),
-            figure(name="db_connection_pool_usage", path="connection_pool_usage", unit="%"),
-            figure(name="db_active_connections", path="active_connections"),
-        ]),
-        Endpoint(name="engagement", step="engagement", path="/api/analytics/engagement", metrics=[
-            figure(name="active_users_24h", path="active_users_24h", unit="users"),
-            figure(name="session_duration_avg", path="session_duration_avg", unit="s"),
-            figure(name="completion_rate", path="completion_rate", unit="%"),
-            figure(name="satisfaction_score", path="satisfaction_score"),
-        ]),
-        Endpoint(name="security-dashboard", step="security", path="/api/security/dashboard", metrics=[
-            figure(name="threat_level", path="threat_level", values={"low": 0, "medium": 1, "high": 2, "critical": 3},
-                   limit=Limit(warn=2, fail=3)),
-            figure(name="blocked_threats_24h", path="blocked_threats_24h", unit="threats"),
-            figure(name="security_events_24h", path="security_events_24h", unit="events"),
-            figure(name="vulnerability_count", path="vulnerability_count", unit="vulnerabilities",
-                   limit=Limit(warn=1, fail=5)),
-        ]),
-        Endpoint(name="security-status", step="security", path="/api/security/status",
-                 conditions=[ConditionSpec(condition="[BODY].status == secure")]),
-        Endpoint(name="system", step="resources", path="/api/metrics/system", metrics=[
-            figure(name="cpu", path="cpu.usage_percent", unit="%", threshold="resources.cpu_pct"),
-            figure(name="memory", path="memory.usage_percent", unit="%", threshold="resources.memory_pct"),
-            figure(name="disk", path="disk.usage_percent", unit="%", threshold="resources.disk_pct"),
-        ]),
-        Endpoint(name="rum", step="rum", path="/api/analytics/rum", metrics=[
-            *(_rum(v, p, t, u) for v, t, u in _VITALS for p in ("p50", "p75", "p95")),
-            figure(name="bounce_rate", path="user_experience.bounce_rate", unit="%"),
-            figure(name="avg_session_duration", path="user_experience.avg_session_duration", unit="s"),
-            figure(name="page_views_per_session", path="user_experience.page_views_per_session"),
-            figure(name="conversion_rate", path="user_experience.conversion_rate", unit="%"),
-        ]),
-        Endpoint(name="performance", step="error_rate", path="/api/metrics/performance", metrics=[
-            figure(name="error_rate_24h", path="error_rate", unit="%", threshold="api.error_rate_pct"),
-            figure(name="avg_response_time_24h", path="avg_response_time", unit="ms"),
-        ]),
+        Endpoint(
+            name="web-vitals",
+            step="web_vitals",
+            path="/api/metrics/web-vitals",
+            metrics=[_vital(n, t, u) for n, t, u in _VITALS],
+        ),
+        Endpoint(
+            name="api-performance",
+            step="api_performance",
+            path="/api/metrics/api-performance",
+            metrics=[
+                figure(name="avg_response_time", path="avg_response_time", unit="ms", threshold="api.avg_response_ms"),
+                figure(name="error_rate", path="error_rate", unit="%", threshold="api.error_rate_pct"),
+                figure(name="throughput", path="throughput", unit="req/min"),
+            ],
+        ),
+        Endpoint(
+            name="database",
+            step="api_performance",
+            path="/api/metrics/database",
+            metrics=[
+                figure(name="db_avg_query_time", path="avg_query_time", unit="ms"),
+                figure(name="db_connection_pool_usage", path="connection_pool_usage", unit="%"),
+                figure(name="db_active_connections", path="active_connections"),
+            ],
+        ),
+        Endpoint(
+            name="engagement",
+            step="engagement",
+            path="/api/analytics/engagement",
+            metrics=[
+                figure(name="active_users_24h", path="active_users_24h", unit="users"),
+                figure(name="session_duration_avg", path="session_duration_avg", unit="s"),
+                figure(name="completion_rate", path="completion_rate", unit="%"),
+                figure(name="satisfaction_score", path="satisfaction_score"),
+            ],
+        ),
+        Endpoint(
+            name="security-dashboard",
+            step="security",
+            path="/api/security/dashboard",
+            metrics=[
+                figure(
+                    name="threat_level",
+                    path="threat_level",
+                    values={"low": 0, "medium": 1, "high": 2, "critical": 3},
+                    limit=Limit(warn=2, fail=3),
+                ),
+                figure(name="blocked_threats_24h", path="blocked_threats_24h", unit="threats"),
+                figure(name="security_events_24h", path="security_events_24h", unit="events"),
+                figure(
+                    name="vulnerability_count",
+                    path="vulnerability_count",
+                    unit="vulnerabilities",
+                    limit=Limit(warn=1, fail=5),
+                ),
+            ],
+        ),
+        Endpoint(
+            name="security-status",
+            step="security",
+            path="/api/security/status",
+            conditions=[ConditionSpec(condition="[BODY].status == secure")],
+        ),
+        Endpoint(
+            name="system",
+            step="resources",
+            path="/api/metrics/system",
+            metrics=[
+                figure(name="cpu", path="cpu.usage_percent", unit="%", threshold="resources.cpu_pct"),
+                figure(name="memory", path="memory.usage_percent", unit="%", threshold="resources.memory_pct"),
+                figure(name="disk", path="disk.usage_percent", unit="%", threshold="resources.disk_pct"),
+            ],
+        ),
+        Endpoint(
+            name="rum",
+            step="rum",
+            path="/api/analytics/rum",
+            metrics=[
+                *(_rum(v, p, t, u) for v, t, u in _VITALS for p in ("p50", "p75", "p95")),
+                figure(name="bounce_rate", path="user_experience.bounce_rate", unit="%"),
+                figure(name="avg_session_duration", path="user_experience.avg_session_duration", unit="s"),
+                figure(name="page_views_per_session", path="user_experience.page_views_per_session"),
+                figure(name="conversion_rate", path="user_experience.conversion_rate", unit="%"),
+            ],
+        ),
+        Endpoint(
+            name="performance",
+            step="error_rate",
+            path="/api/metrics/performance",
+            metrics=[
+                figure(name="error_rate_24h", path="error_rate", unit="%", threshold="api.error_rate_pct"),
+                figure(name="avg_response_time_24h", path="avg_response_time", unit="ms"),
+            ],
+        ),
     ]
 
 
@@ -210,8 +271,9 @@ class JsonApiSource(Section):
         # Endpoint and metric names both become result targets (`app/rum`, `app/rum_lcp_p75`).
         names = [e.name for e in self.endpoints] + [m.name for e in self.endpoints for m in e.metrics]
         if duplicate := next((n for n in names if names.count(n) > 1), None):
-            raise ValueError(f"name {duplicate!r} is used twice in this source (endpoint and metric names "
-                             "must all differ)")
+            raise ValueError(
+                f"name {duplicate!r} is used twice in this source (endpoint and metric names must all differ)"
+            )
         return self
 
     def url(self, endpoint: Endpoint) -> str:

@@ -82,8 +82,11 @@ class BackupRepository(Section):
     retention: Retention = Field(default_factory=Retention)
     expected_tables: list[str] = Field(default_factory=list, description="schema.table names the restore must hold")
     row_count_tolerance_pct: float = Field(1.0, ge=0, le=100, description="restored rows vs manifest")
-    rpo_column: str | None = Field(None, pattern=r"^[A-Za-z_][\w]*\.[A-Za-z_][\w]*\.[A-Za-z_][\w]*$",
-                                   description="schema.table.column whose newest value dates the data")
+    rpo_column: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][\w]*\.[A-Za-z_][\w]*\.[A-Za-z_][\w]*$",
+        description="schema.table.column whose newest value dates the data",
+    )
     rpo_s: Limit = limit(93600, 172800)  # achieved RPO (now - newest row) in seconds: 26 h, 48 h
     restore_test: bool = Field(True, description="restore the newest backup into a scratch database daily")
 
@@ -182,8 +185,9 @@ class BackupsConfig(Section):
             raise ValueError(f"repository names must be unique, got {names}")
         for target in self.disaster_recovery.targets:
             if target.repository not in names:
-                raise ValueError(f"disaster_recovery target {target.name!r} names unknown repository "
-                                 f"{target.repository!r}")
+                raise ValueError(
+                    f"disaster_recovery target {target.name!r} names unknown repository {target.repository!r}"
+                )
         return self
 
     def repository(self, name: str) -> BackupRepository:

@@ -49,12 +49,15 @@ class CostsConfig(Section):
     )
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$", description="the currency budgets and reports use")
     exchange_rates: dict[str, float] = Field(
-        default_factory=dict, description="units of `currency` per unit of another billing currency")
+        default_factory=dict, description="units of `currency` per unit of another billing currency"
+    )
     budget: float | None = Field(None, gt=0, description="monthly budget in `currency`")
-    budget_use_pct: Limit = Field(default_factory=lambda: Limit(warn=90, fail=100),
-                                  description="month's cost as % of budget")
-    growth_pct: Limit = Field(default_factory=lambda: Limit(warn=20, fail=50),
-                              description="month-over-month growth of billed cost, %")
+    budget_use_pct: Limit = Field(
+        default_factory=lambda: Limit(warn=90, fail=100), description="month's cost as % of budget"
+    )
+    growth_pct: Limit = Field(
+        default_factory=lambda: Limit(warn=20, fail=50), description="month-over-month growth of billed cost, %"
+    )
     environment_tag: str = Field("environment", min_length=1, description="tag key of the environment")
     application_tag: str = Field("application", min_length=1, description="tag key of the application")
     anomaly: AnomalyRule = Field(default_factory=AnomalyRule)

@@ -24,7 +24,8 @@ class DatabaseLimits(Section):
     blocked_wait_s: Limit = limit(60, 120)  # check_postgres lockwait 1 min / 2 min
     long_running_s: Limit = limit(60, 300)  # PgHero long-running queries: 60 s
     slow_query_ms: Limit | None = Field(
-        None, description="mean execution time; default thresholds.database.slow_query_ms (warn) and 5x (fail)")
+        None, description="mean execution time; default thresholds.database.slow_query_ms (warn) and 5x (fail)"
+    )
     slow_query_min_calls: int = Field(100, ge=1, description="PgHero: only queries called this often")
     cache_hit_pct: Limit = limit(99, 95, higher_is_worse=False)  # PgHero: >= 99 %
     cache_min_blocks: int = Field(10_000, ge=0, description="judge the hit rate only after this many block reads")
@@ -32,10 +33,12 @@ class DatabaseLimits(Section):
     unused_index_min_bytes: int = Field(10 * 1024 * 1024, ge=0, description="PgHero: unused indexes from 10 MB")
     missing_index_min_rows: int = Field(10_000, ge=0, description="PgHero: tables from 10k rows")
     missing_index_use_pct: float = Field(95, ge=0, le=100, description="PgHero: flag tables below 95 % index use")
-    bloated_index_min_bytes: int = Field(100 * 1024 * 1024, ge=0,
-                                         description="weekly maintenance measures bloat of indexes from this size")
+    bloated_index_min_bytes: int = Field(
+        100 * 1024 * 1024, ge=0, description="weekly maintenance measures bloat of indexes from this size"
+    )
     bloated_index_max_leaf_density_pct: float = Field(
-        50, gt=0, le=100, description="rebuild B-tree indexes whose leaf pages are on average less full than this")
+        50, gt=0, le=100, description="rebuild B-tree indexes whose leaf pages are on average less full than this"
+    )
     xid_age: Limit = limit(1_300_000_000, 1_400_000_000)  # check_postgres txn_wraparound
     sequence_pct: Limit = limit(85, 95)  # check_postgres sequence 85/95 % (PgHero 90 %)
     vacuum_age_h: Limit = limit(24, 48)  # check_postgres last_vacuum/last_analyze 1 d / 2 d
@@ -57,7 +60,8 @@ class Database(Section):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
     url: str = Field(description="postgresql+psycopg://role:${PASSWORD}@host:5432/db; the role needs pg_monitor")
     maintenance_url: str | None = Field(
-        None, description="a role that owns the tables, for ANALYZE and REINDEX (default: url)")
+        None, description="a role that owns the tables, for ANALYZE and REINDEX (default: url)"
+    )
     statement_timeout_ms: int = Field(5000, ge=100, le=600_000, description="set on every health query")
     connect_timeout_s: int = Field(10, ge=1, le=120)
     top_queries: int = Field(10, ge=1, le=100, description="how many queries reports list")

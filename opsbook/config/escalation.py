@@ -28,22 +28,51 @@ class SeverityTiming(Section):
 
 
 def _level(name: str, minutes: float, email: str, slack: str | None, duties: list[str]) -> EscalationLevel:
-    return EscalationLevel(name=name, response_minutes=minutes, contacts=[Contact(email=email, slack=slack)],
-                           responsibilities=duties)
+    return EscalationLevel(
+        name=name, response_minutes=minutes, contacts=[Contact(email=email, slack=slack)], responsibilities=duties
+    )
 
 
 def _runbook_levels() -> dict[int, EscalationLevel]:
     return {
-        1: _level("Operations Team", 15, "ops-team@company.com", "#operations",
-                  ["Initial incident response", "Basic troubleshooting", "System monitoring", "User support"]),
-        2: _level("Technical Team", 30, "tech-lead@company.com", "#technical-team",
-                  ["Complex technical issues", "Performance optimization", "Security incidents", "Database issues"]),
-        3: _level("Engineering Leadership", 60, "engineering-director@company.com", None,
-                  ["Critical system failures", "Architecture decisions", "Resource allocation",
-                   "Major incident coordination"]),
-        4: _level("Executive Team", 120, "cto@company.com", None,
-                  ["Business-critical outages", "Data breach incidents", "Regulatory compliance issues",
-                   "Public communication"]),
+        1: _level(
+            "Operations Team",
+            15,
+            "ops-team@company.com",
+            "#operations",
+            ["Initial incident response", "Basic troubleshooting", "System monitoring", "User support"],
+        ),
+        2: _level(
+            "Technical Team",
+            30,
+            "tech-lead@company.com",
+            "#technical-team",
+            ["Complex technical issues", "Performance optimization", "Security incidents", "Database issues"],
+        ),
+        3: _level(
+            "Engineering Leadership",
+            60,
+            "engineering-director@company.com",
+            None,
+            [
+                "Critical system failures",
+                "Architecture decisions",
+                "Resource allocation",
+                "Major incident coordination",
+            ],
+        ),
+        4: _level(
+            "Executive Team",
+            120,
+            "cto@company.com",
+            None,
+            [
+                "Business-critical outages",
+                "Data breach incidents",
+                "Regulatory compliance issues",
+                "Public communication",
+            ],
+        ),
     }
 
 
@@ -57,12 +86,16 @@ def _runbook_severities() -> dict[str, SeverityTiming]:
 
 
 class EscalationConfig(Section):
-    levels: dict[int, EscalationLevel] = Field(default_factory=_runbook_levels,
-                                               description="the runbook's matrix, levels 1-4")
+    levels: dict[int, EscalationLevel] = Field(
+        default_factory=_runbook_levels, description="the runbook's matrix, levels 1-4"
+    )
     severities: dict[str, SeverityTiming] = Field(default_factory=_runbook_severities)
     commander: str = Field("on-call engineer", description="incident commander named in messages")
-    email_contacts: bool = Field(False, description="also email the contacts of an incident's escalation level "
-                                 "(off by default: the runbook's contacts are placeholders at company.com)")
+    email_contacts: bool = Field(
+        False,
+        description="also email the contacts of an incident's escalation level "
+        "(off by default: the runbook's contacts are placeholders at company.com)",
+    )
 
     @field_validator("levels")
     @classmethod

@@ -38,9 +38,12 @@ class HistoryConfig(Section):
         validate_default=True,
     )
     retention_days: int | None = Field(
-        400, ge=90, le=3650,
+        400,
+        ge=90,
+        le=3650,
         description="runs, results, samples and deliveries older than this are pruned (weekly routine with apply, "
-                    "or `opsbook db prune --apply`); at least 90, the status page's window; null keeps everything")
+        "or `opsbook db prune --apply`); at least 90, the status page's window; null keeps everything",
+    )
 
     @field_validator("url")
     @classmethod
@@ -56,9 +59,7 @@ class HistoryConfig(Section):
 
 
 class ReportsConfig(Section):
-    directory: Path = Field(
-        Path("reports-out"), description="where HTML reports are written", validate_default=True
-    )
+    directory: Path = Field(Path("reports-out"), description="where HTML reports are written", validate_default=True)
     base_url: AnyHttpUrl | None = Field(None, description="where `directory` is served, for links in report digests")
 
     @field_validator("directory")
@@ -117,14 +118,17 @@ class EstateConfig(Section):
     def summary(self) -> str:
         """One line saying what this config watches."""
         watched = [f"{len(self.platforms)} platform(s)"]
-        counts = {"database(s)": len(self.databases), "backup repositories": len(self.backups.repositories),
-                  "DR target(s)": len(self.backups.disaster_recovery.targets),
-                  "metrics source(s)": len(self.metrics_sources),
-                  "log file(s) for security": len(self.security.auth_logs) + len(self.security.access_logs),
-                  "TLS certificate(s)": len(self.security.certificates),
-                  "cost export pattern(s)": len(self.costs.exports),
-                  "notification channel(s)": len(self.notifications.channels),
-                  "maintenance window(s)": len(self.maintenance.windows)}
+        counts = {
+            "database(s)": len(self.databases),
+            "backup repositories": len(self.backups.repositories),
+            "DR target(s)": len(self.backups.disaster_recovery.targets),
+            "metrics source(s)": len(self.metrics_sources),
+            "log file(s) for security": len(self.security.auth_logs) + len(self.security.access_logs),
+            "TLS certificate(s)": len(self.security.certificates),
+            "cost export pattern(s)": len(self.costs.exports),
+            "notification channel(s)": len(self.notifications.channels),
+            "maintenance window(s)": len(self.maintenance.windows),
+        }
         watched += [f"{count} {what}" for what, count in counts.items() if count]
         watched += ["Prometheus"] if self.resources.prometheus is not None else []
         return f"estate {self.estate!r}: {', '.join(watched)}"

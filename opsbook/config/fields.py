@@ -32,7 +32,7 @@ def unique_names(items: Sequence[Named], section: str) -> Sequence[Named]:
     """Every item's `name` differs; a repeat names both places (`platforms[0] and platforms[2]`)."""
     first: dict[Any, int] = {}
     for index, item in enumerate(items):
-        name = getattr(item, "name")
+        name = item.name
         if name in first:
             raise ValueError(f"name {name!r} is used twice ({section}[{first[name]}] and {section}[{index}])")
         first[name] = index

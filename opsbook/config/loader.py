@@ -66,8 +66,9 @@ def _validation_problems(error: ValidationError) -> list[str]:
     return problems
 
 
-def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> EstateConfig:
+def parse_config(
+    data: Any, *, source: str = "<config>", base_dir: Path | None = None, environ: Mapping[str, str] | None = None
+) -> EstateConfig:
     """Validate already-parsed YAML data; raise ConfigError listing every problem."""
     if data is None:
         data = {}
@@ -88,8 +89,7 @@ def parse_config(data: Any, *, source: str = "<config>", base_dir: Path | None =
     return config
 
 
-def load_config(path: str | os.PathLike[str] | None = None,
-                environ: Mapping[str, str] | None = None) -> EstateConfig:
+def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str, str] | None = None) -> EstateConfig:
     """Load and validate a config file; raise ConfigError with one line per problem."""
     file = Path(path) if path is not None else default_config_path()
     source = str(file)

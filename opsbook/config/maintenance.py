@@ -36,13 +36,16 @@ class CacheAction(Section):
 class MaintenanceConfig(Section):
     windows: list[MaintenanceWindow] = Field(
         default_factory=list,
-        description="estate-wide planned windows: failures found in one are reported but raise no alert")
+        description="estate-wide planned windows: failures found in one are reported but raise no alert",
+    )
     log_directories: list[LogDirectory] = Field(default_factory=list)
-    patch_reports: list[Path] = Field(default_factory=list,
-                                      description="`apt list --upgradable` outputs dropped by other hosts")
+    patch_reports: list[Path] = Field(
+        default_factory=list, description="`apt list --upgradable` outputs dropped by other hosts"
+    )
     check_local_patches: bool = Field(True, description="also ask this host's package manager")
-    dependency_reports: list[Path] = Field(default_factory=list,
-                                           description="`pip list --outdated --format=json` or `npm outdated --json` files")
+    dependency_reports: list[Path] = Field(
+        default_factory=list, description="`pip list --outdated --format=json` or `npm outdated --json` files"
+    )
     cache_actions: list[CacheAction] = Field(default_factory=list)
     deadman_hours: float = Field(26, gt=0, description="alert when the daily checklist has not completed for this long")
     runbook_path: Path | None = Field(None, description="the runbook markdown whose steps must all be automated")
@@ -62,7 +65,9 @@ class MaintenanceConfig(Section):
     def _replaced_keys(cls, data: Any) -> Any:
         """`day`/`start`/`timezone` (one weekly window that silenced nothing) became `windows`."""
         if isinstance(data, dict) and (old := sorted({"day", "start", "timezone"} & data.keys())):
-            raise ValueError(f"{', '.join(old)}: replaced by `windows`, e.g. windows: [{{name: weekly, "
-                             "start: 2026-01-04T02:00, duration: 2h, recurrence: FREQ=WEEKLY;BYDAY=SU, "
-                             "timezone: UTC}]")
+            raise ValueError(
+                f"{', '.join(old)}: replaced by `windows`, e.g. windows: [{{name: weekly, "
+                "start: 2026-01-04T02:00, duration: 2h, recurrence: FREQ=WEEKLY;BYDAY=SU, "
+                "timezone: UTC}]"
+            )
         return data

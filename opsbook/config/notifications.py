@@ -96,7 +96,9 @@ Channel = Annotated[SlackChannel | WebhookChannel | EmailChannel | PrefectChanne
 class RouteMatch(Section):
     """All given conditions must hold; an empty list or map matches everything."""
 
-    types: list[Literal["performance", "security", "infrastructure", "application", "other"]] = Field(default_factory=list)
+    types: list[Literal["performance", "security", "infrastructure", "application", "other"]] = Field(
+        default_factory=list
+    )
     severities: list[Literal["P0", "P1", "P2", "P3"]] = Field(default_factory=list)
     components: list[str] = Field(default_factory=list)
     labels: dict[str, str] = Field(default_factory=dict)
@@ -112,16 +114,21 @@ class NotificationsConfig(Section):
     channels: list[Channel] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list, description="first match wins unless `continue: true`")
     default_channels: list[str] | None = Field(None, description="when no route matches (default: every channel)")
-    group_by: list[Literal["type", "severity", "component", "check"]] = Field(default_factory=lambda: ["type", "severity"])
+    group_by: list[Literal["type", "severity", "component", "check"]] = Field(
+        default_factory=lambda: ["type", "severity"]
+    )
     group_window_s: float = Field(0, ge=0, le=86400, description="wait this long to batch new alerts of a group")
     repeat_interval_s: float = Field(14400, gt=0, description="re-notify a still-firing alert after this long")
     retries: int = Field(2, ge=0, le=10, description="extra delivery attempts after a transient failure")
     templates_dir: Path | None = Field(None, description="your own message templates, same file names")
-    reports: list[str] = Field(default_factory=list,
-                               description="channels that get each checklist's verdict and what needs attention, "
-                                           "with a link to the report (email: the whole report)")
+    reports: list[str] = Field(
+        default_factory=list,
+        description="channels that get each checklist's verdict and what needs attention, "
+        "with a link to the report (email: the whole report)",
+    )
     reports_when: Literal["always", "amber", "red"] = Field(
-        "always", description="send the report digest always, or only when the verdict is at least amber / red")
+        "always", description="send the report digest always, or only when the verdict is at least amber / red"
+    )
 
     _resolve_templates = field_validator("templates_dir")(resolve_path)
 

@@ -33,32 +33,36 @@ class PrometheusQueries(Section):
     # throttled or paused VMs break.
     cpu_pct: str = Field(
         '100 * (1 - sum by (instance) (rate(node_cpu_seconds_total{mode=~"idle|iowait"}[5m]))'
-        ' / sum by (instance) (rate(node_cpu_seconds_total[5m])))', min_length=1)
-    memory_pct: str = Field(
-        "100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)", min_length=1)
+        " / sum by (instance) (rate(node_cpu_seconds_total[5m])))",
+        min_length=1,
+    )
+    memory_pct: str = Field("100 * (1 - node_memory_MemAvailable_bytes / node_memory_MemTotal_bytes)", min_length=1)
     disk_pct: str = Field(default_factory=_disk_pct, min_length=1)
     network_rx_bytes_per_s: str = Field(
-        f"sum by (instance) (rate(node_network_receive_bytes_total{{{_REAL_NICS}}}[5m]))", min_length=1)
+        f"sum by (instance) (rate(node_network_receive_bytes_total{{{_REAL_NICS}}}[5m]))", min_length=1
+    )
     network_tx_bytes_per_s: str = Field(
-        f"sum by (instance) (rate(node_network_transmit_bytes_total{{{_REAL_NICS}}}[5m]))", min_length=1)
+        f"sum by (instance) (rate(node_network_transmit_bytes_total{{{_REAL_NICS}}}[5m]))", min_length=1
+    )
 
 
 class PrometheusSource(Section):
     """A Prometheus server (with node exporter behind it) and how to query it."""
 
     url: AnyHttpUrl = Field(description="base URL, e.g. http://prometheus:9090")
-    headers: dict[str, str] = Field(default_factory=dict,
-                                    description="sent with every query; secrets through ${ENV}")
+    headers: dict[str, str] = Field(default_factory=dict, description="sent with every query; secrets through ${ENV}")
     bearer_token: str | None = Field(None, description="sent as `Authorization: Bearer`; use ${ENV}")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
-    max_body_bytes: int = Field(64 * 1024 * 1024, ge=1024,
-                                description="a 30-day range answer is far larger than a health check's")
+    max_body_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="a 30-day range answer is far larger than a health check's"
+    )
     queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
     mountpoints: list[str] | None = Field(None, description="disk series to keep; all when left out")
     step_s: float = Field(300, gt=0, le=86_400, description="backfill resolution (default 5 minutes)")
     backfill_days: float = Field(30, gt=0, le=3650, description="how far back a backfill reaches")
     max_points_per_query: int = Field(
-        10_000, ge=2, le=11_000, description="Prometheus refuses more than 11,000 points per series")
+        10_000, ge=2, le=11_000, description="Prometheus refuses more than 11,000 points per series"
+    )
 
     def request_headers(self) -> dict[str, str]:
         headers = dict(self.headers)

@@ -14,7 +14,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
 
-
 _resolve = relative_to_config
 
 
@@ -74,21 +73,32 @@ class CertificatePolicy(Section):
 class HeaderPolicy(Section):
     """Response headers every platform URL must send (names are case-insensitive)."""
 
-    required: list[str] = Field(default_factory=lambda: [
-        "Strict-Transport-Security", "Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options"])
+    required: list[str] = Field(
+        default_factory=lambda: [
+            "Strict-Transport-Security",
+            "Content-Security-Policy",
+            "X-Content-Type-Options",
+            "X-Frame-Options",
+        ]
+    )
     hsts_min_max_age_s: int = Field(15_552_000, ge=0, description="180 days, the common audit minimum")
     urls: list[str] = Field(default_factory=list, description="extra URLs besides the platforms'")
-    check_platforms: bool = Field(False, description="check every platform URL too (opt-in: health endpoints often send none)")
+    check_platforms: bool = Field(
+        False, description="check every platform URL too (opt-in: health endpoints often send none)"
+    )
 
 
 Severity = Literal["critical", "high", "medium", "low", "unknown"]
 
 
 class VulnerabilityPolicy(Section):
-    reports: list[Path] = Field(default_factory=list,
-                                description="pip-audit -f json, npm audit --json or OSV-Scanner JSON files")
+    reports: list[Path] = Field(
+        default_factory=list, description="pip-audit -f json, npm audit --json or OSV-Scanner JSON files"
+    )
     fail_on: list[Severity] = Field(default_factory=lambda: ["critical"])
-    warn_on: list[Severity] = Field(default_factory=lambda: ["high", "unknown"], description="pip-audit states no severity: unknown")
+    warn_on: list[Severity] = Field(
+        default_factory=lambda: ["high", "unknown"], description="pip-audit states no severity: unknown"
+    )
     max_age_days: float = Field(7, gt=0, description="an older report is stale: warn")
 
     @field_validator("reports")
@@ -114,8 +124,14 @@ class SecurityConfig(Section):
     @property
     def configured(self) -> bool:
         """True when there is anything to check (the daily checklist leaves the step out otherwise)."""
-        return bool(self.auth_logs or self.access_logs or self.vulnerabilities.reports or self.certificates
-                    or self.headers.urls or self.headers.check_platforms)
+        return bool(
+            self.auth_logs
+            or self.access_logs
+            or self.vulnerabilities.reports
+            or self.certificates
+            or self.headers.urls
+            or self.headers.check_platforms
+        )
 
     @field_validator("auth_logs", "access_logs")
     @classmethod

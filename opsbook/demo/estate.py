@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from contextlib import contextmanager
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ APP_TOKEN_ENV = "OPSBOOK_DEMO_API_TOKEN"  # the app API's bearer token, a secret
 def _healthy(name: str):  # type: ignore[no-untyped-def]
     def handler(_request: Request) -> Reply:
         return Reply.json({"status": "healthy", "platform": name, "version": "2.4.1"}, delay_s=0.02)
+
     return handler
 
 
@@ -46,19 +47,26 @@ class DemoEstate:
             "history": {"url": f"sqlite:///{self.workdir / 'history.db'}"},
             "reports": {"directory": str(self.workdir / "reports")},
             "http": {"timeout_s": 5, "retries": 1, "backoff_s": 0.2},
-            "platforms": [
-                {"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()
-            ],
+            "platforms": [{"name": name, "url": server.url("/api/health")} for name, server in self.servers.items()],
             **({"security": self.security} if self.security else {}),
             "resources": {"host": {"mountpoints": ["/"]}},  # this machine's CPU, memory and disk
-            "metrics_sources": [{"kind": "json_api", "name": "app", "base_url": self.app_api.url("/"),
-                                 "headers": {"Authorization": f"Bearer ${{{APP_TOKEN_ENV}}}"}}] if self.app_api else [],
+            "metrics_sources": [
+                {
+                    "kind": "json_api",
+                    "name": "app",
+                    "base_url": self.app_api.url("/"),
+                    "headers": {"Authorization": f"Bearer ${{{APP_TOKEN_ENV}}}"},
+                }
+            ]
+            if self.app_api
+            else [],
         }
 
     def write_config(self) -> Path:
         path = self.workdir / "opsbook.yaml"
-        path.write_text("# Written by `opsbook demo`; ports change on every run.\n"
-                        + yaml.safe_dump(self.config(), sort_keys=False))
+        path.write_text(
+            "# Written by `opsbook demo`; ports change on every run.\n" + yaml.safe_dump(self.config(), sort_keys=False)
+        )
         return path
 
 

@@ -19,13 +19,23 @@ def write_logs(folder: Path) -> tuple[Path, Path]:
     now = datetime.now(UTC)
     start = now - timedelta(hours=2)
     stamp = lambda t: f"{t:%b} {t.day:>2} {t:%H:%M:%S}"  # noqa: E731
-    auth = [f"{stamp(start + timedelta(seconds=5 * i))} web1 sshd[{900 + i}]: Failed password for root from {ATTACKER} "
-            f"port {40000 + i} ssh2" for i in range(40)]
-    auth.append(f"{stamp(now - timedelta(minutes=30))} web1 sshd[990]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2")
-    web = [f'192.0.2.{i % 50} - - [{start + timedelta(seconds=i):%d/%b/%Y:%H:%M:%S +0000}] "GET /courses HTTP/1.1" 200 1024 "-" '
-           '"Mozilla/5.0"' for i in range(200)]
-    web.append(f'{ATTACKER} - - [{now - timedelta(minutes=10):%d/%b/%Y:%H:%M:%S +0000}] '
-               '"GET /search?q=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1" 500 0 "-" "sqlmap/1.7"')
+    auth = [
+        f"{stamp(start + timedelta(seconds=5 * i))} web1 sshd[{900 + i}]: Failed password for root from {ATTACKER} "
+        f"port {40000 + i} ssh2"
+        for i in range(40)
+    ]
+    auth.append(
+        f"{stamp(now - timedelta(minutes=30))} web1 sshd[990]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2"
+    )
+    web = [
+        f'192.0.2.{i % 50} - - [{start + timedelta(seconds=i):%d/%b/%Y:%H:%M:%S +0000}] "GET /courses HTTP/1.1" 200 1024 "-" '
+        '"Mozilla/5.0"'
+        for i in range(200)
+    ]
+    web.append(
+        f"{ATTACKER} - - [{now - timedelta(minutes=10):%d/%b/%Y:%H:%M:%S +0000}] "
+        '"GET /search?q=1%27%20UNION%20SELECT%20password%20FROM%20users-- HTTP/1.1" 500 0 "-" "sqlmap/1.7"'
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "auth.log").write_text("\n".join(auth) + "\n")
     (folder / "access.log").write_text("\n".join(web) + "\n")
@@ -37,7 +47,10 @@ def start_security(workdir: Path) -> tuple[TlsServer, dict[str, Any]]:
     auth, access = write_logs(workdir / "logs")
     ca = issue(workdir / "pki", "demo-ca", ["opsbook demo CA"], days_left=3650, ca=True)
     server = TlsServer(issue(workdir / "pki", "app", ["app.demo.test"], days_left=20, issuer=ca)).start()
-    return server, {"auth_logs": [str(auth)], "access_logs": [str(access)],
-                    "certificates": [{"endpoint": server.endpoint, "server_name": "app.demo.test"}],
-                    "certificate_policy": {"ca_bundle": str(ca.cert_path)},
-                    "blocklist": str(workdir / "nginx-deny.conf")}
+    return server, {
+        "auth_logs": [str(auth)],
+        "access_logs": [str(access)],
+        "certificates": [{"endpoint": server.endpoint, "server_name": "app.demo.test"}],
+        "certificate_policy": {"ca_bundle": str(ca.cert_path)},
+        "blocklist": str(workdir / "nginx-deny.conf"),
+    }

@@ -72,7 +72,11 @@ class LoopbackServer:
                 server.hits[path] = server.hits.get(path, 0) + 1
                 handler = server.routes.get(path)
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                reply = handler(Request(self.command, path, query, httpx.Headers(self.headers.items()), body)) if handler else Reply(404, "not found")
+                reply = (
+                    handler(Request(self.command, path, query, httpx.Headers(self.headers.items()), body))
+                    if handler
+                    else Reply(404, "not found")
+                )
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
                 chunks = _chunks(reply.body)

@@ -45,8 +45,16 @@ def _san(names: list[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(entries)
 
 
-def issue(folder: Path, stem: str, names: list[str], *, days_left: float = 365, issuer: Issued | None = None,
-          ca: bool = False, days_valid_before: float = 30) -> Issued:
+def issue(
+    folder: Path,
+    stem: str,
+    names: list[str],
+    *,
+    days_left: float = 365,
+    issuer: Issued | None = None,
+    ca: bool = False,
+    days_valid_before: float = 30,
+) -> Issued:
     """A certificate for `names` expiring in `days_left` days (negative: already expired).
 
     Signed by `issuer`, or self-signed when there is none.
@@ -54,27 +62,40 @@ def issue(folder: Path, stem: str, names: list[str], *, days_left: float = 365, 
     key = ec.generate_private_key(ec.SECP256R1())
     now = datetime.now(UTC)
     subject = _name(names[0] if names else stem)
-    builder = (x509.CertificateBuilder()
-               .subject_name(subject)
-               .issuer_name(issuer.certificate.subject if issuer else subject)
-               .public_key(key.public_key())
-               .serial_number(x509.random_serial_number())
-               .not_valid_before(now - timedelta(days=days_valid_before))
-               .not_valid_after(now + timedelta(days=days_left))
-               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(issuer.certificate.subject if issuer else subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(days=days_valid_before))
+        .not_valid_after(now + timedelta(days=days_left))
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    )
     if names:
         builder = builder.add_extension(_san(names), critical=False)
     if ca:
-        builder = builder.add_extension(x509.KeyUsage(
-            digital_signature=True, key_cert_sign=True, crl_sign=True, content_commitment=False,
-            key_encipherment=False, data_encipherment=False, key_agreement=False, encipher_only=False,
-            decipher_only=False), critical=True)
+        builder = builder.add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
     certificate = builder.sign((issuer.key if issuer else key), hashes.SHA256())
     folder.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = folder / f"{stem}.crt", folder / f"{stem}.key"
     cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
     key_path.chmod(0o600)
     return Issued(certificate, key, cert_path, key_path)
 
@@ -82,8 +103,9 @@ def issue(folder: Path, stem: str, names: list[str], *, days_left: float = 365, 
 class TlsServer:
     """Accepts TLS connections on 127.0.0.1, completes the handshake, then closes."""
 
-    def __init__(self, issued: Issued, chain: list[Issued] | None = None,
-                 minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2) -> None:
+    def __init__(
+        self, issued: Issued, chain: list[Issued] | None = None, minimum: ssl.TLSVersion = ssl.TLSVersion.TLSv1_2
+    ) -> None:
         self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         with warnings.catch_warnings():  # an old minimum (a legacy server to detect) is deliberate
             warnings.simplefilter("ignore", DeprecationWarning)

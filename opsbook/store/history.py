@@ -14,10 +14,10 @@ from datetime import datetime
 from pathlib import Path
 
 from alembic import command
-from pydantic_core import to_jsonable_python
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from pydantic_core import to_jsonable_python
 from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -112,7 +112,7 @@ class HistoryStore:
                     config.attributes["connection"] = connection
                     command.upgrade(config, "heads")
                     revision = ",".join(MigrationContext.configure(connection).get_current_heads())
-            except Exception as error:  # noqa: BLE001 - re-raised with a password-free message
+            except Exception as error:
                 raise StoreError(self._describe(error)) from None
             self._upgraded = True
             return revision
@@ -163,7 +163,7 @@ class HistoryStore:
                 session.add_all(_row(run_id, r) for r in _unique(results))
         except StoreError:
             raise
-        except Exception as error:  # noqa: BLE001 - any driver error becomes a StoreError
+        except Exception as error:
             raise StoreError(self._describe(error)) from None
 
     def annotate_run(self, run_id: str, *, report_path: str | None, notes: str | None) -> None:
@@ -176,7 +176,7 @@ class HistoryStore:
                 run.report_path, run.notes = report_path, redact(notes)
         except StoreError:
             raise
-        except Exception as error:  # noqa: BLE001 - any driver error becomes a StoreError
+        except Exception as error:
             raise StoreError(self._describe(error)) from None
 
     def get_run(self, run_id: str) -> RunRecord | None:
@@ -229,12 +229,14 @@ class HistoryStore:
                 return self._copy_samples(rows)
             # One cached statement executed with many parameter sets: SQLAlchemy batches it into
             # multi-row INSERTs ("insertmanyvalues") without recompiling a huge VALUES clause.
-            statement = sqlite_insert(MetricSample).on_conflict_do_nothing(
-                index_elements=_SAMPLE_KEY
-            ).returning(MetricSample.id)  # rowcount is not reliable for multi-row inserts
+            statement = (
+                sqlite_insert(MetricSample)
+                .on_conflict_do_nothing(index_elements=_SAMPLE_KEY)
+                .returning(MetricSample.id)
+            )  # rowcount is not reliable for multi-row inserts
             with self.engine.begin() as connection:
                 return len(connection.execute(statement, rows).all())
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise StoreError(self._describe(error)) from None
 
     def _copy_samples(self, rows: list[dict[str, object]]) -> int:
@@ -244,21 +246,32 @@ class HistoryStore:
         streams rows as they are (about 8x faster, bench/history_at_scale.py).
         """
         columns = ", ".join(_SAMPLE_COLUMNS)
-        bind = {"labels": lambda labels: json.dumps(labels),  # COPY skips SQLAlchemy's types: bind as they would
-                "ts": lambda ts: MetricSample.__table__.c.ts.type.process_bind_param(ts, self.engine.dialect)}
+        bind = {
+            "labels": lambda labels: json.dumps(labels),  # COPY skips SQLAlchemy's types: bind as they would
+            "ts": lambda ts: MetricSample.__table__.c.ts.type.process_bind_param(ts, self.engine.dialect),
+        }
         with self.engine.begin() as connection:
             cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-            cursor.execute(f"CREATE TEMPORARY TABLE incoming_samples ON COMMIT DROP AS "
-                           f"SELECT {columns} FROM metric_samples WITH NO DATA")
+            cursor.execute(
+                f"CREATE TEMPORARY TABLE incoming_samples ON COMMIT DROP AS "
+                f"SELECT {columns} FROM metric_samples WITH NO DATA"
+            )
             with cursor.copy(f"COPY incoming_samples ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row([bind[c](row[c]) if c in bind else row[c] for c in _SAMPLE_COLUMNS])
-            cursor.execute(f"INSERT INTO metric_samples ({columns}) SELECT {columns} FROM incoming_samples "
-                           f"ON CONFLICT ({', '.join(_SAMPLE_KEY)}) DO NOTHING")
+            cursor.execute(
+                f"INSERT INTO metric_samples ({columns}) SELECT {columns} FROM incoming_samples "
+                f"ON CONFLICT ({', '.join(_SAMPLE_KEY)}) DO NOTHING"
+            )
             return max(cursor.rowcount, 0)
 
-    def samples(self, metric: str, since: datetime | None = None, source: str | None = None,
-                labels: dict[str, str] | None = None) -> list[Sample]:
+    def samples(
+        self,
+        metric: str,
+        since: datetime | None = None,
+        source: str | None = None,
+        labels: dict[str, str] | None = None,
+    ) -> list[Sample]:
         """Samples of one metric, oldest first (for small reads; aggregate in SQL for long ones)."""
         with self.session() as session:
             query = select(MetricSample).where(MetricSample.metric == metric).order_by(MetricSample.ts)
@@ -269,8 +282,14 @@ class HistoryStore:
             if labels is not None:
                 query = query.where(MetricSample.labels_key == labels_key(labels))
             return [
-                Sample(metric=row.metric, value=row.value, ts=row.ts, source=row.source,
-                       labels=dict(row.labels or {}), unit=row.unit)
+                Sample(
+                    metric=row.metric,
+                    value=row.value,
+                    ts=row.ts,
+                    source=row.source,
+                    labels=dict(row.labels or {}),
+                    unit=row.unit,
+                )
                 for row in session.scalars(query)
             ]
 
@@ -300,7 +319,7 @@ class HistoryStore:
                         counts[name] += deleted
                         if deleted < batch:
                             break
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             raise StoreError(self._describe(error)) from None
         return counts
 

@@ -110,7 +110,8 @@ class IncidentRow(Base):
     postmortem_on: Mapped[str | None] = mapped_column(String(10), doc="post-mortem date, YYYY-MM-DD")
 
     events: Mapped[list[IncidentEventRow]] = relationship(
-        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEventRow.id")
+        back_populates="incident", cascade="all, delete-orphan", order_by="IncidentEventRow.id"
+    )
 
 
 class IncidentEventRow(Base):

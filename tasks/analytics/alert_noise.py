@@ -57,8 +57,7 @@ def episodes(flags: Sequence[bool]) -> list[int]:
     return runs
 
 
-def review_noise(frame: pd.DataFrame, check: str, target: str,
-                 judged: Sequence[AlertRecord] = ()) -> NoiseReview:
+def review_noise(frame: pd.DataFrame, check: str, target: str, judged: Sequence[AlertRecord] = ()) -> NoiseReview:
     """`frame`: one check's results for one target, oldest first (columns status, value, threshold)."""
     runs = episodes(list(frame["status"].isin(ALERTING)))
     flapping = sum(1 for r in runs if r == 1) / len(runs) * 100 if runs else 0.0
@@ -74,8 +73,18 @@ def review_noise(frame: pd.DataFrame, check: str, target: str,
         suggested = median + NORMAL_SPREAD * spread if spread > 0 else float(np.quantile(values, 0.99))
         above = episodes(list(frame["value"].fillna(-np.inf) > suggested))
         suggested_alerts = sum(1 for run in above if run >= persist)
-    return NoiseReview(check, target, len(frame), len(runs), flapping, false_pct,
-                       None if current is None else float(current), suggested, persist, suggested_alerts)
+    return NoiseReview(
+        check,
+        target,
+        len(frame),
+        len(runs),
+        flapping,
+        false_pct,
+        None if current is None else float(current),
+        suggested,
+        persist,
+        suggested_alerts,
+    )
 
 
 def noise_result(review: NoiseReview) -> CheckResult:
@@ -88,31 +97,54 @@ def noise_result(review: NoiseReview) -> CheckResult:
         parts.append("too few values to suggest a threshold")
     else:
         wait = f" held for {review.suggested_for} results" if review.suggested_for > 1 else ""
-        parts.append(f"suggested threshold {review.suggested_threshold:.3g}{wait} (median + {NORMAL_SPREAD:g} "
-                     f"robust deviations) would have raised {review.suggested_alerts} alerts"
-                     + (f" (current {review.current_threshold:.3g})" if review.current_threshold is not None else ""))
-    return CheckResult(check=CHECK, target=f"{review.check} {review.target}", component=COMPONENT,
-                       status=Status.WARN if noisy else Status.OK, value=float(review.alerts), unit="alerts",
-                       message="; ".join(parts), details=vars(review))
+        parts.append(
+            f"suggested threshold {review.suggested_threshold:.3g}{wait} (median + {NORMAL_SPREAD:g} "
+            f"robust deviations) would have raised {review.suggested_alerts} alerts"
+            + (f" (current {review.current_threshold:.3g})" if review.current_threshold is not None else "")
+        )
+    return CheckResult(
+        check=CHECK,
+        target=f"{review.check} {review.target}",
+        component=COMPONENT,
+        status=Status.WARN if noisy else Status.OK,
+        value=float(review.alerts),
+        unit="alerts",
+        message="; ".join(parts),
+        details=vars(review),
+    )
 
 
-def noise_from_history(store: HistoryStore, check: str, since: datetime,
-                       judged: Sequence[AlertRecord] = ()) -> list[CheckResult]:
+def noise_from_history(
+    store: HistoryStore, check: str, since: datetime, judged: Sequence[AlertRecord] = ()
+) -> list[CheckResult]:
     """One noise result per target of a check, from its stored results."""
     history = store.result_history(check, since=since)
-    frame = pd.DataFrame([{"target": r.target, "status": r.status.value, "value": r.value,
-                           "threshold": r.threshold} for r in history])
+    frame = pd.DataFrame(
+        [{"target": r.target, "status": r.status.value, "value": r.value, "threshold": r.threshold} for r in history]
+    )
     if frame.empty:
-        return [CheckResult(check=CHECK, target=check, component=COMPONENT, status=Status.SKIPPED,
-                            message="insufficient data: no results in the period")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target=check,
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="insufficient data: no results in the period",
+            )
+        ]
     return [noise_result(review_noise(group, check, target, judged)) for target, group in frame.groupby("target")]
 
 
 def alerting_checks(store: HistoryStore, since: datetime) -> list[str]:
     """The checks that ended warn or fail at least once since `since`: the ones that made noise."""
     with store.session() as session:
-        query = (select(CheckResultRow.check).distinct().where(CheckResultRow.started_at >= since)
-                 .where(CheckResultRow.status.in_(ALERTING)).order_by(CheckResultRow.check))
+        query = (
+            select(CheckResultRow.check)
+            .distinct()
+            .where(CheckResultRow.started_at >= since)
+            .where(CheckResultRow.status.in_(ALERTING))
+            .order_by(CheckResultRow.check)
+        )
         return list(session.scalars(query))
 
 
@@ -123,7 +155,14 @@ def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
     since = utcnow() - timedelta(days=days)
     checks = alerting_checks(store, since)
     if not checks:
-        return [CheckResult(check=CHECK, target="estate", component=COMPONENT, status=Status.OK,
-                            message=f"no check alerted in the last {days} days")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="estate",
+                component=COMPONENT,
+                status=Status.OK,
+                message=f"no check alerted in the last {days} days",
+            )
+        ]
     judged = alert_records(store, since)  # people's true/false-positive verdicts (`opsbook alerts judge`)
     return [result for check in checks for result in noise_from_history(store, check, since, judged)]

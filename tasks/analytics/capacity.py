@@ -22,9 +22,9 @@ from scipy.stats import theilslopes
 from opsbook.config import EstateConfig, Limit
 from opsbook.config.analytics import CapacityConfig, CapacityResource
 from opsbook.quality import GateResult
+from opsbook.reports.charts import Band, LineChart, Series, line_chart
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import open_store
-from opsbook.reports.charts import Band, LineChart, Series, line_chart
 from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
 CHECK = "capacity.projection"
@@ -70,9 +70,17 @@ def fit(x: np.ndarray, y: np.ndarray, model: str) -> Fit:
     anchor_x, anchor_y = float(np.median(x)), float(np.median(target - slope * (x - np.median(x))))
     residuals = target - (anchor_y + slope * (x - anchor_x))
     fitted = np.exp(target - residuals) if model == "log-linear" else target - residuals
-    return Fit(model, float(slope), float(low), float(high), anchor_x, anchor_y,
-               float(np.quantile(residuals, 0.025)), float(np.quantile(residuals, 0.975)),
-               float(np.sqrt(np.mean((y - fitted) ** 2))))
+    return Fit(
+        model,
+        float(slope),
+        float(low),
+        float(high),
+        anchor_x,
+        anchor_y,
+        float(np.quantile(residuals, 0.025)),
+        float(np.quantile(residuals, 0.975)),
+        float(np.sqrt(np.mean((y - fitted) ** 2))),
+    )
 
 
 def best_fit(x: np.ndarray, y: np.ndarray) -> tuple[Fit, str]:
@@ -128,12 +136,21 @@ def days_until(fitted: Fit, now_x: float, level: float, threshold: float | None)
     return (threshold - level) / fitted.slope
 
 
-def analyse_capacity(frame: pd.DataFrame, resource: CapacityResource, limit: Limit | None,
-                     settings: CapacityConfig, now: datetime | None = None) -> CapacityFinding:
+def analyse_capacity(
+    frame: pd.DataFrame,
+    resource: CapacityResource,
+    limit: Limit | None,
+    settings: CapacityConfig,
+    now: datetime | None = None,
+) -> CapacityFinding:
     """Trend, growth, projection, threshold dates and a scaling recommendation for one series."""
     now = now or utcnow()
-    gate = check_series(frame, SeriesRules(unit=resource.unit, min_points=48, max_gap=timedelta(days=3),
-                                           fresh_within=timedelta(days=2), now=now))
+    gate = check_series(
+        frame,
+        SeriesRules(
+            unit=resource.unit, min_points=48, max_gap=timedelta(days=3), fresh_within=timedelta(days=2), now=now
+        ),
+    )
     finding = CapacityFinding(resource.name, resource.unit, gate, limit=limit)
     if not gate.passed:
         return finding
@@ -153,10 +170,16 @@ def analyse_capacity(frame: pd.DataFrame, resource: CapacityResource, limit: Lim
     low, high = fitted.interval(ahead, now_x)
     finding.now, finding.level, finding.growth_pct_per_month = ts.max().to_pydatetime(), level, growth
     finding.model, finding.model_reason = fitted.model, reason
-    finding.projected, finding.projected_low, finding.projected_high = float(centre[-1]), float(low[-1]), float(high[-1])
+    finding.projected, finding.projected_low, finding.projected_high = (
+        float(centre[-1]),
+        float(low[-1]),
+        float(high[-1]),
+    )
     finding.history = [(t.to_pydatetime(), float(v)) for t, v in zip(ts, y)]
-    finding.projection = [(start.to_pydatetime() + timedelta(days=float(d)), float(c), float(lo), float(hi))
-                          for d, c, lo, hi in zip(ahead, centre, low, high)]
+    finding.projection = [
+        (start.to_pydatetime() + timedelta(days=float(d)), float(c), float(lo), float(hi))
+        for d, c, lo, hi in zip(ahead, centre, low, high)
+    ]
     if limit is not None:
         finding.days_to_warn = days_until(fitted, now_x, level, limit.warn)
         finding.days_to_fail = days_until(fitted, now_x, level, limit.fail)
@@ -164,8 +187,9 @@ def analyse_capacity(frame: pd.DataFrame, resource: CapacityResource, limit: Lim
     return finding
 
 
-def _recommend(finding: CapacityFinding, fitted: Fit, now_x: float, resource: CapacityResource,
-               settings: CapacityConfig) -> None:
+def _recommend(
+    finding: CapacityFinding, fitted: Fit, now_x: float, resource: CapacityResource, settings: CapacityConfig
+) -> None:
     """Scale so the projection's upper bound still leaves the configured headroom free."""
     capacity = resource.capacity or (100.0 if (resource.unit or "") in ("%", "pct", "percent") else None)
     if capacity is None:
@@ -175,14 +199,17 @@ def _recommend(finding: CapacityFinding, fitted: Fit, now_x: float, resource: Ca
     assert finding.projected_high is not None and finding.level is not None
     factor = finding.projected_high / usable
     if factor <= 1:
-        finding.recommendation = (f"no scaling needed within {settings.horizon_days} days "
-                                  f"({settings.headroom_pct:g} % headroom kept)")
+        finding.recommendation = (
+            f"no scaling needed within {settings.horizon_days} days ({settings.headroom_pct:g} % headroom kept)"
+        )
         return
     finding.scale_factor = factor
     reach = days_until(fitted, now_x, finding.level, usable)
     by = finding.now + timedelta(days=max(0.0, (reach if reach is not None else 0.0) - settings.lead_time_days))
-    finding.recommendation = (f"add {math.ceil((factor - 1) * 100)} % capacity by {by:%Y-%m-%d} "
-                              f"to keep {settings.headroom_pct:g} % headroom for {settings.horizon_days} days")
+    finding.recommendation = (
+        f"add {math.ceil((factor - 1) * 100)} % capacity by {by:%Y-%m-%d} "
+        f"to keep {settings.headroom_pct:g} % headroom for {settings.horizon_days} days"
+    )
     if resource.monthly_cost is not None:
         finding.extra_monthly_cost = resource.monthly_cost * (factor - 1)
         finding.recommendation += f" (about +{finding.extra_monthly_cost:,.0f} per month)"
@@ -192,8 +219,12 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
     """Fail when the trend reaches the critical level within the horizon, warn for the warn level."""
     common = dict(check=CHECK, target=finding.name, component=COMPONENT)
     if finding.insufficient:
-        return CheckResult(status=Status.ERROR, message=f"insufficient data: {finding.gate.reason()}",
-                           details={"gate_findings": finding.gate.findings}, **common)
+        return CheckResult(
+            status=Status.ERROR,
+            message=f"insufficient data: {finding.gate.reason()}",
+            details={"gate_findings": finding.gate.findings},
+            **common,
+        )
     horizon = settings.horizon_days
     if finding.days_to_fail is not None and finding.days_to_fail <= horizon:
         status, words = Status.FAIL, f"critical level in {finding.days_to_fail:.0f} days"
@@ -202,38 +233,61 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
     else:
         status, words = Status.OK, f"no threshold crossed within {horizon} days"
     unit = f" {finding.unit}" if finding.unit else ""
-    message = (f"{finding.growth_pct_per_month:+.1f} %/month ({finding.model}); {words}; "
-               f"{horizon}-day projection {finding.projected:.3g}{unit} "
-               f"[{finding.projected_low:.3g}..{finding.projected_high:.3g}]; {finding.recommendation}")
-    return CheckResult(status=status, value=round(finding.growth_pct_per_month, 2), unit="%/month",
-                       threshold=None, message=message, details=trend_row(finding), **common)
+    message = (
+        f"{finding.growth_pct_per_month:+.1f} %/month ({finding.model}); {words}; "
+        f"{horizon}-day projection {finding.projected:.3g}{unit} "
+        f"[{finding.projected_low:.3g}..{finding.projected_high:.3g}]; {finding.recommendation}"
+    )
+    return CheckResult(
+        status=status,
+        value=round(finding.growth_pct_per_month, 2),
+        unit="%/month",
+        threshold=None,
+        message=message,
+        details=trend_row(finding),
+        **common,
+    )
 
 
 def trend_row(finding: CapacityFinding) -> dict[str, object]:
     """One row of the `capacity-trends` table."""
+
     def r(value: float | None) -> float | None:
         return None if value is None else round(value, 3)
 
-    return {"resource": finding.name, "unit": finding.unit or "", "level": r(finding.level),
-            "growth_pct_per_month": r(finding.growth_pct_per_month), "model": finding.model or "",
-            "projected": r(finding.projected), "projected_low": r(finding.projected_low),
-            "projected_high": r(finding.projected_high), "days_to_warn": r(finding.days_to_warn),
-            "days_to_critical": r(finding.days_to_fail), "recommendation": finding.recommendation,
-            "extra_monthly_cost": r(finding.extra_monthly_cost),
-            "status": "insufficient data: " + finding.gate.reason() if finding.insufficient else "ok"}
+    return {
+        "resource": finding.name,
+        "unit": finding.unit or "",
+        "level": r(finding.level),
+        "growth_pct_per_month": r(finding.growth_pct_per_month),
+        "model": finding.model or "",
+        "projected": r(finding.projected),
+        "projected_low": r(finding.projected_low),
+        "projected_high": r(finding.projected_high),
+        "days_to_warn": r(finding.days_to_warn),
+        "days_to_critical": r(finding.days_to_fail),
+        "recommendation": finding.recommendation,
+        "extra_monthly_cost": r(finding.extra_monthly_cost),
+        "status": "insufficient data: " + finding.gate.reason() if finding.insufficient else "ok",
+    }
 
 
 def capacity_chart(finding: CapacityFinding, horizon_days: int) -> object:
     thresholds = {}
     if finding.limit is not None:
         thresholds = {k: v for k, v in (("warn", finding.limit.warn), ("fail", finding.limit.fail)) if v is not None}
-    return line_chart(LineChart(
-        title=f"{finding.name}: trend and {horizon_days}-day projection ({finding.model or 'no fit'})",
-        unit=f" {finding.unit}" if finding.unit else "",
-        series=[Series("history (hourly mean)", finding.history),
-                Series(f"projection ({finding.model})", [(t, c) for t, c, _, _ in finding.projection], dashed=True)],
-        bands=[Band("95 % interval", [(t, lo, hi) for t, _, lo, hi in finding.projection])],
-        thresholds=thresholds))
+    return line_chart(
+        LineChart(
+            title=f"{finding.name}: trend and {horizon_days}-day projection ({finding.model or 'no fit'})",
+            unit=f" {finding.unit}" if finding.unit else "",
+            series=[
+                Series("history (hourly mean)", finding.history),
+                Series(f"projection ({finding.model})", [(t, c) for t, c, _, _ in finding.projection], dashed=True),
+            ],
+            bands=[Band("95 % interval", [(t, lo, hi) for t, _, lo, hi in finding.projection])],
+            thresholds=thresholds,
+        )
+    )
 
 
 def resource_limit(resource: CapacityResource, config: EstateConfig) -> Limit | None:
@@ -249,8 +303,9 @@ def review_resource(config: EstateConfig, resource: CapacityResource, now: datet
     now = now or utcnow()
     settings = config.analytics.capacity
     store = open_store(config.history.url)
-    frame = bucketed_series(store, resource.metric, resource.labels, now - timedelta(days=settings.trend_days),
-                            BUCKET, until=now)
+    frame = bucketed_series(
+        store, resource.metric, resource.labels, now - timedelta(days=settings.trend_days), BUCKET, until=now
+    )
     if resource.unit is None:
         resource = resource.model_copy(update={"unit": series_unit(store, resource.metric)})
     return analyse_capacity(frame, resource, resource_limit(resource, config), settings, now)
@@ -263,7 +318,7 @@ def plan_capacity(config: EstateConfig, now: datetime | None = None) -> list[Cap
     for resource in config.analytics.capacity.resources:
         try:
             findings.append(review_resource(config, resource, now))
-        except Exception as error:  # noqa: BLE001 - one unreadable series must not hide the others
+        except Exception as error:
             result = error_result(CHECK, resource.name, COMPONENT, error)
             findings.append(CapacityFinding(resource.name, resource.unit, GateResult(False, [result.message])))
     return findings

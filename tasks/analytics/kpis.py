@@ -60,44 +60,72 @@ def _minutes(later: pd.Series, earlier: pd.Series) -> pd.Series:
 
 
 def _insufficient(check: str, why: str) -> CheckResult:
-    return CheckResult(check=check, target="estate", component=COMPONENT, status=Status.SKIPPED,
-                       message=f"insufficient data: {why}")
+    return CheckResult(
+        check=check, target="estate", component=COMPONENT, status=Status.SKIPPED, message=f"insufficient data: {why}"
+    )
 
 
 def _distribution(check: str, name: str, minutes: pd.Series, target: float) -> CheckResult:
     """Median judged against the target, p90 shown beside it: one long outlier does not hide."""
     median, p90 = float(np.median(minutes)), float(np.quantile(minutes, 0.9))
     status = Status.WARN if median >= target or p90 > 2 * target else Status.OK
-    return CheckResult(check=check, target="estate", component=COMPONENT, status=status, value=round(median, 1),
-                       unit="min", threshold=target,
-                       message=f"{name} median {median:.1f} min, p90 {p90:.1f} min (target < {target:g} min, "
-                               f"{len(minutes)} incidents)",
-                       details={"median": median, "p90": p90, "count": int(len(minutes))})
+    return CheckResult(
+        check=check,
+        target="estate",
+        component=COMPONENT,
+        status=status,
+        value=round(median, 1),
+        unit="min",
+        threshold=target,
+        message=f"{name} median {median:.1f} min, p90 {p90:.1f} min (target < {target:g} min, "
+        f"{len(minutes)} incidents)",
+        details={"median": median, "p90": p90, "count": int(len(minutes))},
+    )
 
 
 def incident_gate(frame: pd.DataFrame) -> list[str]:
     E = gx.expectations
-    return gate(frame, [
-        E.ExpectColumnValuesToBeUnique(column="id", description="incident ids unique"),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="detected_at", column_B="started_at", or_equal=True,
-                                                  description="detected no earlier than started"),
-        E.ExpectColumnPairValuesAToBeGreaterThanB(column_A="resolved_at", column_B="detected_at", or_equal=True,
-                                                  ignore_row_if="either_value_is_missing",
-                                                  description="resolved no earlier than detected"),
-    ]).findings
+    return gate(
+        frame,
+        [
+            E.ExpectColumnValuesToBeUnique(column="id", description="incident ids unique"),
+            E.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="detected_at",
+                column_B="started_at",
+                or_equal=True,
+                description="detected no earlier than started",
+            ),
+            E.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="resolved_at",
+                column_B="detected_at",
+                or_equal=True,
+                ignore_row_if="either_value_is_missing",
+                description="resolved no earlier than detected",
+            ),
+        ],
+    ).findings
 
 
-def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[AlertRecord], targets: KpiTargets,
-                     uptime_pct: float | None) -> list[CheckResult]:
+def operational_kpis(
+    incidents: Sequence[IncidentRecord], alerts: Sequence[AlertRecord], targets: KpiTargets, uptime_pct: float | None
+) -> list[CheckResult]:
     """One result per KPI; a KPI without data says "insufficient data", never a made-up figure."""
     results = []
     if uptime_pct is None:
         results.append(_insufficient("kpi.uptime", "no check results in the period"))
     else:
-        results.append(CheckResult(check="kpi.uptime", target="estate", component=COMPONENT,
-                                   status=Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
-                                   value=round(uptime_pct, 3), unit="%", threshold=targets.uptime_pct,
-                                   message=f"uptime {uptime_pct:.3f} % (target > {targets.uptime_pct:g} %)"))
+        results.append(
+            CheckResult(
+                check="kpi.uptime",
+                target="estate",
+                component=COMPONENT,
+                status=Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
+                value=round(uptime_pct, 3),
+                unit="%",
+                threshold=targets.uptime_pct,
+                message=f"uptime {uptime_pct:.3f} % (target > {targets.uptime_pct:g} %)",
+            )
+        )
 
     frame = pd.DataFrame([vars(i) for i in incidents])
     findings = incident_gate(frame) if not frame.empty else ["no incidents in the period"]
@@ -105,8 +133,9 @@ def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[Alert
         for check in ("kpi.mttd", "kpi.mttr", "kpi.within_target", "kpi.escalation_rate"):
             results.append(_insufficient(check, "; ".join(findings)))
     else:
-        results.append(_distribution("kpi.mttd", "MTTD", _minutes(frame["detected_at"], frame["started_at"]),
-                                     targets.mttd_minutes))
+        results.append(
+            _distribution("kpi.mttd", "MTTD", _minutes(frame["detected_at"], frame["started_at"]), targets.mttd_minutes)
+        )
         resolved = frame.dropna(subset=["resolved_at"])
         if resolved.empty:
             results.append(_insufficient("kpi.mttr", "no resolved incidents"))
@@ -115,29 +144,54 @@ def operational_kpis(incidents: Sequence[IncidentRecord], alerts: Sequence[Alert
             ttr = _minutes(resolved["resolved_at"], resolved["started_at"])
             results.append(_distribution("kpi.mttr", "MTTR", ttr, targets.mttr_minutes))
             within = float((ttr <= targets.mttr_minutes).mean() * 100)
-            results.append(CheckResult(check="kpi.within_target", target="estate", component=COMPONENT,
-                                       status=Status.OK if within >= 90 else Status.WARN, value=round(within, 1),
-                                       unit="%", threshold=90.0,
-                                       message=f"{within:.0f} % of {len(ttr)} resolved incidents restored within "
-                                               f"{targets.mttr_minutes:g} min"))
+            results.append(
+                CheckResult(
+                    check="kpi.within_target",
+                    target="estate",
+                    component=COMPONENT,
+                    status=Status.OK if within >= 90 else Status.WARN,
+                    value=round(within, 1),
+                    unit="%",
+                    threshold=90.0,
+                    message=f"{within:.0f} % of {len(ttr)} resolved incidents restored within "
+                    f"{targets.mttr_minutes:g} min",
+                )
+            )
         rate = float(frame["escalated"].mean() * 100)
-        results.append(CheckResult(check="kpi.escalation_rate", target="estate", component=COMPONENT,
-                                   status=Status.OK, value=round(rate, 1), unit="%",
-                                   message=f"{rate:.0f} % of {len(frame)} incidents escalated",
-                                   details={"by_severity": frame.groupby("severity")["escalated"].mean()
-                                            .mul(100).round(1).to_dict()}))
+        results.append(
+            CheckResult(
+                check="kpi.escalation_rate",
+                target="estate",
+                component=COMPONENT,
+                status=Status.OK,
+                value=round(rate, 1),
+                unit="%",
+                message=f"{rate:.0f} % of {len(frame)} incidents escalated",
+                details={"by_severity": frame.groupby("severity")["escalated"].mean().mul(100).round(1).to_dict()},
+            )
+        )
 
     judged = [a for a in alerts if a.true_positive is not None]
     if not judged:
-        results.append(_insufficient("kpi.alert_accuracy", "no alert judged true or false positive (opsbook alerts judge)"))
+        results.append(
+            _insufficient("kpi.alert_accuracy", "no alert judged true or false positive (opsbook alerts judge)")
+        )
     else:
         accuracy = sum(a.true_positive for a in judged) / len(judged) * 100
-        results.append(CheckResult(check="kpi.alert_accuracy", target="estate", component=COMPONENT,
-                                   status=Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
-                                   value=round(accuracy, 1), unit="%", threshold=targets.alert_accuracy_pct,
-                                   message=f"{accuracy:.1f} % of {len(judged)} judged alerts were true positives "
-                                           f"(target > {targets.alert_accuracy_pct:g} %); "
-                                           f"{len(alerts) - len(judged)} not judged"))
+        results.append(
+            CheckResult(
+                check="kpi.alert_accuracy",
+                target="estate",
+                component=COMPONENT,
+                status=Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
+                value=round(accuracy, 1),
+                unit="%",
+                threshold=targets.alert_accuracy_pct,
+                message=f"{accuracy:.1f} % of {len(judged)} judged alerts were true positives "
+                f"(target > {targets.alert_accuracy_pct:g} %); "
+                f"{len(alerts) - len(judged)} not judged",
+            )
+        )
     return results
 
 
@@ -145,23 +199,40 @@ def incident_records(store: HistoryStore, since: datetime) -> list[IncidentRecor
     """Incidents that began in the period; detected = opened, escalated = raised past level 1."""
     with store.session() as session:
         rows = session.scalars(select(IncidentRow).where(IncidentRow.started_at >= since))
-        return [IncidentRecord(id=r.id, severity=r.severity, started_at=r.started_at, detected_at=r.opened_at,
-                               resolved_at=r.resolved_at, escalated=r.escalation_level > 1 or r.escalated_at is not None)
-                for r in rows]
+        return [
+            IncidentRecord(
+                id=r.id,
+                severity=r.severity,
+                started_at=r.started_at,
+                detected_at=r.opened_at,
+                resolved_at=r.resolved_at,
+                escalated=r.escalation_level > 1 or r.escalated_at is not None,
+            )
+            for r in rows
+        ]
 
 
 def alert_records(store: HistoryStore, since: datetime) -> list[AlertRecord]:
     """Alert episodes in the period, with the true/false-positive verdicts people gave them."""
-    return [AlertRecord(id=e.fingerprint, check=e.check, fired_at=e.started, resolved_at=e.resolved,
-                        true_positive=e.true_positive) for e in episodes_since(store, since)]
+    return [
+        AlertRecord(
+            id=e.fingerprint, check=e.check, fired_at=e.started, resolved_at=e.resolved, true_positive=e.true_positive
+        )
+        for e in episodes_since(store, since)
+    ]
 
 
 @task(name="review-operational-kpis", cache_policy=NO_CACHE, timeout_seconds=300)
-def review_operational_kpis(history_url: str, targets: KpiTargets, days: int = 30,
-                            uptime_check: str = "platform.health") -> list[CheckResult]:
+def review_operational_kpis(
+    history_url: str, targets: KpiTargets, days: int = 30, uptime_check: str = "platform.health"
+) -> list[CheckResult]:
     """The runbook's Operational Excellence KPIs over the last `days`, from the history store."""
     store = open_store(history_url)
     until = utcnow()
     since = until - timedelta(days=days)
-    return operational_kpis(incident_records(store, since), alert_records(store, since), targets,
-                            uptime_from_history(store, uptime_check, since, until))
+    return operational_kpis(
+        incident_records(store, since),
+        alert_records(store, since),
+        targets,
+        uptime_from_history(store, uptime_check, since, until),
+    )

@@ -78,8 +78,13 @@ def anomalies(current: pd.DataFrame, median: float, spread: float, mads: float, 
 
 def _anomaly(run: list[tuple[pd.Timestamp, float]], median: float, spread: float, bucket: timedelta) -> Anomaly:
     peak_at, peak = max(run, key=lambda point: point[1])
-    return Anomaly(run[0][0].to_pydatetime(), (run[-1][0] + bucket).to_pydatetime(), peak,
-                   peak_at.to_pydatetime(), (peak - median) / spread)
+    return Anomaly(
+        run[0][0].to_pydatetime(),
+        (run[-1][0] + bucket).to_pydatetime(),
+        peak,
+        peak_at.to_pydatetime(),
+        (peak - median) / spread,
+    )
 
 
 def hot_hours(baseline: pd.DataFrame) -> list[str]:
@@ -89,8 +94,11 @@ def hot_hours(baseline: pd.DataFrame) -> list[str]:
         return []
     by_hour = baseline.groupby(pd.to_datetime(baseline["ts"], utc=True).dt.hour)["value"].mean()
     hot = by_hour[by_hour >= mean * HOT_HOUR_RATIO].sort_values(ascending=False)
-    return [f"hot hour {hour:02d}:00-{hour + 1:02d}:00 UTC: mean {value:.3g}, {value / mean:.2f}x the 7-day mean; "
-            "pre-scale or move batch work out of it" for hour, value in hot.head(3).items()]
+    return [
+        f"hot hour {hour:02d}:00-{hour + 1:02d}:00 UTC: mean {value:.3g}, {value / mean:.2f}x the 7-day mean; "
+        "pre-scale or move batch work out of it"
+        for hour, value in hot.head(3).items()
+    ]
 
 
 def review_series(frame: pd.DataFrame, ref: SeriesRef, settings: PerformanceReviewConfig, now: datetime) -> Review:
@@ -98,11 +106,15 @@ def review_series(frame: pd.DataFrame, ref: SeriesRef, settings: PerformanceRevi
     ts = pd.to_datetime(frame["ts"], utc=True) if not frame.empty else pd.Series(dtype="datetime64[ns, UTC]")
     current = frame[ts >= pd.Timestamp(now - DAY)]
     baseline = frame[ts < pd.Timestamp(now - DAY)]
-    day_gate = check_series(current, SeriesRules(unit=ref.unit, min_points=12, max_gap=timedelta(hours=6),
-                                                 fresh_within=timedelta(hours=2), now=now))
+    day_gate = check_series(
+        current,
+        SeriesRules(unit=ref.unit, min_points=12, max_gap=timedelta(hours=6), fresh_within=timedelta(hours=2), now=now),
+    )
     base_gate = check_series(baseline, SeriesRules(unit=ref.unit, min_points=288, max_gap=timedelta(hours=12)))
-    gate = GateResult(day_gate.passed and base_gate.passed,
-                      [f"last 24 h: {f}" for f in day_gate.findings] + [f"7-day baseline: {f}" for f in base_gate.findings])
+    gate = GateResult(
+        day_gate.passed and base_gate.passed,
+        [f"last 24 h: {f}" for f in day_gate.findings] + [f"7-day baseline: {f}" for f in base_gate.findings],
+    )
     review = Review(ref.name, ref.unit, gate)
     if not gate.passed:
         return review
@@ -121,8 +133,12 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
     """Regression size decides warn/fail; an anomaly alone warns. Evidence goes in the details."""
     common = dict(check=CHECK, target=review.name, component=COMPONENT)
     if review.insufficient:
-        return CheckResult(status=Status.ERROR, message=f"insufficient data: {review.gate.reason()}",
-                           details={"gate_findings": review.gate.findings}, **common)
+        return CheckResult(
+            status=Status.ERROR,
+            message=f"insufficient data: {review.gate.reason()}",
+            details={"gate_findings": review.gate.findings},
+            **common,
+        )
     change = review.p95_change_pct or 0.0
     status, threshold = judge(change, settings.regression_warn_pct, settings.regression_fail_pct)
     unit = f" {review.unit}" if review.unit else ""
@@ -130,21 +146,44 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
     if status is not Status.OK:
         parts[0] = "regression: " + parts[0]
     for found in review.anomalies[:3]:
-        parts.append(f"anomaly {found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M} UTC, peak {found.peak:.3g}{unit} "
-                     f"at {found.peak_at:%H:%M} ({found.deviations:.0f} deviations above the baseline median)")
+        parts.append(
+            f"anomaly {found.start:%Y-%m-%d %H:%M}-{found.end:%H:%M} UTC, peak {found.peak:.3g}{unit} "
+            f"at {found.peak_at:%H:%M} ({found.deviations:.0f} deviations above the baseline median)"
+        )
     if review.opportunities:
-        parts.append(f"{len(review.opportunities)} optimization opportunit{'y' if len(review.opportunities) == 1 else 'ies'}"
-                     f" (first: {review.opportunities[0]})")
+        parts.append(
+            f"{len(review.opportunities)} optimization opportunit{'y' if len(review.opportunities) == 1 else 'ies'}"
+            f" (first: {review.opportunities[0]})"
+        )
     if review.anomalies and status is Status.OK:
         status = Status.WARN
-    details = {"baseline_p50": review.baseline_p50, "baseline_p95": review.baseline_p95, "p50": review.p50,
-               "p95": review.p95, "p95_change_pct": change,
-               "anomalies": [{"start": a.start.isoformat(), "end": a.end.isoformat(), "peak": a.peak,
-                              "peak_at": a.peak_at.isoformat(), "deviations": round(a.deviations, 1)}
-                             for a in review.anomalies],
-               "opportunities": review.opportunities}
-    return CheckResult(status=status, value=round(change, 1), unit="% p95 change", threshold=threshold,
-                       message="; ".join(parts), details=details, **common)
+    details = {
+        "baseline_p50": review.baseline_p50,
+        "baseline_p95": review.baseline_p95,
+        "p50": review.p50,
+        "p95": review.p95,
+        "p95_change_pct": change,
+        "anomalies": [
+            {
+                "start": a.start.isoformat(),
+                "end": a.end.isoformat(),
+                "peak": a.peak,
+                "peak_at": a.peak_at.isoformat(),
+                "deviations": round(a.deviations, 1),
+            }
+            for a in review.anomalies
+        ],
+        "opportunities": review.opportunities,
+    }
+    return CheckResult(
+        status=status,
+        value=round(change, 1),
+        unit="% p95 change",
+        threshold=threshold,
+        message="; ".join(parts),
+        details=details,
+        **common,
+    )
 
 
 def review_from_store(config: EstateConfig, ref: SeriesRef, now: datetime) -> Review:
@@ -165,9 +204,16 @@ def review_performance(config: EstateConfig, now: datetime | None = None) -> lis
     for ref in settings.series:
         try:
             results.append(review_result(review_from_store(config, ref, now), settings))
-        except Exception as error:  # noqa: BLE001 - one unreadable series must not hide the others
+        except Exception as error:
             results.append(error_result(CHECK, ref.name, COMPONENT, error))
     if not results:
-        results.append(CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                                   message="no series configured under analytics.performance.series"))
+        results.append(
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no series configured under analytics.performance.series",
+            )
+        )
     return results

@@ -17,9 +17,9 @@ from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
 from opsbook.config.analytics import SloConfig
+from opsbook.quality import GateResult
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import open_store
-from opsbook.quality import GateResult
 from opsbook.tasks.analytics.series import bucketed_outcomes, check_outcomes
 
 CHECK = "slo.error_budget"
@@ -90,8 +90,9 @@ def _regular(outcomes: pd.DataFrame, bucket: timedelta) -> pd.DataFrame:
     return frame.reindex(pd.date_range(frame.index.min(), frame.index.max(), freq=bucket), fill_value=0.0)
 
 
-def burn_rate_series(outcomes: pd.DataFrame, objective_pct: float, window: timedelta,
-                     bucket: timedelta = BUCKET) -> pd.Series:
+def burn_rate_series(
+    outcomes: pd.DataFrame, objective_pct: float, window: timedelta, bucket: timedelta = BUCKET
+) -> pd.Series:
     """Burn rate over the trailing `window` at the end of each bucket (0 where nothing was measured)."""
     grid = _regular(outcomes, bucket)
     bad = (grid["total"] - grid["good"]).rolling(window).sum()
@@ -100,15 +101,17 @@ def burn_rate_series(outcomes: pd.DataFrame, objective_pct: float, window: timed
     return ratio / (1 - objective_pct / 100)
 
 
-def alert_windows(outcomes: pd.DataFrame, objective_pct: float, rules: tuple[BurnRule, ...] = RULES,
-                  bucket: timedelta = BUCKET) -> list[AlertWindow]:
+def alert_windows(
+    outcomes: pd.DataFrame, objective_pct: float, rules: tuple[BurnRule, ...] = RULES, bucket: timedelta = BUCKET
+) -> list[AlertWindow]:
     """When each rule would have fired over the whole series (both windows above the factor)."""
     found: list[AlertWindow] = []
     if outcomes.empty:
         return found
     for rule in rules:
-        firing = ((burn_rate_series(outcomes, objective_pct, rule.long, bucket) > rule.factor)
-                  & (burn_rate_series(outcomes, objective_pct, rule.short, bucket) > rule.factor))
+        firing = (burn_rate_series(outcomes, objective_pct, rule.long, bucket) > rule.factor) & (
+            burn_rate_series(outcomes, objective_pct, rule.short, bucket) > rule.factor
+        )
         run_id = (firing != firing.shift()).cumsum()
         for _, run in firing[firing].groupby(run_id[firing]):
             found.append(AlertWindow(rule, run.index[0].to_pydatetime(), (run.index[-1] + bucket).to_pydatetime()))
@@ -117,8 +120,9 @@ def alert_windows(outcomes: pd.DataFrame, objective_pct: float, rules: tuple[Bur
 
 def slo_status(outcomes: pd.DataFrame, slo: SloConfig, now: datetime, bucket: timedelta = BUCKET) -> SloStatus:
     """Attainment and budget over the SLO period, and which burn-rate rules fire at `now`."""
-    status = SloStatus(slo.name, slo.objective_pct, int(outcomes["total"].sum()), int(outcomes["good"].sum()),
-                       check_outcomes(outcomes))
+    status = SloStatus(
+        slo.name, slo.objective_pct, int(outcomes["total"].sum()), int(outcomes["good"].sum()), check_outcomes(outcomes)
+    )
     if not status.gate.passed:
         return status
     for rule in RULES:
@@ -137,11 +141,16 @@ def slo_result(status: SloStatus) -> CheckResult:
     """Fail when a page rule fires or the budget is spent, warn on a ticket rule or < 25 % left."""
     common = dict(check=CHECK, target=status.name, component=COMPONENT)
     if not status.total:  # a new install: the checklist's own results have not accumulated yet
-        return CheckResult(status=Status.SKIPPED, message="insufficient data: no results in the SLO period yet",
-                           **common)
+        return CheckResult(
+            status=Status.SKIPPED, message="insufficient data: no results in the SLO period yet", **common
+        )
     if not status.gate.passed:
-        return CheckResult(status=Status.ERROR, message=f"insufficient data: {status.gate.reason()}",
-                           details={"gate_findings": status.gate.findings}, **common)
+        return CheckResult(
+            status=Status.ERROR,
+            message=f"insufficient data: {status.gate.reason()}",
+            details={"gate_findings": status.gate.findings},
+            **common,
+        )
     left = status.budget_left_pct
     assert left is not None and status.attainment_pct is not None
     pages = [r for r in status.firing if r.severity == "page"]
@@ -152,12 +161,25 @@ def slo_result(status: SloStatus) -> CheckResult:
     else:
         level = Status.OK
     firing = ", ".join(f"{r.severity} {r.name}" for r in status.firing) or "no burn-rate alert"
-    message = (f"{status.attainment_pct:.3f} % good vs {status.objective_pct:g} % objective; "
-               f"{left:.0f} % of the error budget left; {firing}")
-    return CheckResult(status=level, value=round(left, 1), unit="% budget left", threshold=0.0, message=message,
-                       details={"attainment_pct": status.attainment_pct, "good": status.good, "total": status.total,
-                                "burn_rates": {k: {"long": v[0], "short": v[1]} for k, v in status.burn_rates.items()},
-                                "firing": [r.name for r in status.firing]}, **common)
+    message = (
+        f"{status.attainment_pct:.3f} % good vs {status.objective_pct:g} % objective; "
+        f"{left:.0f} % of the error budget left; {firing}"
+    )
+    return CheckResult(
+        status=level,
+        value=round(left, 1),
+        unit="% budget left",
+        threshold=0.0,
+        message=message,
+        details={
+            "attainment_pct": status.attainment_pct,
+            "good": status.good,
+            "total": status.total,
+            "burn_rates": {k: {"long": v[0], "short": v[1]} for k, v in status.burn_rates.items()},
+            "firing": [r.name for r in status.firing],
+        },
+        **common,
+    )
 
 
 @task(name="evaluate-slos", cache_policy=NO_CACHE, timeout_seconds=300)
@@ -168,9 +190,16 @@ def evaluate_slos(config: EstateConfig, now: datetime | None = None) -> list[Che
     results = []
     for slo in config.analytics.slos:
         try:
-            outcomes = bucketed_outcomes(store, slo.check, slo.target, now - timedelta(days=slo.period_days),
-                                         BUCKET, until=now, latency_ms=slo.latency_ms if slo.kind == "latency" else None)
+            outcomes = bucketed_outcomes(
+                store,
+                slo.check,
+                slo.target,
+                now - timedelta(days=slo.period_days),
+                BUCKET,
+                until=now,
+                latency_ms=slo.latency_ms if slo.kind == "latency" else None,
+            )
             results.append(slo_result(slo_status(outcomes, slo, now)))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             results.append(error_result(CHECK, slo.name, COMPONENT, error))
     return results

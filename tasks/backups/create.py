@@ -41,8 +41,10 @@ def _dump(url: str, snapshot: str, fmt: str, target: Path, timeout_s: float) -> 
         run([*argv, "--file", str(target)], url=url, timeout_s=timeout_s)
         return
     # Plain SQL is gzipped as it streams: the dump never sits uncompressed on disk.
-    with gzip.open(target, "wb") as sink, subprocess.Popen(
-            argv, env=libpq_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as dump:
+    with (
+        gzip.open(target, "wb") as sink,
+        subprocess.Popen(argv, env=libpq_env(url), stdout=subprocess.PIPE, stderr=subprocess.PIPE) as dump,
+    ):
         assert dump.stdout is not None
         shutil.copyfileobj(dump.stdout, sink, 1 << 20)
         _, stderr = dump.communicate(timeout=timeout_s)
@@ -50,8 +52,14 @@ def _dump(url: str, snapshot: str, fmt: str, target: Path, timeout_s: float) -> 
         raise ToolError(f"pg_dump exited {dump.returncode}: {stderr.decode('utf-8', 'replace').strip()[-600:]}")
 
 
-def create_backup(url: str, repo: BackupRepository, *, progress: Callable[[str], None] = lambda _: None,
-                  now: datetime | None = None, timeout_s: float = 3600) -> Path:
+def create_backup(
+    url: str,
+    repo: BackupRepository,
+    *,
+    progress: Callable[[str], None] = lambda _: None,
+    now: datetime | None = None,
+    timeout_s: float = 3600,
+) -> Path:
     """Dump the database of url into the repository; return the finished backup's path."""
     taken = now or utcnow()
     database = database_name(url)
@@ -81,9 +89,16 @@ def create_backup(url: str, repo: BackupRepository, *, progress: Callable[[str],
         partial.rename(final)
         progress(f"checksumming {final.name}")
         manifest: dict[str, Any] = {
-            "format": repo.format, "file": final.name, "database": database, "created_at": taken.isoformat(),
-            "sha256": checksums(final), "size": tree_size(final), "tables": counts,
-            "encrypted": "gpg" if encrypt else None, "snapshot": snapshot, "tool": "opsbook backup create",
+            "format": repo.format,
+            "file": final.name,
+            "database": database,
+            "created_at": taken.isoformat(),
+            "sha256": checksums(final),
+            "size": tree_size(final),
+            "tables": counts,
+            "encrypted": "gpg" if encrypt else None,
+            "snapshot": snapshot,
+            "tool": "opsbook backup create",
         }
         if newest is not None:
             manifest["newest"] = {"column": repo.rpo_column, "value": newest}
@@ -104,5 +119,7 @@ def _newest(connection: Any, rpo_column: str | None, counts: dict[str, int]) -> 
     schema, table, column = rpo_column.split(".")
     if f"{schema}.{table}" not in counts:
         return None
-    value = connection.execute(text(f"SELECT max({quote_ident(column)}) FROM {quote_ident(schema)}.{quote_ident(table)}")).scalar_one()
+    value = connection.execute(
+        text(f"SELECT max({quote_ident(column)}) FROM {quote_ident(schema)}.{quote_ident(table)}")
+    ).scalar_one()
     return value.isoformat() if hasattr(value, "isoformat") else (None if value is None else str(value))

@@ -42,17 +42,36 @@ def _gpg(args: list[str], passphrase: str, timeout_s: float) -> None:
         raise CryptoError("gpg is not installed (Debian package gnupg)")
     with tempfile.TemporaryDirectory(prefix="opsbook-gnupg-") as home:
         done = subprocess.run(
-            [gpg, "--homedir", home, "--batch", "--yes", "--quiet", "--no-tty", "--pinentry-mode", "loopback",
-             "--passphrase-fd", "0", *args],
-            input=passphrase.encode() + b"\n", capture_output=True, timeout=timeout_s, check=False)
+            [
+                gpg,
+                "--homedir",
+                home,
+                "--batch",
+                "--yes",
+                "--quiet",
+                "--no-tty",
+                "--pinentry-mode",
+                "loopback",
+                "--passphrase-fd",
+                "0",
+                *args,
+            ],
+            input=passphrase.encode() + b"\n",
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
     if done.returncode != 0:
         said = " ".join(done.stderr.decode("utf-8", "replace").split())[-300:]
         raise CryptoError(redact(f"gpg failed: {said or f'exit {done.returncode}'}"))
 
 
 def encrypt_file(source: Path, target: Path, passphrase: str, timeout_s: float = 3600) -> None:
-    _gpg(["--symmetric", "--cipher-algo", "AES256", "--compress-algo", "none", "--output", str(target),
-          str(source)], passphrase, timeout_s)
+    _gpg(
+        ["--symmetric", "--cipher-algo", "AES256", "--compress-algo", "none", "--output", str(target), str(source)],
+        passphrase,
+        timeout_s,
+    )
 
 
 def decrypt_file(source: Path, target: Path, passphrase: str, timeout_s: float = 3600) -> None:
@@ -69,4 +88,3 @@ def decrypted_kind(path: Path, passphrase: str, timeout_s: float = 3600) -> str:
         if kind is None:
             raise CryptoError("decrypts, but the content is not a PostgreSQL dump")
         return kind.replace("a plaintext ", "")
-

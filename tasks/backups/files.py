@@ -114,9 +114,17 @@ def list_backups(repo: BackupRepository) -> list[Backup]:
         except ManifestError as error:
             problem = str(error)
         stat = entry.stat()
-        found.append(Backup(path=entry, format=repo.format, encrypted=entry.name.endswith(".gpg"),
-                            size=tree_size(entry), mtime=datetime.fromtimestamp(stat.st_mtime, UTC),
-                            manifest=manifest, manifest_problem=problem))
+        found.append(
+            Backup(
+                path=entry,
+                format=repo.format,
+                encrypted=entry.name.endswith(".gpg"),
+                size=tree_size(entry),
+                mtime=datetime.fromtimestamp(stat.st_mtime, UTC),
+                manifest=manifest,
+                manifest_problem=problem,
+            )
+        )
     return sorted(found, key=lambda b: (b.taken_at, b.name), reverse=True)
 
 
@@ -131,8 +139,11 @@ def sha256_file(path: Path) -> str:
 def checksums(path: Path) -> str | dict[str, str]:
     """sha256 of a file, or of every file in a directory-format backup (relative path -> hex)."""
     if path.is_dir():
-        return {str(f.relative_to(path)): sha256_file(f)
-                for f in sorted(path.rglob("*")) if f.is_file() and not f.is_symlink()}
+        return {
+            str(f.relative_to(path)): sha256_file(f)
+            for f in sorted(path.rglob("*"))
+            if f.is_file() and not f.is_symlink()
+        }
     return sha256_file(path)
 
 

@@ -21,8 +21,15 @@ COMPONENT = "backups"
 
 
 def repo_result(check: str, repo: BackupRepository, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
-    return CheckResult(check=check, target=repo.name, component=COMPONENT, status=status, message=message,
-                       labels={"repository": str(repo.path)}, **extra)
+    return CheckResult(
+        check=check,
+        target=repo.name,
+        component=COMPONENT,
+        status=status,
+        message=message,
+        labels={"repository": str(repo.path)},
+        **extra,
+    )
 
 
 def check_completion(repo: BackupRepository, backups: list[Backup], now: datetime) -> CheckResult:
@@ -33,20 +40,34 @@ def check_completion(repo: BackupRepository, backups: list[Backup], now: datetim
     newest = backups[0]
     age_h = (now - newest.taken_at).total_seconds() / 3600
     details = {"backup": newest.name, "taken_at": newest.taken_at.isoformat(), "size_bytes": newest.size}
-    common = dict(value=round(age_h, 2), unit="h", threshold=round(repo.max_age.total_seconds() / 3600, 2),
-                  details=details)
+    common = dict(
+        value=round(age_h, 2), unit="h", threshold=round(repo.max_age.total_seconds() / 3600, 2), details=details
+    )
     if newest.size == 0:
         return repo_result(check, repo, Status.FAIL, f"{newest.name} is empty (0 bytes)", **common)
     if age_h * 3600 > repo.max_age.total_seconds():
-        return repo_result(check, repo, Status.FAIL, f"stale: newest backup {newest.name} is {age_h:.1f} h old "
-                       f"(max {common['threshold']:g} h)", **common)
+        return repo_result(
+            check,
+            repo,
+            Status.FAIL,
+            f"stale: newest backup {newest.name} is {age_h:.1f} h old (max {common['threshold']:g} h)",
+            **common,
+        )
     if len(backups) > 1 and backups[1].size > 0:
         ratio = newest.size / backups[1].size
         details.update(previous=backups[1].name, previous_size_bytes=backups[1].size, size_ratio=round(ratio, 3))
         if ratio < repo.min_size_ratio:
-            return repo_result(check, repo, Status.FAIL, f"{newest.name} is {ratio:.0%} of the previous backup's size "
-                           f"(at least {repo.min_size_ratio:.0%} expected): truncated or data lost?", **common)
-    return repo_result(check, repo, Status.OK, f"{newest.name} taken {age_h:.1f} h ago, {newest.size:,} bytes", **common)
+            return repo_result(
+                check,
+                repo,
+                Status.FAIL,
+                f"{newest.name} is {ratio:.0%} of the previous backup's size "
+                f"(at least {repo.min_size_ratio:.0%} expected): truncated or data lost?",
+                **common,
+            )
+    return repo_result(
+        check, repo, Status.OK, f"{newest.name} taken {age_h:.1f} h ago, {newest.size:,} bytes", **common
+    )
 
 
 def check_encryption(repo: BackupRepository, backup: Backup, workdir: Path) -> tuple[CheckResult, Path | None]:
@@ -65,20 +86,37 @@ def check_encryption(repo: BackupRepository, backup: Backup, workdir: Path) -> t
     kind = crypto.plaintext_kind(backup.path)
     if kind is not None:
         status = Status.FAIL if policy.required else Status.WARN
-        return repo_result(check, repo, status, f"{backup.name} is {kind}: encryption is required but the file is "
-                       "readable without a key", details={"backup": backup.name}), backup.path
+        return repo_result(
+            check,
+            repo,
+            status,
+            f"{backup.name} is {kind}: encryption is required but the file is readable without a key",
+            details={"backup": backup.name},
+        ), backup.path
     if not policy.passphrase:
-        return repo_result(check, repo, Status.ERROR, f"{backup.name} is encrypted but no passphrase is configured"), None
+        return repo_result(
+            check, repo, Status.ERROR, f"{backup.name} is encrypted but no passphrase is configured"
+        ), None
     clear = workdir / backup.name.removesuffix(".gpg")
     try:
         crypto.decrypt_file(backup.path, clear, policy.passphrase)
     except (crypto.CryptoError, OSError) as error:
-        return repo_result(check, repo, Status.FAIL, f"{backup.name}: the configured key does not decrypt it "
-                       f"({describe_exception(error)})", details={"backup": backup.name}), None
+        return repo_result(
+            check,
+            repo,
+            Status.FAIL,
+            f"{backup.name}: the configured key does not decrypt it ({describe_exception(error)})",
+            details={"backup": backup.name},
+        ), None
     if crypto.plaintext_kind(clear) is None:
         return repo_result(check, repo, Status.FAIL, f"{backup.name} decrypts, but not to a PostgreSQL dump"), None
-    return repo_result(check, repo, Status.OK, f"{backup.name} is encrypted (gpg) and the configured key decrypts it",
-                   details={"backup": backup.name, "method": policy.method}), clear
+    return repo_result(
+        check,
+        repo,
+        Status.OK,
+        f"{backup.name} is encrypted (gpg) and the configured key decrypts it",
+        details={"backup": backup.name, "method": policy.method},
+    ), clear
 
 
 def _checksum_problem(repo: BackupRepository, backup: Backup) -> str | None:
@@ -92,8 +130,10 @@ def _checksum_problem(repo: BackupRepository, backup: Backup) -> str | None:
         bad = sorted(k for k in set(actual) | set(expected) if actual.get(k) != expected.get(k))
         return f"checksum mismatch in {', '.join(bad[:5])}" if bad else None
     if actual != expected:
-        return (f"checksum mismatch: sha256 {str(actual)[:12]}… but the manifest says {str(expected)[:12]}…"
-                " (damaged or altered since it was written)")
+        return (
+            f"checksum mismatch: sha256 {str(actual)[:12]}… but the manifest says {str(expected)[:12]}…"
+            " (damaged or altered since it was written)"
+        )
     return None
 
 
@@ -126,15 +166,21 @@ def check_integrity(repo: BackupRepository, backup: Backup, clear: Path | None) 
     if problem := _checksum_problem(repo, backup):
         return repo_result(check, repo, Status.FAIL, f"{backup.name}: {problem}", details=details)
     if clear is None:
-        return repo_result(check, repo, Status.ERROR, f"{backup.name}: cannot be read (see backup.encryption)",
-                       details=details)
+        return repo_result(
+            check, repo, Status.ERROR, f"{backup.name}: cannot be read (see backup.encryption)", details=details
+        )
     problem, entries = structural_problem(backup.format, clear)
     details["toc_entries"] = entries
     if problem:
         return repo_result(check, repo, Status.FAIL, f"{backup.name}: {problem}", details=details)
     verified = "checksum matches the manifest" if backup.manifest else "no manifest (not required)"
-    return repo_result(check, repo, Status.OK, f"{backup.name}: {verified}; reads end to end"
-                   + (f" ({entries} TOC entries)" if entries else ""), details=details)
+    return repo_result(
+        check,
+        repo,
+        Status.OK,
+        f"{backup.name}: {verified}; reads end to end" + (f" ({entries} TOC entries)" if entries else ""),
+        details=details,
+    )
 
 
 def scratch_dir() -> tempfile.TemporaryDirectory[str]:

@@ -36,8 +36,13 @@ def libpq_env(url: str) -> dict[str, str]:
     """The process environment plus PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE of url."""
     parsed = make_url(url)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    pairs = {"PGHOST": parsed.host, "PGPORT": parsed.port, "PGUSER": parsed.username,
-             "PGPASSWORD": parsed.password, "PGDATABASE": parsed.database}
+    pairs = {
+        "PGHOST": parsed.host,
+        "PGPORT": parsed.port,
+        "PGUSER": parsed.username,
+        "PGPASSWORD": parsed.password,
+        "PGDATABASE": parsed.database,
+    }
     env.update({k: str(v) for k, v in pairs.items() if v is not None})
     env["PGCONNECT_TIMEOUT"] = "10"
     return env
@@ -52,13 +57,20 @@ def with_database(url: str, name: str) -> str:
     return make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
-def run(argv: Sequence[str], *, url: str | None = None, timeout_s: float = 600, stdin=None,  # type: ignore[no-untyped-def]
-        stdout=subprocess.PIPE) -> subprocess.CompletedProcess[bytes]:
+def run(
+    argv: Sequence[str],
+    *,
+    url: str | None = None,
+    timeout_s: float = 600,
+    stdin=None,  # type: ignore[no-untyped-def]
+    stdout=subprocess.PIPE,
+) -> subprocess.CompletedProcess[bytes]:
     """Run a tool; ToolError with its (redacted) stderr when it exits non-zero or times out."""
     env = libpq_env(url) if url else None
     try:
-        done = subprocess.run(list(argv), env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE,
-                              timeout=timeout_s, check=False)
+        done = subprocess.run(
+            list(argv), env=env, stdin=stdin, stdout=stdout, stderr=subprocess.PIPE, timeout=timeout_s, check=False
+        )
     except subprocess.TimeoutExpired:
         raise ToolError(f"{Path(argv[0]).name} did not finish within {timeout_s:g} s") from None
     if done.returncode != 0:

@@ -20,17 +20,37 @@ def worst(results: Sequence[CheckResult]) -> Status:
     return max(statuses, key=_SEVERITY.index)
 
 
-def record_verification(history_url: str, *, kind: str, repository: str, backup: str, results: Sequence[CheckResult],
-                        verified_at: datetime, run_id: str | None = None, taken_at: datetime | None = None,
-                        size_bytes: int | None = None, sha256: str | None = None,
-                        restore_seconds: float | None = None, rpo_seconds: float | None = None,
-                        scratch_database: str | None = None) -> None:
+def record_verification(
+    history_url: str,
+    *,
+    kind: str,
+    repository: str,
+    backup: str,
+    results: Sequence[CheckResult],
+    verified_at: datetime,
+    run_id: str | None = None,
+    taken_at: datetime | None = None,
+    size_bytes: int | None = None,
+    sha256: str | None = None,
+    restore_seconds: float | None = None,
+    rpo_seconds: float | None = None,
+    scratch_database: str | None = None,
+) -> None:
     status = worst(results)
     problems = [f"{r.check}: {r.message}" for r in results if r.status.is_problem]
     row = BackupVerification(
-        run_id=run_id, kind=kind, repository=repository, backup=backup, taken_at=taken_at, verified_at=verified_at,
-        status=status.value, size_bytes=size_bytes, sha256=sha256 if isinstance(sha256, str) else None,
-        restore_seconds=restore_seconds, rpo_seconds=rpo_seconds, scratch_database=scratch_database,
+        run_id=run_id,
+        kind=kind,
+        repository=repository,
+        backup=backup,
+        taken_at=taken_at,
+        verified_at=verified_at,
+        status=status.value,
+        size_bytes=size_bytes,
+        sha256=sha256 if isinstance(sha256, str) else None,
+        restore_seconds=restore_seconds,
+        rpo_seconds=rpo_seconds,
+        scratch_database=scratch_database,
         checks=redact({r.check: {"status": r.status.value, "message": r.message} for r in results}),
         message=redact("; ".join(problems) or f"{status.value}: verified"),
     )
@@ -41,8 +61,11 @@ def record_verification(history_url: str, *, kind: str, repository: str, backup:
 def verified_backups(history_url: str, repository: str) -> list[str]:
     """Names of the repository's backups whose latest verification passed, most recently verified first."""
     with open_store(history_url).session() as session:
-        rows = session.scalars(select(BackupVerification).where(BackupVerification.repository == repository)
-                               .order_by(BackupVerification.verified_at.desc())).all()
+        rows = session.scalars(
+            select(BackupVerification)
+            .where(BackupVerification.repository == repository)
+            .order_by(BackupVerification.verified_at.desc())
+        ).all()
     latest: dict[str, str] = {}
     for row in rows:
         latest.setdefault(row.backup, row.status)

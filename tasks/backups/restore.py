@@ -79,8 +79,12 @@ def _psql_from_gzip(clear: Path, url: str, timeout_s: float) -> None:
     """Stream a gzipped SQL dump into psql, stopping at the first error."""
     argv = [tool("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", database_name(url)]
     deadline = time.monotonic() + timeout_s
-    with tempfile.TemporaryFile() as errors, subprocess.Popen(
-            argv, env=libpq_env(url), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors) as psql:
+    with (
+        tempfile.TemporaryFile() as errors,
+        subprocess.Popen(
+            argv, env=libpq_env(url), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors
+        ) as psql,
+    ):
         assert psql.stdin is not None
         try:
             with gzip.open(clear, "rb") as source:
@@ -111,8 +115,19 @@ def restore_into(fmt: str, clear: Path, url: str, timeout_s: float) -> None:
     if fmt == "plain_gz":
         _psql_from_gzip(clear, url, timeout_s)
         return
-    run([tool("pg_restore"), "--no-owner", "--no-privileges", "--exit-on-error", "--dbname",
-         database_name(url), str(clear)], url=url, timeout_s=timeout_s)
+    run(
+        [
+            tool("pg_restore"),
+            "--no-owner",
+            "--no-privileges",
+            "--exit-on-error",
+            "--dbname",
+            database_name(url),
+            str(clear),
+        ],
+        url=url,
+        timeout_s=timeout_s,
+    )
 
 
 def inspect_database(url: str, rpo_column: str | None) -> tuple[dict[str, int], datetime | None]:
@@ -125,8 +140,9 @@ def inspect_database(url: str, rpo_column: str | None) -> tuple[dict[str, int], 
             if rpo_column:
                 schema, table, column = rpo_column.split(".")
                 if f"{schema}.{table}" in counts:
-                    newest = connection.execute(text(
-                        f"SELECT max({quote_ident(column)}) FROM {quote_ident(schema)}.{quote_ident(table)}")).scalar_one()
+                    newest = connection.execute(
+                        text(f"SELECT max({quote_ident(column)}) FROM {quote_ident(schema)}.{quote_ident(table)}")
+                    ).scalar_one()
                     if isinstance(newest, datetime) and newest.tzinfo is None:
                         newest = newest.replace(tzinfo=UTC)
     finally:
@@ -136,16 +152,24 @@ def inspect_database(url: str, rpo_column: str | None) -> tuple[dict[str, int], 
 
 def count_rows(connection: Any, tables: list[str]) -> dict[str, int]:
     """Exact row counts (count(*)) of schema.table names."""
-    return {name: int(connection.execute(text(
-        "SELECT count(*) FROM " + ".".join(quote_ident(p) for p in name.split(".", 1)))).scalar_one())
-        for name in tables}
+    return {
+        name: int(
+            connection.execute(
+                text("SELECT count(*) FROM " + ".".join(quote_ident(p) for p in name.split(".", 1)))
+            ).scalar_one()
+        )
+        for name in tables
+    }
 
 
 def user_tables(connection: Any) -> list[str]:
-    rows = connection.execute(text(
-        "SELECT table_schema, table_name FROM information_schema.tables "
-        "WHERE table_type = 'BASE TABLE' AND table_schema <> 'information_schema' "
-        "AND table_schema NOT LIKE 'pg\\_%' ORDER BY 1, 2")).all()
+    rows = connection.execute(
+        text(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_type = 'BASE TABLE' AND table_schema <> 'information_schema' "
+            "AND table_schema NOT LIKE 'pg\\_%' ORDER BY 1, 2"
+        )
+    ).all()
     return [f"{schema}.{name}" for schema, name in rows]
 
 
@@ -159,8 +183,15 @@ def validation_frame(repo: BackupRepository, manifest: dict[str, Any] | None, co
         deviation = 0.0
         if restored is not None and expected is not None:
             deviation = abs(restored - expected) / max(expected, 1) * 100
-        rows.append({"table": name, "present": restored is not None, "rows": restored if restored is not None else -1,
-                     "expected_rows": expected if expected is not None else -1, "deviation_pct": round(deviation, 3)})
+        rows.append(
+            {
+                "table": name,
+                "present": restored is not None,
+                "rows": restored if restored is not None else -1,
+                "expected_rows": expected if expected is not None else -1,
+                "deviation_pct": round(deviation, 3),
+            }
+        )
     return pd.DataFrame(rows, columns=["table", "present", "rows", "expected_rows", "deviation_pct"])
 
 
@@ -169,17 +200,31 @@ def validate_restore(repo: BackupRepository, manifest: dict[str, Any] | None, co
     frame = validation_frame(repo, manifest, counts)
     if frame.empty:
         present = sum(1 for _ in counts)
-        return GateResult(passed=present > 0, evaluated=1,
-                          findings=[] if present else ["the restored database holds no tables"])
-    return gate(frame, [
-        expectation("ExpectColumnValuesToBeInSet", column="present", value_set=[True]),
-        expectation("ExpectColumnValuesToBeBetween", column="deviation_pct", min_value=0,
-                    max_value=repo.row_count_tolerance_pct),
-    ])
+        return GateResult(
+            passed=present > 0, evaluated=1, findings=[] if present else ["the restored database holds no tables"]
+        )
+    return gate(
+        frame,
+        [
+            expectation("ExpectColumnValuesToBeInSet", column="present", value_set=[True]),
+            expectation(
+                "ExpectColumnValuesToBeBetween",
+                column="deviation_pct",
+                min_value=0,
+                max_value=repo.row_count_tolerance_pct,
+            ),
+        ],
+    )
 
 
-def restore_and_validate(repo: BackupRepository, manifest: dict[str, Any] | None, clear: Path, url: str,
-                         report: RestoreReport, timeout_s: float) -> RestoreReport:
+def restore_and_validate(
+    repo: BackupRepository,
+    manifest: dict[str, Any] | None,
+    clear: Path,
+    url: str,
+    report: RestoreReport,
+    timeout_s: float,
+) -> RestoreReport:
     """Restore into url, time it (the RTO of the data step), inspect and validate. Never raises."""
     started = time.perf_counter()
     try:
@@ -187,20 +232,21 @@ def restore_and_validate(repo: BackupRepository, manifest: dict[str, Any] | None
         report.seconds = round(time.perf_counter() - started, 3)
         report.tables, report.newest = inspect_database(url, repo.rpo_column)
         report.gate = validate_restore(repo, manifest, report.tables)
-    except Exception as error:  # noqa: BLE001 - a failed restore is a result, not a crash
+    except Exception as error:
         report.seconds = report.seconds or round(time.perf_counter() - started, 3)
         report.error = redact(describe_exception(getattr(error, "orig", None) or error))
     return report
 
 
-def restore_test(repo: BackupRepository, manifest: dict[str, Any] | None, clear: Path, server_url: str,
-                 timeout_s: float) -> RestoreReport:
+def restore_test(
+    repo: BackupRepository, manifest: dict[str, Any] | None, clear: Path, server_url: str, timeout_s: float
+) -> RestoreReport:
     """Restore into a fresh scratch database on the restore server; the scratch DB is always dropped."""
     report = RestoreReport(database="(not created)")
     try:
         with scratch_database(server_url, report) as url:
             restore_and_validate(repo, manifest, clear, url, report, timeout_s)
-    except Exception as error:  # noqa: BLE001 - creating or dropping the scratch database failed
+    except Exception as error:
         cause = describe_exception(getattr(error, "orig", None) or error)
         report.error = report.error or redact(f"scratch database: {cause}")
         if report.dropped is None and report.database != "(not created)":

@@ -19,7 +19,14 @@ from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, RestoreServer
 from opsbook.results import CheckResult, Status, error_result, judge, utcnow
 from opsbook.tasks.backups.files import Backup, list_backups
-from opsbook.tasks.backups.integrity import COMPONENT, repo_result, check_completion, check_encryption, check_integrity, scratch_dir
+from opsbook.tasks.backups.integrity import (
+    COMPONENT,
+    check_completion,
+    check_encryption,
+    check_integrity,
+    repo_result,
+    scratch_dir,
+)
 from opsbook.tasks.backups.records import record_verification, verifications
 from opsbook.tasks.backups.restore import RestoreReport, restore_test
 from opsbook.tasks.backups.retention import plan_retention, prune
@@ -28,28 +35,55 @@ CHECK = "backup.verify"
 DRILL_CHECK = "backup.dr_drill"
 
 
-def restore_results(repo: BackupRepository, server: RestoreServer, report: RestoreReport,
-                    now: datetime) -> list[CheckResult]:
+def restore_results(
+    repo: BackupRepository, server: RestoreServer, report: RestoreReport, now: datetime
+) -> list[CheckResult]:
     """The restore test's result (value: restore seconds, the data-step RTO) and the achieved RPO."""
-    details = {"scratch_database": report.database, "dropped": report.dropped, "tables": report.tables,
-               "gate": report.gate.findings if report.gate else None}
+    details = {
+        "scratch_database": report.database,
+        "dropped": report.dropped,
+        "tables": report.tables,
+        "gate": report.gate.findings if report.gate else None,
+    }
     dropped = "scratch database dropped" if report.dropped else f"scratch database {report.database} NOT dropped"
     if report.error:
-        restore = repo_result("backup.restore", repo, Status.FAIL, f"restore failed: {report.error}; {dropped}",
-                          value=report.seconds, unit="s", details=details)
+        restore = repo_result(
+            "backup.restore",
+            repo,
+            Status.FAIL,
+            f"restore failed: {report.error}; {dropped}",
+            value=report.seconds,
+            unit="s",
+            details=details,
+        )
     elif not report.passed:
         assert report.gate is not None
-        restore = repo_result("backup.restore", repo, Status.FAIL, f"restored, but validation failed: "
-                          f"{report.gate.summary}; {dropped}", value=report.seconds, unit="s", details=details)
+        restore = repo_result(
+            "backup.restore",
+            repo,
+            Status.FAIL,
+            f"restored, but validation failed: {report.gate.summary}; {dropped}",
+            value=report.seconds,
+            unit="s",
+            details=details,
+        )
     else:
         assert report.seconds is not None and report.gate is not None
         status, threshold = judge(report.seconds, server.rto_s.warn, server.rto_s.fail)
         if report.dropped is False:
             status = Status.FAIL
         rows = sum(report.tables.values())
-        restore = repo_result("backup.restore", repo, status, f"restored {len(report.tables)} table(s), {rows:,} row(s) "
-                          f"in {report.seconds:.1f} s; {report.gate.summary}; {dropped}", value=report.seconds,
-                          unit="s", threshold=threshold, details=details)
+        restore = repo_result(
+            "backup.restore",
+            repo,
+            status,
+            f"restored {len(report.tables)} table(s), {rows:,} row(s) "
+            f"in {report.seconds:.1f} s; {report.gate.summary}; {dropped}",
+            value=report.seconds,
+            unit="s",
+            threshold=threshold,
+            details=details,
+        )
     results = [restore]
     if repo.rpo_column and not report.error:
         results.append(rpo_result(repo, report.newest, now))
@@ -62,10 +96,16 @@ def rpo_result(repo: BackupRepository, newest: datetime | None, now: datetime) -
         return repo_result("backup.rpo", repo, Status.ERROR, f"no timestamp found in {repo.rpo_column}")
     seconds = (now - newest).total_seconds()
     status, threshold = judge(seconds, repo.rpo_s.warn, repo.rpo_s.fail)
-    return repo_result("backup.rpo", repo, status, f"achieved RPO {seconds / 3600:.1f} h (newest {repo.rpo_column} "
-                   f"{newest.isoformat(timespec='seconds')})", value=round(seconds / 3600, 3), unit="h",
-                   threshold=None if threshold is None else round(threshold / 3600, 3),
-                   details={"newest": newest.isoformat(), "rpo_seconds": round(seconds, 1)})
+    return repo_result(
+        "backup.rpo",
+        repo,
+        status,
+        f"achieved RPO {seconds / 3600:.1f} h (newest {repo.rpo_column} {newest.isoformat(timespec='seconds')})",
+        value=round(seconds / 3600, 3),
+        unit="h",
+        threshold=None if threshold is None else round(threshold / 3600, 3),
+        details={"newest": newest.isoformat(), "rpo_seconds": round(seconds, 1)},
+    )
 
 
 def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool) -> CheckResult:
@@ -76,16 +116,22 @@ def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool)
         return error_result("backup.retention", repo.name, COMPONENT, error)
     policy = repo.retention
     words = "pruned" if apply else "would prune"
-    return repo_result("backup.retention", repo, Status.OK,
-                   f"keeps {len(plan.keep)} of {len(backups)} (daily {policy.keep_daily}, weekly "
-                   f"{policy.keep_weekly}, monthly {policy.keep_monthly}); {words} {len(removed)}"
-                   + (f": {', '.join(removed[:5])}" + ("…" if len(removed) > 5 else "") if removed else ""),
-                   value=float(len(removed)), unit="backups",
-                   details={"keep": plan.keep, "prune": removed, "applied": apply})
+    return repo_result(
+        "backup.retention",
+        repo,
+        Status.OK,
+        f"keeps {len(plan.keep)} of {len(backups)} (daily {policy.keep_daily}, weekly "
+        f"{policy.keep_weekly}, monthly {policy.keep_monthly}); {words} {len(removed)}"
+        + (f": {', '.join(removed[:5])}" + ("…" if len(removed) > 5 else "") if removed else ""),
+        value=float(len(removed)),
+        unit="backups",
+        details={"keep": plan.keep, "prune": removed, "applied": apply},
+    )
 
 
-def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, now: datetime | None = None,
-                      apply_retention: bool = False) -> tuple[list[CheckResult], dict]:
+def verify_repository(
+    repo: BackupRepository, server: RestoreServer | None, *, now: datetime | None = None, apply_retention: bool = False
+) -> tuple[list[CheckResult], dict]:
     """Verify the newest backup of one repository; return its results and the record's fields."""
     now = now or utcnow()
     try:
@@ -96,8 +142,12 @@ def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, n
     if not backups:
         return results, {}
     newest = backups[0]
-    record = {"backup": newest.name, "taken_at": newest.taken_at, "size_bytes": newest.size,
-              "sha256": (newest.manifest or {}).get("sha256")}
+    record = {
+        "backup": newest.name,
+        "taken_at": newest.taken_at,
+        "size_bytes": newest.size,
+        "sha256": (newest.manifest or {}).get("sha256"),
+    }
     with scratch_dir() as work:
         encryption, clear = check_encryption(repo, newest, Path(work))
         integrity = check_integrity(repo, newest, clear)
@@ -106,8 +156,11 @@ def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, n
             why = "restore test off for this repository" if server else "no restore_server configured"
             results.append(repo_result("backup.restore", repo, Status.SKIPPED, why))
         elif integrity.status is not Status.OK or clear is None:
-            results.append(repo_result("backup.restore", repo, Status.SKIPPED,
-                                   f"not restored: {newest.name} failed its integrity check"))
+            results.append(
+                repo_result(
+                    "backup.restore", repo, Status.SKIPPED, f"not restored: {newest.name} failed its integrity check"
+                )
+            )
         else:
             report = restore_test(repo, newest.manifest, clear, server.url, server.timeout_s)
             results += restore_results(repo, server, report, now)
@@ -119,8 +172,9 @@ def verify_repository(repo: BackupRepository, server: RestoreServer | None, *, n
 
 
 @task(name="verify-backups", timeout_seconds=7200, cache_policy=NO_CACHE)
-async def verify_backups(config: EstateConfig, run_id: str | None = None,
-                         apply_retention: bool = False) -> list[CheckResult]:
+async def verify_backups(
+    config: EstateConfig, run_id: str | None = None, apply_retention: bool = False
+) -> list[CheckResult]:
     """The runbook's daily backup verification for every configured repository.
 
     Async, with the blocking work in a thread, so that Prefect's timeout ends the step (the
@@ -128,8 +182,15 @@ async def verify_backups(config: EstateConfig, run_id: str | None = None,
     """
     section = config.backups
     if not section.repositories:
-        return [CheckResult(check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no backup repositories configured")]
+        return [
+            CheckResult(
+                check=CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no backup repositories configured",
+            )
+        ]
     return await asyncio.to_thread(verify_all, config, get_run_logger(), run_id, apply_retention)
 
 
@@ -141,22 +202,30 @@ def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_rete
         now = utcnow()
         try:
             found, record = verify_repository(repo, section.restore_server, now=now, apply_retention=apply_retention)
-        except Exception as error:  # noqa: BLE001 - one repository never takes the others down
+        except Exception as error:
             found, record = [error_result(CHECK, repo.name, COMPONENT, error)], {}
         logger.info("backups %s: %s", repo.name, ", ".join(f"{r.check}={r.status.value}" for r in found))
         results += found
         if record:
             try:
-                record_verification(config.history.url, kind="daily", repository=repo.name, results=found,
-                                    verified_at=now, run_id=run_id, **record)
-            except Exception as error:  # noqa: BLE001 - recorded as a result, the run goes on
-                results.append(error_result("backup.record", repo.name, COMPONENT,
-                                            f"verification record not written: {error}"))
+                record_verification(
+                    config.history.url,
+                    kind="daily",
+                    repository=repo.name,
+                    results=found,
+                    verified_at=now,
+                    run_id=run_id,
+                    **record,
+                )
+            except Exception as error:
+                results.append(
+                    error_result("backup.record", repo.name, COMPONENT, f"verification record not written: {error}")
+                )
     dr = section.disaster_recovery
     for target in dr.targets:
         try:
             results.append(drill_freshness(config.history.url, target, dr.drill_every_days, utcnow()))
-        except Exception as error:  # noqa: BLE001 - a history that cannot be read is an error, not a pass
+        except Exception as error:
             results.append(error_result(DRILL_CHECK, target.name, COMPONENT, error))
     return results
 
@@ -168,12 +237,15 @@ def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: 
     common = dict(check=DRILL_CHECK, target=target.name, component=COMPONENT, unit="days", threshold=every_days)
     if not passed:
         said = f"; the last one, {drills[0].verified_at:%Y-%m-%d}, failed: {drills[0].message}" if drills else ""
-        return CheckResult(status=Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}",
-                           **common)
+        return CheckResult(
+            status=Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}", **common
+        )
     age = (now - passed[0].verified_at).total_seconds() / 86400
     late = age > every_days
-    message = (f"last passing DR drill {age:.0f} days ago ({passed[0].verified_at:%Y-%m-%d}, restore "
-               f"{passed[0].restore_seconds or 0:.0f} s)" + (f": overdue, due every {every_days:g} days" if late else ""))
+    message = (
+        f"last passing DR drill {age:.0f} days ago ({passed[0].verified_at:%Y-%m-%d}, restore "
+        f"{passed[0].restore_seconds or 0:.0f} s)" + (f": overdue, due every {every_days:g} days" if late else "")
+    )
     if drills[0] is not passed[0]:
         message += f"; the latest drill, {drills[0].verified_at:%Y-%m-%d}, failed"
         late = True

@@ -97,15 +97,16 @@ def breakdown(frame: pd.DataFrame, month: str, dimension: str) -> pd.DataFrame:
     """Billed and effective cost per value of one dimension, this month and last, biggest first."""
     column = DIMENSIONS[dimension]
     months = frame[frame["month"].isin([month, previous_month(month)])]
-    table = months.pivot_table(index=column, columns="month", values=["BilledCost", "EffectiveCost"],
-                               aggfunc="sum", fill_value=0.0)
+    table = months.pivot_table(
+        index=column, columns="month", values=["BilledCost", "EffectiveCost"], aggfunc="sum", fill_value=0.0
+    )
     out = pd.DataFrame(index=table.index)
     out["billed"] = _column(table, "BilledCost", month)
     out["effective"] = _column(table, "EffectiveCost", month)
     has_previous = (frame["month"] == previous_month(month)).any()
     out["previous_billed"] = _column(table, "BilledCost", previous_month(month)) if has_previous else float("nan")
     out["change"] = out["billed"] - out["previous_billed"]
-    out["change_pct"] = (out["change"] / out["previous_billed"].where(out["previous_billed"] != 0) * 100)
+    out["change_pct"] = out["change"] / out["previous_billed"].where(out["previous_billed"] != 0) * 100
     out.index.name = dimension
     return out.sort_values("billed", ascending=False).reset_index()
 
@@ -144,8 +145,9 @@ def daily_costs(frame: pd.DataFrame) -> pd.Series:
     return days.reindex(full, fill_value=0.0)
 
 
-def anomalies(frame: pd.DataFrame, month: str, window_days: int, factor: float,
-              min_daily_cost: float) -> tuple[list[AnomalyDay], pd.Series, pd.Series]:
+def anomalies(
+    frame: pd.DataFrame, month: str, window_days: int, factor: float, min_daily_cost: float
+) -> tuple[list[AnomalyDay], pd.Series, pd.Series]:
     """Days of the month costing more than factor x the median of the `window_days` before them.
 
     The baseline uses only earlier days (a spike does not raise its own bar) and needs at least
@@ -155,8 +157,7 @@ def anomalies(frame: pd.DataFrame, month: str, window_days: int, factor: float,
     baseline = days.shift(1).rolling(window_days, min_periods=3).median()
     in_month = days.index.strftime("%Y-%m") == month
     flagged = (days > factor * baseline) & (days >= min_daily_cost) & baseline.notna() & in_month
-    found = [AnomalyDay(day.to_pydatetime(), float(days[day]), float(baseline[day]))
-             for day in days.index[flagged]]
+    found = [AnomalyDay(day.to_pydatetime(), float(days[day]), float(baseline[day])) for day in days.index[flagged]]
     return found, days[in_month], baseline[in_month]
 
 
@@ -175,16 +176,19 @@ class IdleResource:
     mean_cpu_pct: float
 
 
-def idle_resources(frame: pd.DataFrame, month: str, cpu_by_resource: dict[str, float], cpu_pct: float,
-                   min_cost: float) -> list[IdleResource]:
+def idle_resources(
+    frame: pd.DataFrame, month: str, cpu_by_resource: dict[str, float], cpu_pct: float, min_cost: float
+) -> list[IdleResource]:
     """Resources whose mean CPU stayed under `cpu_pct` while they cost at least `min_cost`."""
     if "ResourceId" not in frame or not cpu_by_resource:
         return []
     current = frame[(frame["month"] == month) & frame["ResourceId"].notna()]
     costs = current.groupby("ResourceId").agg(cost=("BilledCost", "sum"), service=("ServiceName", "first"))
-    idle = [IdleResource(str(rid), str(row.service), float(row.cost), cpu_by_resource[rid])
-            for rid, row in costs.iterrows()
-            if rid in cpu_by_resource and cpu_by_resource[rid] < cpu_pct and row.cost >= min_cost]
+    idle = [
+        IdleResource(str(rid), str(row.service), float(row.cost), cpu_by_resource[rid])
+        for rid, row in costs.iterrows()
+        if rid in cpu_by_resource and cpu_by_resource[rid] < cpu_pct and row.cost >= min_cost
+    ]
     return sorted(idle, key=lambda r: r.cost, reverse=True)
 
 

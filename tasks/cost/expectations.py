@@ -44,34 +44,64 @@ def focus_rules(currency: str) -> list[Rule]:
         rules.append(Rule(gxe.ExpectColumnToExist(column=column), f"required column {column} is missing"))
     for column, kind in REQUIRED_COLUMNS.items():
         if kind in _TYPES:
-            rules.append(Rule(gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=_TYPES[kind]),
-                              f"{column} is not a {kind}", (column,)))
-        rules.append(Rule(gxe.ExpectColumnValuesToNotBeNull(column=column),
-                          f"{column} is empty or not a valid {kind}", (column,)))
+            rules.append(
+                Rule(
+                    gxe.ExpectColumnValuesToBeInTypeList(column=column, type_list=_TYPES[kind]),
+                    f"{column} is not a {kind}",
+                    (column,),
+                )
+            )
+        rules.append(
+            Rule(
+                gxe.ExpectColumnValuesToNotBeNull(column=column), f"{column} is empty or not a valid {kind}", (column,)
+            )
+        )
     rules += [
-        Rule(gxe.ExpectColumnValuesToBeInSet(column="ChargeCategory", value_set=CHARGE_CATEGORIES),
-             f"ChargeCategory has values outside {', '.join(CHARGE_CATEGORIES)}", ("ChargeCategory",)),
-        Rule(gxe.ExpectColumnValuesToBeInSet(column="BillingCurrency", value_set=[currency]),
-             f"BillingCurrency is not {currency} and no exchange rate converts it", ("BillingCurrency",)),
+        Rule(
+            gxe.ExpectColumnValuesToBeInSet(column="ChargeCategory", value_set=CHARGE_CATEGORIES),
+            f"ChargeCategory has values outside {', '.join(CHARGE_CATEGORIES)}",
+            ("ChargeCategory",),
+        ),
+        Rule(
+            gxe.ExpectColumnValuesToBeInSet(column="BillingCurrency", value_set=[currency]),
+            f"BillingCurrency is not {currency} and no exchange rate converts it",
+            ("BillingCurrency",),
+        ),
     ]
     for cost in ("BilledCost", "EffectiveCost"):
-        rules.append(Rule(
-            gxe.ExpectColumnValuesToBeBetween(column=cost, min_value=0, row_condition=_not_a_refund()),
-            f"{cost} is negative on rows that are not credits or refunds",
-            (cost, "ChargeCategory", "ChargeClass"), blocking=False))
+        rules.append(
+            Rule(
+                gxe.ExpectColumnValuesToBeBetween(column=cost, min_value=0, row_condition=_not_a_refund()),
+                f"{cost} is negative on rows that are not credits or refunds",
+                (cost, "ChargeCategory", "ChargeClass"),
+                blocking=False,
+            )
+        )
     rules += [
-        Rule(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ChargePeriodStart", column_B="BillingPeriodStart",
-                                                         or_equal=True),
-             "ChargePeriodStart is before its BillingPeriodStart", ("ChargePeriodStart", "BillingPeriodStart"),
-             blocking=False),
-        Rule(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="BillingPeriodEnd", column_B="ChargePeriodEnd",
-                                                         or_equal=True),
-             "ChargePeriodEnd is after its BillingPeriodEnd", ("ChargePeriodEnd", "BillingPeriodEnd"),
-             blocking=False),
-        Rule(gxe.ExpectColumnPairValuesAToBeGreaterThanB(column_A="ChargePeriodEnd", column_B="ChargePeriodStart",
-                                                         or_equal=True),
-             "ChargePeriodEnd is before ChargePeriodStart", ("ChargePeriodEnd", "ChargePeriodStart"),
-             blocking=False),
+        Rule(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ChargePeriodStart", column_B="BillingPeriodStart", or_equal=True
+            ),
+            "ChargePeriodStart is before its BillingPeriodStart",
+            ("ChargePeriodStart", "BillingPeriodStart"),
+            blocking=False,
+        ),
+        Rule(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="BillingPeriodEnd", column_B="ChargePeriodEnd", or_equal=True
+            ),
+            "ChargePeriodEnd is after its BillingPeriodEnd",
+            ("ChargePeriodEnd", "BillingPeriodEnd"),
+            blocking=False,
+        ),
+        Rule(
+            gxe.ExpectColumnPairValuesAToBeGreaterThanB(
+                column_A="ChargePeriodEnd", column_B="ChargePeriodStart", or_equal=True
+            ),
+            "ChargePeriodEnd is before ChargePeriodStart",
+            ("ChargePeriodEnd", "ChargePeriodStart"),
+            blocking=False,
+        ),
     ]
     return rules
 

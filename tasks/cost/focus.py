@@ -24,8 +24,13 @@ NULL_WORDS = ["NULL", "null", "Null", "None", ""]
 # FOCUS 1.0 allowed values, keyed by their lower-case spelling.
 CANONICAL = {
     "ChargeFrequency": {"one-time": "One-Time", "recurring": "Recurring", "usage-based": "Usage-Based"},
-    "ChargeCategory": {"usage": "Usage", "purchase": "Purchase", "tax": "Tax", "credit": "Credit",
-                       "adjustment": "Adjustment"},
+    "ChargeCategory": {
+        "usage": "Usage",
+        "purchase": "Purchase",
+        "tax": "Tax",
+        "credit": "Credit",
+        "adjustment": "Adjustment",
+    },
     "ChargeClass": {"correction": "Correction"},
 }
 
@@ -60,7 +65,7 @@ def read_export(path: Path) -> pd.DataFrame:
         raise
     except FileNotFoundError:
         raise ExportError(f"{path}: no such file") from None
-    except Exception as error:  # noqa: BLE001 - pandas/pyarrow raise many types for a bad file
+    except Exception as error:
         raise ExportError(f"{path}: cannot read: {type(error).__name__}: {error}") from None
     return normalise(raw)
 

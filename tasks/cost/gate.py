@@ -90,8 +90,11 @@ def run_gate(name: str, frame: pd.DataFrame, rules: Sequence[Rule]) -> GateRepor
     if runnable:
         with _lock:
             context = _context()
-            batch_definition = (context.data_sources.add_pandas("gate")
-                                .add_dataframe_asset("frame").add_batch_definition_whole_dataframe("whole"))
+            batch_definition = (
+                context.data_sources.add_pandas("gate")
+                .add_dataframe_asset("frame")
+                .add_batch_definition_whole_dataframe("whole")
+            )
             batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
             suite = gx.ExpectationSuite(name=name)
             for index, rule in enumerate(runnable):
@@ -106,9 +109,14 @@ def run_gate(name: str, frame: pd.DataFrame, rules: Sequence[Rule]) -> GateRepor
             error = (outcome.exception_info or {}).get("exception_message") if outcome.exception_info else None
             reason = f"{rule.reason} (could not evaluate: {error})" if error else rule.reason
             result = outcome.result or {}
-            findings.append(Finding(reason=reason, blocking=rule.blocking,
-                                    unexpected_count=result.get("unexpected_count"),
-                                    examples=[_plain(v) for v in result.get("partial_unexpected_list") or []][:5]))
+            findings.append(
+                Finding(
+                    reason=reason,
+                    blocking=rule.blocking,
+                    unexpected_count=result.get("unexpected_count"),
+                    examples=[_plain(v) for v in result.get("partial_unexpected_list") or []][:5],
+                )
+            )
     return GateReport(name=name, rows=len(frame), rules=len(rules), findings=findings)
 
 

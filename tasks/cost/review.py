@@ -39,8 +39,13 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
     """Read, convert and gate each configured export; keep the rows of those the gate allows."""
     files = export_files(costs.exports)
     if not files:
-        skipped = CheckResult(check="cost.export_gate", target="(exports)", component=COMPONENT,
-                              status=Status.SKIPPED, message="no FOCUS exports configured or matched (costs.exports)")
+        skipped = CheckResult(
+            check="cost.export_gate",
+            target="(exports)",
+            component=COMPONENT,
+            status=Status.SKIPPED,
+            message="no FOCUS exports configured or matched (costs.exports)",
+        )
         return LoadedExports(pd.DataFrame(), [skipped])
     frames, results, gates = [], [], []
     for path in files:
@@ -65,8 +70,13 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
 def _billing_keys(frame: pd.DataFrame) -> pd.Series:
     """Each row's (provider, billing account, billing month), as one string."""
     account = frame["BillingAccountId"] if "BillingAccountId" in frame else pd.Series("", index=frame.index)
-    return (frame["ProviderName"].astype(str) + " " + account.fillna("").astype(str).replace("", "(no account)")
-            + " " + frame["BillingPeriodStart"].dt.strftime("%Y-%m"))
+    return (
+        frame["ProviderName"].astype(str)
+        + " "
+        + account.fillna("").astype(str).replace("", "(no account)")
+        + " "
+        + frame["BillingPeriodStart"].dt.strftime("%Y-%m")
+    )
 
 
 def _supersede_overlaps(frames: list[pd.DataFrame]) -> tuple[list[pd.DataFrame], CheckResult | None]:
@@ -89,24 +99,39 @@ def _supersede_overlaps(frames: list[pd.DataFrame]) -> tuple[list[pd.DataFrame],
         name = str(frame["source_file"].iloc[0]) if len(frame) else ""
         superseded = keys.map(lambda key: winner.get(key, name) != name)  # noqa: B023 - applied at once
         kept.append(frame[~superseded])
-    said = [f"{key}: kept {versions[-1][1]}, left out {', '.join(name for _, name in versions[:-1])}"
-            for key, versions in sorted(clashes.items())]
+    said = [
+        f"{key}: kept {versions[-1][1]}, left out {', '.join(name for _, name in versions[:-1])}"
+        for key, versions in sorted(clashes.items())
+    ]
     return kept, CheckResult(
-        check="cost.export_overlap", target="(exports)", component=COMPONENT, status=Status.WARN,
-        value=float(len(clashes)), unit="months",
+        check="cost.export_overlap",
+        target="(exports)",
+        component=COMPONENT,
+        status=Status.WARN,
+        value=float(len(clashes)),
+        unit="months",
         message="the same account and month are in more than one export; the newest file counts, so nothing is "
-                "counted twice: " + "; ".join(said[:5]), details={"overlaps": said})
+        "counted twice: " + "; ".join(said[:5]),
+        details={"overlaps": said},
+    )
 
 
-def _gate_result(name: str, frame: pd.DataFrame, gate: GateReport, converted: int, currency: str,
-                 ms: float) -> CheckResult:
+def _gate_result(
+    name: str, frame: pd.DataFrame, gate: GateReport, converted: int, currency: str, ms: float
+) -> CheckResult:
     refunds = credits_and_refunds(frame)
     refund_total = float(refunds["BilledCost"].sum()) if "BilledCost" in refunds else 0.0
     flagged = f"{len(refunds)} credit/refund row(s) flagged ({refund_total:,.2f} {currency})"
-    details = {"rows": gate.rows, "rules": gate.rules, "converted_rows": converted,
-               "credits_and_refunds": {"rows": len(refunds), "billed": refund_total},
-               "findings": [{"reason": f.reason, "blocking": f.blocking, "rows": f.unexpected_count,
-                             "examples": f.examples} for f in gate.findings]}
+    details = {
+        "rows": gate.rows,
+        "rules": gate.rules,
+        "converted_rows": converted,
+        "credits_and_refunds": {"rows": len(refunds), "billed": refund_total},
+        "findings": [
+            {"reason": f.reason, "blocking": f.blocking, "rows": f.unexpected_count, "examples": f.examples}
+            for f in gate.findings
+        ],
+    }
     if gate.passed:
         status, message = Status.OK, f"passed {gate.rules} rules on {gate.rows} rows; {flagged}"
     elif gate.usable:
@@ -115,9 +140,17 @@ def _gate_result(name: str, frame: pd.DataFrame, gate: GateReport, converted: in
     else:
         status = Status.ERROR
         message = f"gate failed, export left out: {'; '.join(gate.reasons)}"
-    return CheckResult(check="cost.export_gate", target=name, component=COMPONENT, status=status,
-                       value=float(len(gate.findings)), unit="findings", message=message, details=details,
-                       duration_ms=ms)
+    return CheckResult(
+        check="cost.export_gate",
+        target=name,
+        component=COMPONENT,
+        status=status,
+        value=float(len(gate.findings)),
+        unit="findings",
+        message=message,
+        details=details,
+        duration_ms=ms,
+    )
 
 
 @dataclass
@@ -142,7 +175,9 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     frame = loaded.frame
     if frame.empty:
         reason = "insufficient data: no FOCUS export passed the gate"
-        return CostReview(month, costs.currency, [error_result("cost.month_total", month or "(month)", COMPONENT, reason)])
+        return CostReview(
+            month, costs.currency, [error_result("cost.month_total", month or "(month)", COMPONENT, reason)]
+        )
     frame = analysis.with_dimensions(frame, costs.environment_tag, costs.application_tag)
     month = month or analysis.latest_month(frame)
     if month is None or not (frame["month"] == month).any():
@@ -155,13 +190,22 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     review.breakdowns = {name: analysis.breakdown(frame, month, name) for name in analysis.DIMENSIONS}
     review.movers = analysis.top_movers(review.breakdowns["service"], costs.top_movers)
     rule = costs.anomaly
-    review.anomalies, review.daily, _ = analysis.anomalies(frame, month, rule.window_days, rule.factor,
-                                                          rule.min_daily_cost)
+    review.anomalies, review.daily, _ = analysis.anomalies(
+        frame, month, rule.window_days, rule.factor, rule.min_daily_cost
+    )
     review.recommendations = analysis.price_recommendations(frame, month, costs.recommendations)
     results = review.results
-    results.append(_result("cost.month_total", month, Status.OK, totals.billed, cur,
-                           f"billed {totals.billed:,.2f} {cur}, effective {totals.effective:,.2f} {cur} "
-                           f"over {totals.rows} rows", {"effective": totals.effective, "rows": totals.rows}))
+    results.append(
+        _result(
+            "cost.month_total",
+            month,
+            Status.OK,
+            totals.billed,
+            cur,
+            f"billed {totals.billed:,.2f} {cur}, effective {totals.effective:,.2f} {cur} over {totals.rows} rows",
+            {"effective": totals.effective, "rows": totals.rows},
+        )
+    )
     results.append(_budget_result(costs, totals))
     results.append(_growth_result(costs, totals))
     results.append(_anomaly_result(review, rule.factor, rule.window_days))
@@ -172,10 +216,27 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     return review
 
 
-def _result(check: str, target: str, status: Status, value: float | None, unit: str | None, message: str,
-            details: dict | None = None, threshold: float | None = None) -> CheckResult:
-    return CheckResult(check=check, target=target, component=COMPONENT, status=status, value=value, unit=unit,
-                       threshold=threshold, message=message, details=details or {})
+def _result(
+    check: str,
+    target: str,
+    status: Status,
+    value: float | None,
+    unit: str | None,
+    message: str,
+    details: dict | None = None,
+    threshold: float | None = None,
+) -> CheckResult:
+    return CheckResult(
+        check=check,
+        target=target,
+        component=COMPONENT,
+        status=status,
+        value=value,
+        unit=unit,
+        threshold=threshold,
+        message=message,
+        details=details or {},
+    )
 
 
 def _skipped(check: str, month: str, message: str) -> CheckResult:
@@ -188,37 +249,65 @@ def _budget_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckRes
         return _skipped("cost.budget", totals.month, "no monthly budget configured (costs.budget)")
     limit = costs.budget_use_pct
     status, threshold = judge(use, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
-    return _result("cost.budget", totals.month, status, use, "%",
-                   f"{totals.billed:,.2f} of a {totals.budget:,.2f} {costs.currency} budget ({use:.1f} %)",
-                   {"budget": totals.budget, "billed": totals.billed}, threshold)
+    return _result(
+        "cost.budget",
+        totals.month,
+        status,
+        use,
+        "%",
+        f"{totals.billed:,.2f} of a {totals.budget:,.2f} {costs.currency} budget ({use:.1f} %)",
+        {"budget": totals.budget, "billed": totals.billed},
+        threshold,
+    )
 
 
 def _growth_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
     if totals.previous_billed is None:
-        return _skipped("cost.month_over_month", totals.month,
-                        f"the exports hold no month before {totals.month} to compare with")
+        return _skipped(
+            "cost.month_over_month", totals.month, f"the exports hold no month before {totals.month} to compare with"
+        )
     growth = totals.change_pct
-    details = {"previous_billed": totals.previous_billed, "previous_effective": totals.previous_effective,
-               "change": totals.change}
-    text = (f"billed {totals.billed:,.2f} vs {totals.previous_billed:,.2f} {costs.currency} "
-            f"in {analysis.previous_month(totals.month)} ({totals.change:+,.2f}")
+    details = {
+        "previous_billed": totals.previous_billed,
+        "previous_effective": totals.previous_effective,
+        "change": totals.change,
+    }
+    text = (
+        f"billed {totals.billed:,.2f} vs {totals.previous_billed:,.2f} {costs.currency} "
+        f"in {analysis.previous_month(totals.month)} ({totals.change:+,.2f}"
+    )
     if growth is None:
         return _result("cost.month_over_month", totals.month, Status.OK, None, "%", text + ")", details)
     limit = costs.growth_pct
     status, threshold = judge(growth, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
-    return _result("cost.month_over_month", totals.month, status, growth, "%", f"{text}, {growth:+.1f} %)",
-                   details, threshold)
+    return _result(
+        "cost.month_over_month", totals.month, status, growth, "%", f"{text}, {growth:+.1f} %)", details, threshold
+    )
 
 
 def _anomaly_result(review: CostReview, factor: float, window: int) -> CheckResult:
     days = review.anomalies
     details = {"days": [{"day": d.day.date().isoformat(), "cost": d.cost, "baseline": d.baseline} for d in days]}
     if not days:
-        return _result("cost.anomalies", review.month or "", Status.OK, 0, "days",
-                       f"no day above {factor:g}x its trailing {window}-day median", details)
+        return _result(
+            "cost.anomalies",
+            review.month or "",
+            Status.OK,
+            0,
+            "days",
+            f"no day above {factor:g}x its trailing {window}-day median",
+            details,
+        )
     listed = ", ".join(f"{d.day:%Y-%m-%d} ({d.cost:,.2f} vs {d.baseline:,.2f})" for d in days[:5])
-    return _result("cost.anomalies", review.month or "", Status.WARN, len(days), "days",
-                   f"{len(days)} day(s) above {factor:g}x the trailing {window}-day median: {listed}", details)
+    return _result(
+        "cost.anomalies",
+        review.month or "",
+        Status.WARN,
+        len(days),
+        "days",
+        f"{len(days)} day(s) above {factor:g}x the trailing {window}-day median: {listed}",
+        details,
+    )
 
 
 class _History:
@@ -236,14 +325,16 @@ class _History:
 def _unit_cost_results(costs: CostsConfig, totals: analysis.MonthTotals, history: _History) -> list[CheckResult]:
     """Cost per average active user and per 1,000 requests served in the month."""
     out = []
-    for check, metric, per, label in (("cost.per_active_user", costs.units.active_users, 1, "active user"),
-                                      ("cost.per_1000_requests", costs.units.requests, 1000, "1,000 requests")):
+    for check, metric, per, label in (
+        ("cost.per_active_user", costs.units.active_users, 1, "active user"),
+        ("cost.per_1000_requests", costs.units.requests, 1000, "1,000 requests"),
+    ):
         if not metric:
             out.append(_skipped(check, totals.month, "no history metric configured"))
             continue
         try:
             samples = history.samples(metric)
-        except Exception as error:  # noqa: BLE001 - the history is optional for the review
+        except Exception as error:
             out.append(error_result(check, totals.month, COMPONENT, error))
             continue
         values = [s.value for s in samples]
@@ -253,36 +344,61 @@ def _unit_cost_results(costs: CostsConfig, totals: analysis.MonthTotals, history
         if unit_cost is None:
             out.append(_skipped(check, totals.month, f"no {metric} samples in the history for {totals.month}"))
             continue
-        out.append(_result(check, totals.month, Status.OK, unit_cost, f"{costs.currency}/{label}",
-                           f"{unit_cost:,.4f} {costs.currency} per {label} (effective cost over {units:,.0f} "
-                           f"from {len(values)} sample(s) of {metric})", {"units": units, "samples": len(values)}))
+        out.append(
+            _result(
+                check,
+                totals.month,
+                Status.OK,
+                unit_cost,
+                f"{costs.currency}/{label}",
+                f"{unit_cost:,.4f} {costs.currency} per {label} (effective cost over {units:,.0f} "
+                f"from {len(values)} sample(s) of {metric})",
+                {"units": units, "samples": len(values)},
+            )
+        )
     return out
 
 
-def _idle_result(costs: CostsConfig, frame: pd.DataFrame, month: str, history: _History,
-                 review: CostReview) -> CheckResult:
+def _idle_result(
+    costs: CostsConfig, frame: pd.DataFrame, month: str, history: _History, review: CostReview
+) -> CheckResult:
     rule = costs.idle
     try:
         samples = history.samples(rule.cpu_metric)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         return error_result("cost.idle_resources", month, COMPONENT, error)
     by_resource: dict[str, list[float]] = {}
     for s in samples:
         if rule.resource_label in s.labels:
             by_resource.setdefault(s.labels[rule.resource_label], []).append(s.value)
     if not by_resource:
-        return _skipped("cost.idle_resources", month,
-                        f"no {rule.cpu_metric} samples labelled {rule.resource_label} in {month}")
+        return _skipped(
+            "cost.idle_resources", month, f"no {rule.cpu_metric} samples labelled {rule.resource_label} in {month}"
+        )
     means = {rid: sum(v) / len(v) for rid, v in by_resource.items()}
     review.idle = analysis.idle_resources(frame, month, means, rule.cpu_pct, rule.min_cost)
     wasted = sum(r.cost for r in review.idle)
     details = {"resources": [vars(r) for r in review.idle], "watched": len(means)}
     if not review.idle:
-        return _result("cost.idle_resources", month, Status.OK, 0, "resources",
-                       f"none of {len(means)} watched resources idled under {rule.cpu_pct:g} % CPU", details)
-    return _result("cost.idle_resources", month, Status.WARN, len(review.idle), "resources",
-                   f"{len(review.idle)} resource(s) under {rule.cpu_pct:g} % CPU cost {wasted:,.2f} "
-                   f"{costs.currency}: " + ", ".join(r.resource_id for r in review.idle[:5]), details)
+        return _result(
+            "cost.idle_resources",
+            month,
+            Status.OK,
+            0,
+            "resources",
+            f"none of {len(means)} watched resources idled under {rule.cpu_pct:g} % CPU",
+            details,
+        )
+    return _result(
+        "cost.idle_resources",
+        month,
+        Status.WARN,
+        len(review.idle),
+        "resources",
+        f"{len(review.idle)} resource(s) under {rule.cpu_pct:g} % CPU cost {wasted:,.2f} "
+        f"{costs.currency}: " + ", ".join(r.resource_id for r in review.idle[:5]),
+        details,
+    )
 
 
 def _recommendation_result(review: CostReview) -> CheckResult:
@@ -290,9 +406,15 @@ def _recommendation_result(review: CostReview) -> CheckResult:
     if not review.recommendations:
         return _skipped("cost.recommendations", month, "no capacity recommendations to price (costs.recommendations)")
     change = sum(r.monthly_change for r in review.recommendations)
-    return _result("cost.recommendations", month, Status.OK, change, review.currency,
-                   f"{len(review.recommendations)} recommendation(s) change the monthly cost by "
-                   f"{change:+,.2f} {review.currency}", {"priced": [vars(r) for r in review.recommendations]})
+    return _result(
+        "cost.recommendations",
+        month,
+        Status.OK,
+        change,
+        review.currency,
+        f"{len(review.recommendations)} recommendation(s) change the monthly cost by {change:+,.2f} {review.currency}",
+        {"priced": [vars(r) for r in review.recommendations]},
+    )
 
 
 @task(name="review-costs", cache_policy=NO_CACHE, timeout_seconds=1200)

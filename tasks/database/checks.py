@@ -48,26 +48,53 @@ class Probe:
     def one(self, query: str | sql.Composable, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.rows(query, params)[0]
 
-    def result(self, check: str, status: Status, message: str, *, value: float | None = None,
-               unit: str | None = None, threshold: float | None = None, **details: Any) -> CheckResult:
-        return CheckResult(check=check, target=self.database.name, component=COMPONENT, status=status,
-                           value=value, unit=unit, threshold=threshold, message=message,
-                           details=_plain(details))
+    def result(
+        self,
+        check: str,
+        status: Status,
+        message: str,
+        *,
+        value: float | None = None,
+        unit: str | None = None,
+        threshold: float | None = None,
+        **details: Any,
+    ) -> CheckResult:
+        return CheckResult(
+            check=check,
+            target=self.database.name,
+            component=COMPONENT,
+            status=status,
+            value=value,
+            unit=unit,
+            threshold=threshold,
+            message=message,
+            details=_plain(details),
+        )
 
-    def judged(self, check: str, value: float, limit: Limit, unit: str, message: str,
-               **details: Any) -> CheckResult:
+    def judged(self, check: str, value: float, limit: Limit, unit: str, message: str, **details: Any) -> CheckResult:
         status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
         return self.result(check, status, message, value=round(value, 3), unit=unit, threshold=threshold, **details)
 
-    def worst(self, check: str, rows: list[dict[str, Any]], key: str, limit: Limit, unit: str,
-              describe: Callable[[dict[str, Any]], str], nothing: str, **details: Any) -> CheckResult:
+    def worst(
+        self,
+        check: str,
+        rows: list[dict[str, Any]],
+        key: str,
+        limit: Limit,
+        unit: str,
+        describe: Callable[[dict[str, Any]], str],
+        nothing: str,
+        **details: Any,
+    ) -> CheckResult:
         """Judge the first (worst) row's figure; the message describes it, or says nothing was found."""
         value = float(rows[0][key]) if rows else 0.0
-        return self.judged(check, value, limit, unit, describe(rows[0]) if rows else nothing,
-                           rows=rows[:_LISTED], **details)
+        return self.judged(
+            check, value, limit, unit, describe(rows[0]) if rows else nothing, rows=rows[:_LISTED], **details
+        )
 
-    def findings(self, check: str, rows: list[dict[str, Any]], limit: Limit, noun: str, listing: str,
-                 **details: Any) -> CheckResult:
+    def findings(
+        self, check: str, rows: list[dict[str, Any]], limit: Limit, noun: str, listing: str, **details: Any
+    ) -> CheckResult:
         """A count of findings judged against a limit; the message names the first few."""
         count = len(rows)
         names = ", ".join(str(row[listing]) for row in rows[:5]) + (" ..." if count > 5 else "")
@@ -82,10 +109,12 @@ TITLES: dict[str, str] = {}  # check id -> the words that start its message
 
 def check(check_id: str, title: str) -> Callable[[Check], Check]:
     """Register a check under its id and title, in the order the report lists them."""
+
     def register(function: Check) -> Check:
         CHECKS.append((check_id, function))
         TITLES[check_id] = title
         return function
+
     return register
 
 
@@ -140,15 +169,24 @@ GROUP BY 1 ORDER BY 2 DESC
 @check("database.connections", "Connections")
 def connections(probe: Probe) -> CheckResult:
     rows = probe.rows(CONNECTIONS)
-    settings = probe.one("SELECT current_setting('max_connections')::int AS max_connections, "
-                         "current_setting('superuser_reserved_connections')::int AS reserved")
+    settings = probe.one(
+        "SELECT current_setting('max_connections')::int AS max_connections, "
+        "current_setting('superuser_reserved_connections')::int AS reserved"
+    )
     total = sum(row["sessions"] for row in rows)
     pct = 100.0 * total / settings["max_connections"]
     by_state = {row["state"]: row["sessions"] for row in rows}
     states = ", ".join(f"{n} {state}" for state, n in by_state.items())
-    return probe.judged("database.connections", pct, probe.limits.connections_pct, "%",
-                        f"{total} of {settings['max_connections']} connections in use ({states})",
-                        by_state=by_state, total=total, **settings)
+    return probe.judged(
+        "database.connections",
+        pct,
+        probe.limits.connections_pct,
+        "%",
+        f"{total} of {settings['max_connections']} connections in use ({states})",
+        by_state=by_state,
+        total=total,
+        **settings,
+    )
 
 
 # Sessions idle inside an open transaction hold locks and stop VACUUM from cleaning up (PgHero:
@@ -166,10 +204,19 @@ ORDER BY state_change
 @check("database.idle_in_transaction", "Idle in transaction")
 def idle_in_transaction(probe: Probe) -> CheckResult:
     rows = probe.rows(IDLE_IN_TRANSACTION)
-    return probe.worst("database.idle_in_transaction", rows, "idle_s", probe.limits.idle_in_transaction_s, "s",
-                       lambda oldest: f"{len(rows)} session(s) idle in transaction, oldest {oldest['idle_s']:.1f} s "
-                                      f"(pid {oldest['pid']}, {oldest['application_name'] or 'no application name'})",
-                       "no session idle in a transaction", sessions=len(rows))
+    return probe.worst(
+        "database.idle_in_transaction",
+        rows,
+        "idle_s",
+        probe.limits.idle_in_transaction_s,
+        "s",
+        lambda oldest: (
+            f"{len(rows)} session(s) idle in transaction, oldest {oldest['idle_s']:.1f} s "
+            f"(pid {oldest['pid']}, {oldest['application_name'] or 'no application name'})"
+        ),
+        "no session idle in a transaction",
+        sessions=len(rows),
+    )
 
 
 # Queries waiting for a lock another session holds (PgHero "blocked queries", via
@@ -187,10 +234,19 @@ ORDER BY waiting_s DESC
 @check("database.blocked_queries", "Blocked queries")
 def blocked_queries(probe: Probe) -> CheckResult:
     rows = probe.rows(BLOCKED)
-    return probe.worst("database.blocked_queries", rows, "waiting_s", probe.limits.blocked_wait_s, "s",
-                       lambda longest: f"{_queries(len(rows), 'blocked')}, longest waiting {longest['waiting_s']:.1f} s "
-                                       f"for pid(s) {', '.join(map(str, longest['blocked_by']))}",
-                       "no blocked queries", blocked=len(rows))
+    return probe.worst(
+        "database.blocked_queries",
+        rows,
+        "waiting_s",
+        probe.limits.blocked_wait_s,
+        "s",
+        lambda longest: (
+            f"{_queries(len(rows), 'blocked')}, longest waiting {longest['waiting_s']:.1f} s "
+            f"for pid(s) {', '.join(map(str, longest['blocked_by']))}"
+        ),
+        "no blocked queries",
+        blocked=len(rows),
+    )
 
 
 # Statements running longer than the warning level right now (PgHero: 60 s).
@@ -208,16 +264,26 @@ ORDER BY query_start
 def long_running_queries(probe: Probe) -> CheckResult:
     limit = probe.limits.long_running_s
     rows = probe.rows(LONG_RUNNING, {"min_s": limit.warn if limit.warn is not None else limit.fail})
-    return probe.worst("database.long_running_queries", rows, "running_s", limit, "s",
-                       lambda longest: f"{_queries(len(rows), 'long-running')}, longest {longest['running_s']:.1f} s: "
-                                       f"{longest['query']}",
-                       "no long-running queries", running=len(rows))
+    return probe.worst(
+        "database.long_running_queries",
+        rows,
+        "running_s",
+        limit,
+        "s",
+        lambda longest: (
+            f"{_queries(len(rows), 'long-running')}, longest {longest['running_s']:.1f} s: {longest['query']}"
+        ),
+        "no long-running queries",
+        running=len(rows),
+    )
 
 
 # -- slow queries ---------------------------------------------------------------------------------
 
 # Where pg_stat_statements lives, if it is installed in this database.
-STATEMENTS_SCHEMA = "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_stat_statements'"
+STATEMENTS_SCHEMA = (
+    "SELECT extnamespace::regnamespace::text AS schema FROM pg_extension WHERE extname = 'pg_stat_statements'"
+)
 
 # Statements of this database whose mean execution time reaches the runbook's slow level (1000 ms),
 # among those called at least `min_calls` times (PgHero: mean >= 20 ms and calls >= 100).
@@ -263,20 +329,44 @@ def slow_queries(probe: Probe) -> CheckResult:
     slow_ms = limit.warn if limit.warn is not None else limit.fail
     schema, missing = statements_schema(probe)
     if schema is not None:
-        rows = probe.rows(sql.SQL(SLOW_STATEMENTS).format(statements=sql.Identifier(schema, "pg_stat_statements")),
-                          {"min_calls": min_calls, "slow_ms": slow_ms})
+        rows = probe.rows(
+            sql.SQL(SLOW_STATEMENTS).format(statements=sql.Identifier(schema, "pg_stat_statements")),
+            {"min_calls": min_calls, "slow_ms": slow_ms},
+        )
         worst = rows[0]["mean_ms"] if rows else 0.0
-        message = (f"{_queries(len(rows), 'slow')} (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
-                   f"{worst:.0f} ms: {rows[0]['query']}" if rows else f"no query averages {slow_ms:g} ms or more")
-        return probe.judged("database.slow_queries", worst, limit, "ms", message, source="pg_stat_statements",
-                            min_calls=min_calls, rows=rows)
+        message = (
+            f"{_queries(len(rows), 'slow')} (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
+            f"{worst:.0f} ms: {rows[0]['query']}"
+            if rows
+            else f"no query averages {slow_ms:g} ms or more"
+        )
+        return probe.judged(
+            "database.slow_queries",
+            worst,
+            limit,
+            "ms",
+            message,
+            source="pg_stat_statements",
+            min_calls=min_calls,
+            rows=rows,
+        )
     rows = probe.rows(SLOW_ACTIVITY, {"slow_ms": slow_ms})
     worst = rows[0]["running_ms"] if rows else 0.0
-    found = (f"{_queries(len(rows))} running for {slow_ms:g} ms or more, longest {worst:.0f} ms" if rows
-             else f"no query running for {slow_ms:g} ms or more")
-    return probe.judged("database.slow_queries", worst, limit, "ms",
-                        f"{found}; only running queries seen: {missing}", source="pg_stat_activity",
-                        fallback_reason=missing, rows=rows[:_LISTED])
+    found = (
+        f"{_queries(len(rows))} running for {slow_ms:g} ms or more, longest {worst:.0f} ms"
+        if rows
+        else f"no query running for {slow_ms:g} ms or more"
+    )
+    return probe.judged(
+        "database.slow_queries",
+        worst,
+        limit,
+        "ms",
+        f"{found}; only running queries seen: {missing}",
+        source="pg_stat_activity",
+        fallback_reason=missing,
+        rows=rows[:_LISTED],
+    )
 
 
 # -- size and cache ---------------------------------------------------------------------------------
@@ -291,25 +381,41 @@ def size(probe: Probe) -> CheckResult:
     megabytes = probe.one(SIZE)["bytes"] / MB
     history = probe.size_history
     if isinstance(history, str):
-        return probe.result("database.size", Status.OK, f"{megabytes:,.1f} MB; growth unknown: {history}",
-                            value=round(megabytes, 3), unit="MB")
+        return probe.result(
+            "database.size",
+            Status.OK,
+            f"{megabytes:,.1f} MB; growth unknown: {history}",
+            value=round(megabytes, 3),
+            unit="MB",
+        )
     week_ago = utcnow() - timedelta(days=7)
     past = [s for s in history if s.ts >= week_ago - timedelta(hours=12)]
     if not past or past[0].value <= 0:
-        return probe.result("database.size", Status.OK,
-                            f"{megabytes:,.1f} MB; growth: insufficient history (no earlier sample this week)",
-                            value=round(megabytes, 3), unit="MB")
+        return probe.result(
+            "database.size",
+            Status.OK,
+            f"{megabytes:,.1f} MB; growth: insufficient history (no earlier sample this week)",
+            value=round(megabytes, 3),
+            unit="MB",
+        )
     first = past[0]
     growth = 100.0 * (megabytes - first.value) / first.value
     days = max((utcnow() - first.ts).total_seconds() / 86400, 1 / 24)
     limit = probe.limits.size_growth_pct_7d
     status, threshold = judge(growth, limit.warn, limit.fail)
-    return probe.result("database.size", status,
-                        f"{megabytes:,.1f} MB, {growth:+.1f} % since {first.ts:%Y-%m-%d} "
-                        f"({(megabytes - first.value) / days:+,.1f} MB/day)",
-                        value=round(megabytes, 3), unit="MB", growth_pct=round(growth, 2),
-                        growth_threshold_pct=threshold, since=first.ts, since_mb=first.value,
-                        mb_per_day=round((megabytes - first.value) / days, 3))
+    return probe.result(
+        "database.size",
+        status,
+        f"{megabytes:,.1f} MB, {growth:+.1f} % since {first.ts:%Y-%m-%d} "
+        f"({(megabytes - first.value) / days:+,.1f} MB/day)",
+        value=round(megabytes, 3),
+        unit="MB",
+        growth_pct=round(growth, 2),
+        growth_threshold_pct=threshold,
+        since=first.ts,
+        since_mb=first.value,
+        mb_per_day=round((megabytes - first.value) / days, 3),
+    )
 
 
 # Share of table and index block reads served from shared buffers (PgHero: >= 99 %).
@@ -330,12 +436,23 @@ def cache_hit_rate(probe: Probe) -> CheckResult:
         if total >= max(probe.limits.cache_min_blocks, 1):
             rates[kind] = 100.0 * row[f"{kind}_hits"] / total
     if not rates:
-        return probe.result("database.cache_hit_rate", Status.OK,
-                            f"too few block accesses to judge (fewer than {probe.limits.cache_min_blocks})", **row)
+        return probe.result(
+            "database.cache_hit_rate",
+            Status.OK,
+            f"too few block accesses to judge (fewer than {probe.limits.cache_min_blocks})",
+            **row,
+        )
     kind, worst = min(rates.items(), key=lambda item: item[1])
     shown = ", ".join(f"{k}s {v:.2f} %" for k, v in rates.items())
-    return probe.judged("database.cache_hit_rate", worst, probe.limits.cache_hit_pct, "%",
-                        f"cache hit rate {shown}", rates={k: round(v, 3) for k, v in rates.items()}, **row)
+    return probe.judged(
+        "database.cache_hit_rate",
+        worst,
+        probe.limits.cache_hit_pct,
+        "%",
+        f"cache hit rate {shown}",
+        rates={k: round(v, 3) for k, v in rates.items()},
+        **row,
+    )
 
 
 # -- indexes -----------------------------------------------------------------------------------------
@@ -362,8 +479,15 @@ ORDER BY bytes DESC, qualified
 def unused_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(UNUSED_INDEXES, {"min_bytes": probe.limits.unused_index_min_bytes})
     since = probe.one(STATS_SINCE)["stats_reset"]
-    return probe.findings("database.unused_indexes", rows, Limit(warn=1), "unused index(es)", "qualified",
-                          stats_since=since, min_bytes=probe.limits.unused_index_min_bytes)
+    return probe.findings(
+        "database.unused_indexes",
+        rows,
+        Limit(warn=1),
+        "unused index(es)",
+        "qualified",
+        stats_since=since,
+        min_bytes=probe.limits.unused_index_min_bytes,
+    )
 
 
 # Indexes whose columns are a leading prefix of another index on the same table, with the same
@@ -403,8 +527,9 @@ def duplicate_indexes(probe: Probe) -> CheckResult:
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:  # an index covered by several others is listed once
         seen.setdefault(row["index"], row)
-    return probe.findings("database.duplicate_indexes", list(seen.values()), Limit(warn=1),
-                          "duplicate index(es)", "index")
+    return probe.findings(
+        "database.duplicate_indexes", list(seen.values()), Limit(warn=1), "duplicate index(es)", "index"
+    )
 
 
 # Indexes left invalid by a failed CREATE INDEX CONCURRENTLY (still maintained on every write,
@@ -428,9 +553,15 @@ def invalid_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(INVALID_INDEXES)
     constraints = probe.rows(INVALID_CONSTRAINTS)
     found = rows + [{"index": f"constraint {c['constraint']} on {c['table']}", **c} for c in constraints]
-    return probe.findings("database.invalid_indexes", found, Limit(warn=1),
-                          "invalid index(es) or constraint(s)", "index",
-                          invalid_indexes=len(rows), invalid_constraints=len(constraints))
+    return probe.findings(
+        "database.invalid_indexes",
+        found,
+        Limit(warn=1),
+        "invalid index(es) or constraint(s)",
+        "index",
+        invalid_indexes=len(rows),
+        invalid_constraints=len(constraints),
+    )
 
 
 # Tables of at least 10k rows read mostly by sequential scans: fewer than 95 % of their scans
@@ -448,11 +579,18 @@ ORDER BY seq_tup_read DESC
 
 @check("database.missing_indexes", "Missing indexes")
 def missing_indexes(probe: Probe) -> CheckResult:
-    rows = probe.rows(MISSING_INDEXES, {"min_rows": probe.limits.missing_index_min_rows,
-                                        "min_pct": probe.limits.missing_index_use_pct})
-    return probe.findings("database.missing_indexes", rows, Limit(warn=1),
-                          "table(s) read mostly by sequential scans", "qualified",
-                          min_rows=probe.limits.missing_index_min_rows)
+    rows = probe.rows(
+        MISSING_INDEXES,
+        {"min_rows": probe.limits.missing_index_min_rows, "min_pct": probe.limits.missing_index_use_pct},
+    )
+    return probe.findings(
+        "database.missing_indexes",
+        rows,
+        Limit(warn=1),
+        "table(s) read mostly by sequential scans",
+        "qualified",
+        min_rows=probe.limits.missing_index_min_rows,
+    )
 
 
 # -- wraparound and overflow ----------------------------------------------------------------------
@@ -475,10 +613,16 @@ XID_LIMIT = 2**31
 def xid_wraparound(probe: Probe) -> CheckResult:
     rows = probe.rows(XID_AGE)
     worst = rows[0]
-    return probe.judged("database.xid_wraparound", worst["xid_age"], probe.limits.xid_age, "xids",
-                        f"oldest transaction ID age {worst['xid_age']:,.0f} in {worst['database']} "
-                        f"({XID_LIMIT - worst['xid_age']:,.0f} left before wraparound)",
-                        databases=rows, oldest_tables=probe.rows(OLDEST_TABLES))
+    return probe.judged(
+        "database.xid_wraparound",
+        worst["xid_age"],
+        probe.limits.xid_age,
+        "xids",
+        f"oldest transaction ID age {worst['xid_age']:,.0f} in {worst['database']} "
+        f"({XID_LIMIT - worst['xid_age']:,.0f} left before wraparound)",
+        databases=rows,
+        oldest_tables=probe.rows(OLDEST_TABLES),
+    )
 
 
 # Sequences by how much of their range is used, capped by the type of the column they feed: a
@@ -509,17 +653,31 @@ def sequences(probe: Probe) -> CheckResult:
         if row["last_value"] is None:
             continue
         span = float(row["max_value"]) - float(row["min_value"])
-        done = (float(row["last_value"]) - float(row["min_value"]) if row["increment_by"] > 0
-                else float(row["max_value"]) - float(row["last_value"]))
+        done = (
+            float(row["last_value"]) - float(row["min_value"])
+            if row["increment_by"] > 0
+            else float(row["max_value"]) - float(row["last_value"])
+        )
         used.append({**row, "used_pct": round(100.0 * done / span, 4) if span > 0 else 100.0})
     used.sort(key=lambda row: row["used_pct"], reverse=True)
     worst = used[0] if used else None
-    note = (f"; {len(unreadable)} sequence(s) not readable by this role (GRANT SELECT to check them)"
-            if unreadable else "")
-    message = (f"{worst['sequence']} has used {worst['used_pct']:.2f} % of its range" if worst
-               else f"{len(rows)} sequence(s), none used yet") + note
-    return probe.judged("database.sequences", worst["used_pct"] if worst else 0.0, probe.limits.sequence_pct,
-                        "%", message, rows=used[:_LISTED], unreadable=unreadable[:_LISTED])
+    note = (
+        f"; {len(unreadable)} sequence(s) not readable by this role (GRANT SELECT to check them)" if unreadable else ""
+    )
+    message = (
+        f"{worst['sequence']} has used {worst['used_pct']:.2f} % of its range"
+        if worst
+        else f"{len(rows)} sequence(s), none used yet"
+    ) + note
+    return probe.judged(
+        "database.sequences",
+        worst["used_pct"] if worst else 0.0,
+        probe.limits.sequence_pct,
+        "%",
+        message,
+        rows=used[:_LISTED],
+        unreadable=unreadable[:_LISTED],
+    )
 
 
 # -- maintenance state --------------------------------------------------------------------------------
@@ -548,13 +706,23 @@ def vacuum_analyze(probe: Probe) -> CheckResult:
     rows = probe.rows(VACUUM_ANALYZE)
     for row in rows:
         ages = ([row["vacuum_age_h"]] if row["needs_vacuum"] else []) + (
-            [row["analyze_age_h"]] if row["needs_analyze"] else [])
+            [row["analyze_age_h"]] if row["needs_analyze"] else []
+        )
         row["overdue_h"] = round(max(ages), 3)
     rows.sort(key=lambda row: row["overdue_h"], reverse=True)
-    return probe.worst("database.vacuum_analyze", rows, "overdue_h", probe.limits.vacuum_age_h, "h",
-                       lambda worst: f"{len(rows)} table(s) due for VACUUM or ANALYZE, longest waiting "
-                                     f"{worst['overdue_h']:.1f} h: {worst['table']}",
-                       "no table is due for VACUUM or ANALYZE", due=len(rows))
+    return probe.worst(
+        "database.vacuum_analyze",
+        rows,
+        "overdue_h",
+        probe.limits.vacuum_age_h,
+        "h",
+        lambda worst: (
+            f"{len(rows)} table(s) due for VACUUM or ANALYZE, longest waiting "
+            f"{worst['overdue_h']:.1f} h: {worst['table']}"
+        ),
+        "no table is due for VACUUM or ANALYZE",
+        due=len(rows),
+    )
 
 
 # -- replication -------------------------------------------------------------------------------------
@@ -577,15 +745,27 @@ def replication_lag(probe: Probe) -> CheckResult:
     me = probe.one(REPLICATION)
     if me["standby"]:
         lag = me["replay_lag_s"] or 0.0
-        return probe.judged("database.replication_lag", lag, probe.limits.replication_lag_s, "s",
-                            f"standby: last transaction replayed {lag:.1f} s ago", role="standby")
+        return probe.judged(
+            "database.replication_lag",
+            lag,
+            probe.limits.replication_lag_s,
+            "s",
+            f"standby: last transaction replayed {lag:.1f} s ago",
+            role="standby",
+        )
     replicas = probe.rows(REPLICAS)
     if not replicas:
         return probe.result("database.replication_lag", Status.OK, "primary with no standby attached", role="primary")
     worst = replicas[0]
-    return probe.judged("database.replication_lag", worst["replay_lag_s"], probe.limits.replication_lag_s, "s",
-                        f"{len(replicas)} standby(s), worst replay lag {worst['replay_lag_s']:.1f} s "
-                        f"({worst['application_name']})", role="primary", replicas=replicas)
+    return probe.judged(
+        "database.replication_lag",
+        worst["replay_lag_s"],
+        probe.limits.replication_lag_s,
+        "s",
+        f"{len(replicas)} standby(s), worst replay lag {worst['replay_lag_s']:.1f} s ({worst['application_name']})",
+        role="primary",
+        replicas=replicas,
+    )
 
 
 # Replication slots nobody consumes keep WAL forever and fill the disk (PgHero: inactive slots).
@@ -601,5 +781,11 @@ FROM pg_replication_slots ORDER BY active, slot_name
 def replication_slots(probe: Probe) -> CheckResult:
     rows = probe.rows(SLOTS)
     inactive = [row for row in rows if not row["active"]]
-    return probe.findings("database.replication_slots", inactive, probe.limits.inactive_slots,
-                          "inactive replication slot(s)", "slot", slots=len(rows))
+    return probe.findings(
+        "database.replication_slots",
+        inactive,
+        probe.limits.inactive_slots,
+        "inactive replication slot(s)",
+        "slot",
+        slots=len(rows),
+    )

@@ -30,43 +30,65 @@ MAX_PARALLEL_DATABASES = 8
 def size_history(history_url: str, name: str) -> list[Sample] | str:
     """This database's size samples of the last 8 days, or why they cannot be read."""
     try:
-        return open_store(history_url).samples("database.size", since=utcnow() - timedelta(days=8),
-                                               labels={"target": name})
-    except Exception as error:  # noqa: BLE001 - growth is then unknown, the size still measured
+        return open_store(history_url).samples(
+            "database.size", since=utcnow() - timedelta(days=8), labels={"target": name}
+        )
+    except Exception as error:
         return redact(f"history not readable: {describe_database_error(error)}")
 
 
-def open_probe(database: Database, slow_default_ms: float, history: list[Sample] | str) -> tuple[Probe | None, CheckResult]:
+def open_probe(
+    database: Database, slow_default_ms: float, history: list[Sample] | str
+) -> tuple[Probe | None, CheckResult]:
     """Connect and check who we are; the result is the `database.connection` check."""
     started = utcnow()
-    common = dict(check=CONNECTION_CHECK, target=database.name, component=COMPONENT, started_at=started,
-                  labels={"url": safe_url(database.url)})
+    common = dict(
+        check=CONNECTION_CHECK,
+        target=database.name,
+        component=COMPONENT,
+        started_at=started,
+        labels={"url": safe_url(database.url)},
+    )
     with stopwatch() as timing:
         try:
-            conn = connect(database.url, connect_timeout_s=database.connect_timeout_s,
-                           statement_timeout_ms=database.statement_timeout_ms, read_only=True)
+            conn = connect(
+                database.url,
+                connect_timeout_s=database.connect_timeout_s,
+                statement_timeout_ms=database.statement_timeout_ms,
+                read_only=True,
+            )
         except psycopg.Error as error:
-            return None, error_result(error=f"cannot connect: {describe_database_error(error)}",
-                                      duration_ms=timing["ms"], **common)
+            return None, error_result(
+                error=f"cannot connect: {describe_database_error(error)}", duration_ms=timing["ms"], **common
+            )
     try:
         with conn.transaction():
             who = Probe(conn, database, database.slow_query_limit(slow_default_ms)).one(PREFLIGHT)
     except psycopg.Error as error:
         conn.close()
-        return None, error_result(error=f"cannot query: {describe_database_error(error)}",
-                                  duration_ms=timing["ms"], **common)
+        return None, error_result(
+            error=f"cannot query: {describe_database_error(error)}", duration_ms=timing["ms"], **common
+        )
     problem = None
     if not who["can_monitor"]:
-        problem = (f"role {who['role']!r} is not a member of pg_monitor, so other sessions and statistics are "
-                   f"hidden from it (GRANT pg_monitor TO {who['role']})")
+        problem = (
+            f"role {who['role']!r} is not a member of pg_monitor, so other sessions and statistics are "
+            f"hidden from it (GRANT pg_monitor TO {who['role']})"
+        )
     elif who["version_num"] < MIN_VERSION_NUM:
         problem = f"PostgreSQL {who['version']} is not supported (13 or later)"
     if problem:
         conn.close()
         return None, error_result(error=problem, duration_ms=timing["ms"], details=who, **common)
-    result = CheckResult(status=Status.OK, value=round(timing["ms"], 1), unit="ms", duration_ms=timing["ms"],
-                         message=f"Connection: connected as {who['role']} to PostgreSQL {who['version']}",
-                         details=who, **common)
+    result = CheckResult(
+        status=Status.OK,
+        value=round(timing["ms"], 1),
+        unit="ms",
+        duration_ms=timing["ms"],
+        message=f"Connection: connected as {who['role']} to PostgreSQL {who['version']}",
+        details=who,
+        **common,
+    )
     return Probe(conn, database, database.slow_query_limit(slow_default_ms), history), result
 
 
@@ -82,13 +104,15 @@ def run_checks(probe: Probe) -> list[CheckResult]:
             except psycopg.Error as error:
                 if probe.conn.broken or probe.conn.closed:
                     raise  # the connection is gone: no later check can run either
-                result = error_result(check_id, probe.database.name, COMPONENT,
-                                      f"query failed: {describe_database_error(error)}")
-            except Exception as error:  # noqa: BLE001 - one check's bug must not hide the others
+                result = error_result(
+                    check_id, probe.database.name, COMPONENT, f"query failed: {describe_database_error(error)}"
+                )
+            except Exception as error:
                 result = error_result(check_id, probe.database.name, COMPONENT, redact(describe_exception(error)))
         message = f"{TITLES.get(check_id, check_id)}: {result.message}"
-        results.append(result.model_copy(update={"started_at": started, "duration_ms": timing["ms"],
-                                                 "message": message}))
+        results.append(
+            result.model_copy(update={"started_at": started, "duration_ms": timing["ms"], "message": message})
+        )
     return results
 
 
@@ -100,8 +124,12 @@ def check_database(database: Database, slow_default_ms: float, history: list[Sam
     try:
         return [connection, *run_checks(probe)]
     except psycopg.Error as error:  # the connection itself broke mid-run
-        return [connection, error_result("database.checks", database.name, COMPONENT,
-                                         f"connection lost: {describe_database_error(error)}")]
+        return [
+            connection,
+            error_result(
+                "database.checks", database.name, COMPONENT, f"connection lost: {describe_database_error(error)}"
+            ),
+        ]
     finally:
         probe.conn.close()
 
@@ -110,14 +138,22 @@ def check_database(database: Database, slow_default_ms: float, history: list[Sam
 def check_database_health(config: EstateConfig) -> list[CheckResult]:
     """The runbook's step 2: connections, slow queries, size, indexes, wraparound, vacuum, replication."""
     if not config.databases:
-        return [CheckResult(check=CONNECTION_CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                            message="no databases configured")]
+        return [
+            CheckResult(
+                check=CONNECTION_CHECK,
+                target="(none)",
+                component=COMPONENT,
+                status=Status.SKIPPED,
+                message="no databases configured",
+            )
+        ]
 
     def check(database: Database) -> list[CheckResult]:
         history = size_history(config.history.url, database.name)
         return check_database(database, config.thresholds.database.slow_query_ms, history)
 
     # In parallel, so one hung server costs its connect timeout once, not once per database after it.
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL_DATABASES, len(config.databases)),
-                            thread_name_prefix="database-health") as pool:
+    with ThreadPoolExecutor(
+        max_workers=min(MAX_PARALLEL_DATABASES, len(config.databases)), thread_name_prefix="database-health"
+    ) as pool:
         return [result for found in pool.map(check, config.databases) for result in found]

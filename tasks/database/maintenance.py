@@ -23,9 +23,11 @@ from opsbook.store import Sample, open_store
 from opsbook.tasks.database.checks import COMPONENT, INVALID_INDEXES, Probe, statements_schema
 from opsbook.tasks.database.connect import connect, describe_database_error
 
-PLAN_CACHE_NOTE = ("PostgreSQL has no server-wide query plan cache (DISCARD PLANS only clears the current "
-                   "session's plans), so the runbook's \"query plan cache cleanup\" is done as: snapshot "
-                   "pg_stat_statements into the history, then reset it, with fresh statistics from ANALYZE.")
+PLAN_CACHE_NOTE = (
+    "PostgreSQL has no server-wide query plan cache (DISCARD PLANS only clears the current "
+    "session's plans), so the runbook's \"query plan cache cleanup\" is done as: snapshot "
+    "pg_stat_statements into the history, then reset it, with fresh statistics from ANALYZE."
+)
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class Timeouts:
     reindex_s: float = 3600
 
 
-def _rows(conn: psycopg.Connection[Any], query: str | sql.Composable, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def _rows(
+    conn: psycopg.Connection[Any], query: str | sql.Composable, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cursor:
         cursor.execute(query, params or {})  # type: ignore[arg-type]
         return [dict(row) for row in cursor.fetchall()]
@@ -48,16 +52,25 @@ def _set_timeouts(conn: psycopg.Connection[Any], lock_s: float, statement_s: flo
     conn.execute(sql.SQL("SET statement_timeout = {}").format(sql.Literal(f"{int(statement_s * 1000)}ms")))
 
 
-def _maintain(check: str, database: Database, apply: bool, timeouts: Timeouts,
-              action: Callable[[psycopg.Connection[Any]], CheckResult]) -> CheckResult:
+def _maintain(
+    check: str,
+    database: Database,
+    apply: bool,
+    timeouts: Timeouts,
+    action: Callable[[psycopg.Connection[Any]], CheckResult],
+) -> CheckResult:
     """Run one action over the maintenance connection (read-only in a dry run); failures are `error` results."""
     started = utcnow()
     url = database.maintenance_url or database.url
     with stopwatch() as timing:
         try:
-            with connect(url, connect_timeout_s=database.connect_timeout_s,
-                         statement_timeout_ms=int(timeouts.analyze_s * 1000), read_only=not apply,
-                         lock_timeout_ms=int(timeouts.lock_s * 1000)) as conn:
+            with connect(
+                url,
+                connect_timeout_s=database.connect_timeout_s,
+                statement_timeout_ms=int(timeouts.analyze_s * 1000),
+                read_only=not apply,
+                lock_timeout_ms=int(timeouts.lock_s * 1000),
+            ) as conn:
                 result = action(conn)
         except psycopg.Error as error:
             result = error_result(check, database.name, COMPONENT, describe_database_error(error))
@@ -65,8 +78,9 @@ def _maintain(check: str, database: Database, apply: bool, timeouts: Timeouts,
 
 
 def _result(check: str, database: Database, status: Status, message: str, **details: Any) -> CheckResult:
-    return CheckResult(check=check, target=database.name, component=COMPONENT, status=status, message=message,
-                       details=details)
+    return CheckResult(
+        check=check, target=database.name, component=COMPONENT, status=status, message=message, details=details
+    )
 
 
 # -- statistics update ---------------------------------------------------------------------------------
@@ -98,11 +112,20 @@ def analyze_stale_tables(database: Database, apply: bool, timeouts: Timeouts) ->
         if not stale:
             return _result(check, database, Status.OK, "no table has stale statistics", tables=[])
         if not apply:
-            return _result(check, database, Status.OK, f"dry run: would ANALYZE {len(stale)} table(s): {listed}",
-                           dry_run=True, tables=_plain_rows(stale))
+            return _result(
+                check,
+                database,
+                Status.OK,
+                f"dry run: would ANALYZE {len(stale)} table(s): {listed}",
+                dry_run=True,
+                tables=_plain_rows(stale),
+            )
         _set_timeouts(conn, timeouts.lock_s, timeouts.analyze_s)
-        skipped = [{"table": row["table"], "reason": "not owned by this role (set maintenance_url to the owner)"}
-                   for row in stale if not row["owned"]]
+        skipped = [
+            {"table": row["table"], "reason": "not owned by this role (set maintenance_url to the owner)"}
+            for row in stale
+            if not row["owned"]
+        ]
         for row in (row for row in stale if row["owned"]):
             try:
                 conn.execute(sql.SQL("ANALYZE {}").format(sql.Identifier(row["schema"], row["name"])))
@@ -112,8 +135,15 @@ def analyze_stale_tables(database: Database, apply: bool, timeouts: Timeouts) ->
         message = f"analyzed {done} of {len(stale)} stale table(s): {listed}"
         if skipped:
             message += "; skipped " + ", ".join(f"{s['table']} ({s['reason']})" for s in skipped)
-        return _result(check, database, Status.WARN if skipped else Status.OK, message, dry_run=False,
-                       tables=_plain_rows(stale), skipped=skipped)
+        return _result(
+            check,
+            database,
+            Status.WARN if skipped else Status.OK,
+            message,
+            dry_run=False,
+            tables=_plain_rows(stale),
+            skipped=skipped,
+        )
 
     return _maintain(check, database, apply, timeouts, action)
 
@@ -155,8 +185,11 @@ def indexes_to_rebuild(conn: psycopg.Connection[Any], database: Database) -> tup
         return found, "bloat not measured: pgstattuple is not installed (CREATE EXTENSION pgstattuple)"
     limits = database.thresholds
     query = sql.SQL(BLOATED_INDEXES).format(pgstatindex=sql.Identifier(schema[0]["schema"], "pgstatindex"))
-    bloated = _rows(conn, query, {"min_bytes": limits.bloated_index_min_bytes,
-                                  "max_density": limits.bloated_index_max_leaf_density_pct})
+    bloated = _rows(
+        conn,
+        query,
+        {"min_bytes": limits.bloated_index_min_bytes, "max_density": limits.bloated_index_max_leaf_density_pct},
+    )
     found += [{**row, "reason": f"bloated: leaf density {row['leaf_density_pct']:g} %"} for row in bloated]
     return found, ""
 
@@ -172,9 +205,15 @@ def reindex_indexes(database: Database, apply: bool, timeouts: Timeouts) -> Chec
         if not todo:
             return _result(check, database, Status.OK, f"no invalid or bloated index to rebuild{suffix}", indexes=[])
         if not apply:
-            return _result(check, database, Status.WARN,
-                           f"dry run: would REINDEX CONCURRENTLY {len(todo)} index(es): {listed} "
-                           f"(run with apply to rebuild){suffix}", dry_run=True, indexes=_plain_rows(todo))
+            return _result(
+                check,
+                database,
+                Status.WARN,
+                f"dry run: would REINDEX CONCURRENTLY {len(todo)} index(es): {listed} "
+                f"(run with apply to rebuild){suffix}",
+                dry_run=True,
+                indexes=_plain_rows(todo),
+            )
         _set_timeouts(conn, timeouts.lock_s, timeouts.reindex_s)
         failed = []
         for row in todo:
@@ -190,12 +229,24 @@ def reindex_indexes(database: Database, apply: bool, timeouts: Timeouts) -> Chec
             if not after["valid"]:
                 failed.append({"index": row["index"], "reason": "still invalid after REINDEX"})
         if failed:
-            return _result(check, database, Status.FAIL,
-                           f"{len(failed)} of {len(todo)} index(es) could not be rebuilt: "
-                           + "; ".join(f"{f['index']}: {f['reason']}" for f in failed),
-                           dry_run=False, indexes=_plain_rows(todo), failed=failed)
-        return _result(check, database, Status.OK, f"rebuilt {len(todo)} index(es), now valid: {listed}{suffix}",
-                       dry_run=False, indexes=_plain_rows(todo))
+            return _result(
+                check,
+                database,
+                Status.FAIL,
+                f"{len(failed)} of {len(todo)} index(es) could not be rebuilt: "
+                + "; ".join(f"{f['index']}: {f['reason']}" for f in failed),
+                dry_run=False,
+                indexes=_plain_rows(todo),
+                failed=failed,
+            )
+        return _result(
+            check,
+            database,
+            Status.OK,
+            f"rebuilt {len(todo)} index(es), now valid: {listed}{suffix}",
+            dry_run=False,
+            indexes=_plain_rows(todo),
+        )
 
     return _maintain(check, database, apply, timeouts, action)
 
@@ -216,35 +267,60 @@ RESET = "SELECT {reset}(0, (SELECT oid FROM pg_database WHERE datname = current_
 SNAPSHOT_SIZE = 100
 
 
-def snapshot_and_reset_statements(database: Database, apply: bool, timeouts: Timeouts,
-                                  history_url: str) -> CheckResult:
+def snapshot_and_reset_statements(database: Database, apply: bool, timeouts: Timeouts, history_url: str) -> CheckResult:
     """Keep pg_stat_statements' figures in the history, then (with apply) reset them."""
     check = "database.maintenance.query_stats"
 
     def action(conn: psycopg.Connection[Any]) -> CheckResult:
         schema, missing = statements_schema(Probe(conn, database, database.slow_query_limit(1000)))
         if schema is None:
-            return _result(check, database, Status.WARN, f"{missing}; nothing to snapshot or reset",
-                           note=PLAN_CACHE_NOTE)
+            return _result(
+                check, database, Status.WARN, f"{missing}; nothing to snapshot or reset", note=PLAN_CACHE_NOTE
+            )
         statements = sql.Identifier(schema, "pg_stat_statements")
         rows = _rows(conn, sql.SQL(TOP_STATEMENTS).format(statements=statements), {"top": SNAPSHOT_SIZE})
         now = utcnow()
-        samples = [Sample(metric=f"database.query.{figure}", value=float(row[key]), ts=now, source="pg_stat_statements",
-                          labels={"target": database.name, "queryid": row["queryid"]}, unit=unit)
-                   for row in rows for figure, key, unit in (("total_ms", "total_ms", "ms"),
-                                                             ("mean_ms", "mean_ms", "ms"), ("calls", "calls", None))]
+        samples = [
+            Sample(
+                metric=f"database.query.{figure}",
+                value=float(row[key]),
+                ts=now,
+                source="pg_stat_statements",
+                labels={"target": database.name, "queryid": row["queryid"]},
+                unit=unit,
+            )
+            for row in rows
+            for figure, key, unit in (
+                ("total_ms", "total_ms", "ms"),
+                ("mean_ms", "mean_ms", "ms"),
+                ("calls", "calls", None),
+            )
+        ]
         open_store(history_url).add_samples(samples)
         top = _plain_rows(rows[: database.top_queries])
         if not apply:
-            return _result(check, database, Status.OK,
-                           f"kept a snapshot of {len(rows)} statement(s) in the history; dry run: would reset "
-                           "pg_stat_statements for this database", dry_run=True, top_queries=top, note=PLAN_CACHE_NOTE)
+            return _result(
+                check,
+                database,
+                Status.OK,
+                f"kept a snapshot of {len(rows)} statement(s) in the history; dry run: would reset "
+                "pg_stat_statements for this database",
+                dry_run=True,
+                top_queries=top,
+                note=PLAN_CACHE_NOTE,
+            )
         _set_timeouts(conn, timeouts.lock_s, timeouts.analyze_s)
         conn.execute(sql.SQL(RESET).format(reset=sql.Identifier(schema, "pg_stat_statements_reset")))
-        return _result(check, database, Status.OK,
-                       f"kept a snapshot of {len(rows)} statement(s) in the history, then reset pg_stat_statements "
-                       "for this database (PostgreSQL has no server-wide plan cache to flush)",
-                       dry_run=False, top_queries=top, note=PLAN_CACHE_NOTE)
+        return _result(
+            check,
+            database,
+            Status.OK,
+            f"kept a snapshot of {len(rows)} statement(s) in the history, then reset pg_stat_statements "
+            "for this database (PostgreSQL has no server-wide plan cache to flush)",
+            dry_run=False,
+            top_queries=top,
+            note=PLAN_CACHE_NOTE,
+        )
 
     return _maintain(check, database, apply, timeouts, action)
 
@@ -264,16 +340,24 @@ def reindex_indexes_task(databases: list[Database], apply: bool, timeouts: Timeo
 
 
 @task(name="snapshot-and-reset-query-stats", timeout_seconds=900, cache_policy=NO_CACHE)
-def snapshot_and_reset_statements_task(databases: list[Database], apply: bool, timeouts: Timeouts,
-                                       history_url: str) -> list[CheckResult]:
+def snapshot_and_reset_statements_task(
+    databases: list[Database], apply: bool, timeouts: Timeouts, history_url: str
+) -> list[CheckResult]:
     return [snapshot_and_reset_statements(database, apply, timeouts, history_url) for database in databases]
 
 
 @task(name="run-weekly-database-maintenance", timeout_seconds=6 * 3600, cache_policy=NO_CACHE)
-def maintain_databases(databases: list[Database], apply: bool, history_url: str,
-                       timeouts: Timeouts = Timeouts()) -> list[CheckResult]:
+def maintain_databases(
+    databases: list[Database], apply: bool, history_url: str, timeouts: Timeouts = Timeouts()
+) -> list[CheckResult]:
     """The weekly checklist's database step: ANALYZE, REINDEX, query-stats snapshot, one after another
     (run side by side they would wait on each other's locks)."""
-    return [result for database in databases for result in (
-        analyze_stale_tables(database, apply, timeouts), reindex_indexes(database, apply, timeouts),
-        snapshot_and_reset_statements(database, apply, timeouts, history_url))]
+    return [
+        result
+        for database in databases
+        for result in (
+            analyze_stale_tables(database, apply, timeouts),
+            reindex_indexes(database, apply, timeouts),
+            snapshot_and_reset_statements(database, apply, timeouts, history_url),
+        )
+    ]

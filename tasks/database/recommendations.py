@@ -27,36 +27,48 @@ def _mb(value: Any) -> str:
 
 def _unused(row: dict[str, Any], details: dict[str, Any]) -> tuple[str, str]:
     since = details.get("stats_since") or "the statistics began"
-    return (f"Drop index {row['qualified']} if no rare job needs it (DROP INDEX CONCURRENTLY)",
-            f"0 scans since {since}; {_mb(row['bytes'])} kept up to date on every write")
+    return (
+        f"Drop index {row['qualified']} if no rare job needs it (DROP INDEX CONCURRENTLY)",
+        f"0 scans since {since}; {_mb(row['bytes'])} kept up to date on every write",
+    )
 
 
 def _duplicate(row: dict[str, Any], _details: dict[str, Any]) -> tuple[str, str]:
-    return (f"Drop index {row['index']}: {row['covered_by']} already covers it",
-            f"its columns are a leading prefix of {row['covered_by']} on {row['table']}; {_mb(row['bytes'])}")
+    return (
+        f"Drop index {row['index']}: {row['covered_by']} already covers it",
+        f"its columns are a leading prefix of {row['covered_by']} on {row['table']}; {_mb(row['bytes'])}",
+    )
 
 
 def _invalid(row: dict[str, Any], _details: dict[str, Any]) -> tuple[str, str]:
-    return (f"Rebuild {row['index']} (weekly maintenance with apply: REINDEX CONCURRENTLY) or drop it",
-            f"invalid since a failed build: {row.get('definition', '')}")
+    return (
+        f"Rebuild {row['index']} (weekly maintenance with apply: REINDEX CONCURRENTLY) or drop it",
+        f"invalid since a failed build: {row.get('definition', '')}",
+    )
 
 
 def _missing(row: dict[str, Any], _details: dict[str, Any]) -> tuple[str, str]:
-    return (f"Index the columns that queries on {row['qualified']} filter by (check them with EXPLAIN)",
-            f"{row['seq_scan']} sequential scans read {int(row['seq_tup_read']):,} rows; only "
-            f"{row['index_use_pct'] or 0:g} % of scans used an index; {int(row['rows']):,} rows")
+    return (
+        f"Index the columns that queries on {row['qualified']} filter by (check them with EXPLAIN)",
+        f"{row['seq_scan']} sequential scans read {int(row['seq_tup_read']):,} rows; only "
+        f"{row['index_use_pct'] or 0:g} % of scans used an index; {int(row['rows']):,} rows",
+    )
 
 
 def _slow(row: dict[str, Any], _details: dict[str, Any]) -> tuple[str, str]:
     if "calls" in row:
-        return (f"EXPLAIN (ANALYZE, BUFFERS) and index or rewrite: {row['query']}",
-                f"mean {row['mean_ms']:,.0f} ms over {row['calls']:,} calls ({row['total_ms']:,.0f} ms in total)")
+        return (
+            f"EXPLAIN (ANALYZE, BUFFERS) and index or rewrite: {row['query']}",
+            f"mean {row['mean_ms']:,.0f} ms over {row['calls']:,} calls ({row['total_ms']:,.0f} ms in total)",
+        )
     return (f"EXPLAIN and index or rewrite: {row['query']}", f"running for {row['running_ms']:,.0f} ms when checked")
 
 
 def _slot(row: dict[str, Any], _details: dict[str, Any]) -> tuple[str, str]:
-    return (f"Drop replication slot {row['slot']} if its consumer is gone (pg_drop_replication_slot)",
-            f"inactive, holding {_mb(row.get('retained_bytes'))} of WAL")
+    return (
+        f"Drop replication slot {row['slot']} if its consumer is gone (pg_drop_replication_slot)",
+        f"inactive, holding {_mb(row.get('retained_bytes'))} of WAL",
+    )
 
 
 _PER_ROW: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[str, str]]] = {

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import timedelta
 
+from opsbook.reports import Table
 from opsbook.results import CheckResult, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
-from opsbook.reports import Table
 from opsbook.tasks.database.checks import CHECKS
 from opsbook.tasks.database.recommendations import recommend
 
@@ -20,9 +20,12 @@ def seven_day_summary(history_url: str, targets: list[str], days: int = 7) -> Ta
     """
     try:
         return _summary(history_url, targets, days)
-    except Exception as error:  # noqa: BLE001
-        return Table(f"Daily checks over the last {days} days", ["note"],
-                     [[redact(f"history not available: {describe_exception(error)}")]])
+    except Exception as error:
+        return Table(
+            f"Daily checks over the last {days} days",
+            ["note"],
+            [[redact(f"history not available: {describe_exception(error)}")]],
+        )
 
 
 def _summary(history_url: str, targets: list[str], days: int) -> Table:
@@ -36,12 +39,24 @@ def _summary(history_url: str, targets: list[str], days: int) -> Table:
                 continue
             counts = Counter(r.status.value for r in history)
             latest = history[-1]
-            rows.append([target, check_id.removeprefix("database."), len(history), counts["ok"], counts["warn"],
-                         counts["fail"] + counts["error"], f"{latest.status.value}: {latest.message}"])
+            rows.append(
+                [
+                    target,
+                    check_id.removeprefix("database."),
+                    len(history),
+                    counts["ok"],
+                    counts["warn"],
+                    counts["fail"] + counts["error"],
+                    f"{latest.status.value}: {latest.message}",
+                ]
+            )
     if not rows:
         rows.append(["–", f"no daily database check ran in the last {days} days", None, None, None, None, None])
-    return Table(f"Daily checks over the last {days} days", ["database", "check", "runs", "ok", "warn",
-                                                              "fail/error", "latest"], rows)
+    return Table(
+        f"Daily checks over the last {days} days",
+        ["database", "check", "runs", "ok", "warn", "fail/error", "latest"],
+        rows,
+    )
 
 
 def top_queries_table(results: list[CheckResult]) -> Table:
@@ -50,8 +65,11 @@ def top_queries_table(results: list[CheckResult]) -> Table:
     for result in results:
         for row in result.details.get("top_queries", []):
             rows.append([result.target, row["query"], row["calls"], row["mean_ms"], row["total_ms"]])
-    return Table("Top queries by total time (pg_stat_statements snapshot)",
-                 ["database", "query", "calls", "mean ms", "total ms"], rows)
+    return Table(
+        "Top queries by total time (pg_stat_statements snapshot)",
+        ["database", "query", "calls", "mean ms", "total ms"],
+        rows,
+    )
 
 
 def recommendations_table(results: list[CheckResult]) -> Table:

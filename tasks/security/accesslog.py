@@ -18,10 +18,15 @@ COLUMNS = ["ts", "line", "ip", "user", "method", "path", "status", "size", "refe
 
 _QUOTED = r'"(?P<{}>(?:[^"\\]|\\.)*)"'
 _COMBINED = re.compile(
-    r"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] " + _QUOTED.format("request")
+    r"^(?P<ip>\S+) \S+ (?P<user>\S+) \[(?P<time>[^\]]+)\] "
+    + _QUOTED.format("request")
     + r" (?P<status>\d{3}) (?P<size>\d+|-)"
     # A truncated line may lose the agent's closing quote: keep the request, it is still evidence.
-    + r"(?: " + _QUOTED.format("referer") + r' "(?P<agent>(?:[^"\\]|\\.)*)"?' + r")?\s*$")
+    + r"(?: "
+    + _QUOTED.format("referer")
+    + r' "(?P<agent>(?:[^"\\]|\\.)*)"?'
+    + r")?\s*$"
+)
 _REQUEST = re.compile(r"^(?P<method>[A-Z]{3,10}) (?P<path>\S+)(?: HTTP/\d(?:\.\d)?)?$")
 TIME_FORMAT = "%d/%b/%Y:%H:%M:%S %z"
 
@@ -37,15 +42,20 @@ def parse_access_log(path: Path) -> ParsedLog:
             parsed.reject(number, line)
             continue
         request = _REQUEST.match(match["request"])
-        rows.append({
-            "ts": match["time"], "line": number, "ip": match["ip"],
-            "user": None if match["user"] == "-" else match["user"],
-            "method": request["method"] if request else None,
-            "path": request["path"] if request else match["request"],
-            "status": int(match["status"]),
-            "size": None if match["size"] == "-" else int(match["size"]),
-            "referer": match["referer"], "agent": match["agent"] or "",
-        })
+        rows.append(
+            {
+                "ts": match["time"],
+                "line": number,
+                "ip": match["ip"],
+                "user": None if match["user"] == "-" else match["user"],
+                "method": request["method"] if request else None,
+                "path": request["path"] if request else match["request"],
+                "status": int(match["status"]),
+                "size": None if match["size"] == "-" else int(match["size"]),
+                "referer": match["referer"],
+                "agent": match["agent"] or "",
+            }
+        )
     if rows:
         frame = pd.DataFrame(rows, columns=COLUMNS)
         times = pd.to_datetime(frame["ts"], format=TIME_FORMAT, errors="coerce", utc=True)

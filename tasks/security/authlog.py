@@ -21,13 +21,15 @@ from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 
 COLUMNS = ["ts", "line", "host", "program", "kind", "user", "ip", "method", "invalid_user", "repeated"]
 
-_MONTHS = {m: i for i, m in enumerate(("Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec").split(), start=1)}
+_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
 _CLASSIC = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
+    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
+)
 _ISO = re.compile(
     r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) (?P<host>\S+) "
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$")
+    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
+)
 _REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s?(?P<msg>.*?)\s?\]$")
 
 # sshd: the authoritative record of each attempt.
@@ -92,8 +94,13 @@ def _pam_fields(text: str) -> dict[str, str]:
 def classify(message: str) -> dict[str, object]:
     """The authentication meaning of one sshd/PAM message (kind `other` when it has none)."""
     if match := _FAILED.match(message):
-        return {"kind": "failure", "user": match["user"], "ip": match["ip"], "method": match["method"],
-                "invalid_user": bool(match["invalid"])}
+        return {
+            "kind": "failure",
+            "user": match["user"],
+            "ip": match["ip"],
+            "method": match["method"],
+            "invalid_user": bool(match["invalid"]),
+        }
     if match := _ACCEPTED.match(message):
         return {"kind": "success", "user": match["user"], "ip": match["ip"], "method": match["method"]}
     if match := _INVALID.match(message):
@@ -101,8 +108,12 @@ def classify(message: str) -> dict[str, object]:
     if match := _PAM_FAILURE.match(message):
         fields = _pam_fields(match["fields"])
         service = match["service"]
-        return {"kind": "pam_failure" if service == "sshd" else "failure", "user": fields.get("user"),
-                "ip": fields.get("rhost") or None, "method": f"pam:{service}"}
+        return {
+            "kind": "pam_failure" if service == "sshd" else "failure",
+            "user": fields.get("user"),
+            "ip": fields.get("rhost") or None,
+            "method": f"pam:{service}",
+        }
     return {"kind": "other", "ip": first_address(message)}
 
 
@@ -133,9 +144,18 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
         message, copies, repeated = match["msg"], 1, False
         if again := _REPEATED.match(message):
             message, copies, repeated = again["msg"], int(again["n"]), True
-        event = {"ts": ts, "line": number, "host": match["host"], "program": match["program"],
-                 "user": None, "ip": None, "method": None, "invalid_user": False, "repeated": repeated,
-                 **classify(message)}
+        event = {
+            "ts": ts,
+            "line": number,
+            "host": match["host"],
+            "program": match["program"],
+            "user": None,
+            "ip": None,
+            "method": None,
+            "invalid_user": False,
+            "repeated": repeated,
+            **classify(message),
+        }
         rows.extend([event] * copies)
     if rows:
         frame = pd.DataFrame(rows, columns=COLUMNS)

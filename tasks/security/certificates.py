@@ -130,20 +130,30 @@ def inspect_endpoint(target: CertificateTarget, policy: CertificatePolicy) -> Ce
         chain_error = error.verify_message or str(error)
     hash_algorithm = certificate.signature_hash_algorithm
     return CertificateFacts(
-        subject=certificate.subject.rfc4514_string(), issuer=certificate.issuer.rfc4514_string(),
-        not_after=certificate.not_valid_after_utc, names=names_of(certificate),
-        signature_hash=hash_algorithm.name if hash_algorithm else None, protocol=protocol,
-        self_signed=certificate.issuer == certificate.subject, chain_error=chain_error,
-        accepts_old=old_protocols_accepted(target, policy.min_tls_version, policy.timeout_s))
+        subject=certificate.subject.rfc4514_string(),
+        issuer=certificate.issuer.rfc4514_string(),
+        not_after=certificate.not_valid_after_utc,
+        names=names_of(certificate),
+        signature_hash=hash_algorithm.name if hash_algorithm else None,
+        protocol=protocol,
+        self_signed=certificate.issuer == certificate.subject,
+        chain_error=chain_error,
+        accepts_old=old_protocols_accepted(target, policy.min_tls_version, policy.timeout_s),
+    )
 
 
-def judge_certificate(target: CertificateTarget, policy: CertificatePolicy, facts: CertificateFacts,
-                      now: datetime | None = None) -> CheckResult:
+def judge_certificate(
+    target: CertificateTarget, policy: CertificatePolicy, facts: CertificateFacts, now: datetime | None = None
+) -> CheckResult:
     """Days left judged warn/fail; a wrong name, an untrusted chain, old TLS or a weak hash fail."""
     now = now or utcnow()
     days = (facts.not_after - now).total_seconds() / 86400
     status, threshold = judge(days, policy.days_left.warn, policy.days_left.fail, higher_is_worse=False)
-    problems = [f"expired {-days:.0f} days ago" if days < 0 else f"expires in {days:.0f} days"] if status is not Status.OK else []
+    problems = (
+        [f"expired {-days:.0f} days ago" if days < 0 else f"expires in {days:.0f} days"]
+        if status is not Status.OK
+        else []
+    )
     failures = []
     if not names_match(facts.names, target.name):
         failures.append(f"not valid for {target.name} (names: {', '.join(facts.names) or 'none'})")
@@ -153,16 +163,36 @@ def judge_certificate(target: CertificateTarget, policy: CertificatePolicy, fact
     if _VERSIONS.get(facts.protocol, -1) < _VERSIONS[policy.min_tls_version]:
         failures.append(f"negotiated {facts.protocol}, policy needs {policy.min_tls_version} or newer")
     elif facts.accepts_old:
-        failures.append(f"still accepts {', '.join(facts.accepts_old)} (policy needs {policy.min_tls_version} or newer)")
+        failures.append(
+            f"still accepts {', '.join(facts.accepts_old)} (policy needs {policy.min_tls_version} or newer)"
+        )
     if facts.signature_hash and facts.signature_hash.lower() in policy.weak_signature_hashes:
         failures.append(f"weak signature hash {facts.signature_hash}")
     if failures:
         status = Status.FAIL
     message = "; ".join(problems + failures) or f"valid, expires in {days:.0f} days"
-    details = {"endpoint": target.endpoint, "server_name": target.name, "subject": facts.subject,
-               "issuer": facts.issuer, "not_after": facts.not_after.isoformat(), "names": facts.names,
-               "signature_hash": facts.signature_hash, "protocol": facts.protocol,
-               "self_signed": facts.self_signed, "chain_error": facts.chain_error, "accepts_old": facts.accepts_old}
-    return CheckResult(check=CHECK, target=target.endpoint, component=COMPONENT, status=status,
-                       value=round(days, 1), unit="days", threshold=threshold, message=message, details=details,
-                       labels={"server_name": target.name})
+    details = {
+        "endpoint": target.endpoint,
+        "server_name": target.name,
+        "subject": facts.subject,
+        "issuer": facts.issuer,
+        "not_after": facts.not_after.isoformat(),
+        "names": facts.names,
+        "signature_hash": facts.signature_hash,
+        "protocol": facts.protocol,
+        "self_signed": facts.self_signed,
+        "chain_error": facts.chain_error,
+        "accepts_old": facts.accepts_old,
+    }
+    return CheckResult(
+        check=CHECK,
+        target=target.endpoint,
+        component=COMPONENT,
+        status=status,
+        value=round(days, 1),
+        unit="days",
+        threshold=threshold,
+        message=message,
+        details=details,
+        labels={"server_name": target.name},
+    )

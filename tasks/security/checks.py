@@ -43,19 +43,24 @@ def _guarded(check: str, target: str, measure: Callable[[], CheckResult]) -> Che
         with stopwatch() as timing:
             result = measure()
         return result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]})
-    except Exception as error:  # noqa: BLE001 - one bad file must not hide the others
+    except Exception as error:
         return error_result(check, target, COMPONENT, error, started_at=started)
 
 
 def _skipped(check: str, what: str) -> list[CheckResult]:
-    return [CheckResult(check=check, target="(none)", component=COMPONENT, status=Status.SKIPPED,
-                        message=f"no {what} configured")]
+    return [
+        CheckResult(
+            check=check, target="(none)", component=COMPONENT, status=Status.SKIPPED, message=f"no {what} configured"
+        )
+    ]
 
 
 def _unreadable(parsed: ParsedLog) -> str | None:
     if parsed.total_lines and parsed.unparsed_lines / parsed.total_lines > MOSTLY_UNPARSED:
-        return (f"{parsed.unparsed_lines} of {parsed.total_lines} lines are not in the expected format "
-                f"(first: {parsed.unparsed_samples[0][1][:80]!r}); wrong file or log format?")
+        return (
+            f"{parsed.unparsed_lines} of {parsed.total_lines} lines are not in the expected format "
+            f"(first: {parsed.unparsed_samples[0][1][:80]!r}); wrong file or log format?"
+        )
     return None
 
 
@@ -69,22 +74,34 @@ def judge_auth(check: str, target: str, parsed: ParsedLog, found: AuthFindings, 
         return error_result(check, target, COMPONENT, problem, details=parsed.account())
     status = Status.FAIL if found.compromised else Status.WARN if found.brute_force or found.enumeration else Status.OK
     sources = len(found.failures_by_ip)
-    parts = [f"{found.failures} failed logins in {span}"
-             + (f", most from {found.failures_by_ip[0][0]} ({found.failures_by_ip[0][1]})" if sources else "")]
+    parts = [
+        f"{found.failures} failed logins in {span}"
+        + (f", most from {found.failures_by_ip[0][0]} ({found.failures_by_ip[0][1]})" if sources else "")
+    ]
     if found.compromised:
         first = found.compromised[0]
-        parts.insert(0, f"LOGIN SUCCEEDED for {first['user']} from {first['ip']} after "
-                        f"{first['failures_before']} failures")
+        parts.insert(
+            0, f"LOGIN SUCCEEDED for {first['user']} from {first['ip']} after {first['failures_before']} failures"
+        )
     if found.brute_force:
-        parts.append(f"brute force from {len(found.brute_force)} IP(s): "
-                     + ", ".join(str(b["ip"]) for b in found.brute_force[:3]))
+        parts.append(
+            f"brute force from {len(found.brute_force)} IP(s): "
+            + ", ".join(str(b["ip"]) for b in found.brute_force[:3])
+        )
     if found.enumeration:
         parts.append(f"user enumeration from {len(found.enumeration)} IP(s)")
     if parsed.unparsed_lines:
         parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
-    return CheckResult(check=check, target=target, component=COMPONENT, status=status, value=found.failures,
-                       unit="failures", message="; ".join(parts),
-                       details={**found.details(), "window": span, "lines": parsed.account()})
+    return CheckResult(
+        check=check,
+        target=target,
+        component=COMPONENT,
+        status=status,
+        value=found.failures,
+        unit="failures",
+        message="; ".join(parts),
+        details={**found.details(), "window": span, "lines": parsed.account()},
+    )
 
 
 def failed_authentication_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
@@ -133,10 +150,16 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
             parts.append(f"4xx/5xx bursts from {len(found.bursts)} IP(s)")
         if parsed.unparsed_lines:
             parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
-        return CheckResult(check=ACTIVITY_CHECK, target=str(path), component=COMPONENT,
-                           status=Status.WARN if flagged else Status.OK, value=found.attack_requests, unit="requests",
-                           message="; ".join(parts), details={**found.details(), "window": span,
-                                                              "lines": parsed.account()})
+        return CheckResult(
+            check=ACTIVITY_CHECK,
+            target=str(path),
+            component=COMPONENT,
+            status=Status.WARN if flagged else Status.OK,
+            value=found.attack_requests,
+            unit="requests",
+            message="; ".join(parts),
+            details={**found.details(), "window": span, "lines": parsed.account()},
+        )
 
     results = [_guarded(ACTIVITY_CHECK, str(p), lambda p=p: review(p)) for p in security.access_logs]
     return results or _skipped(ACTIVITY_CHECK, "access_logs")
@@ -158,10 +181,21 @@ def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> 
         message = f"{len(found)} vulnerabilities ({summary}) in a {kind} report"
         if age_days > policy.max_age_days:
             message += f"; report is {age_days:.0f} days old"
-        return CheckResult(check=VULN_CHECK, target=str(path), component=COMPONENT, status=status,
-                           value=len(found), unit="vulnerabilities", message=message,
-                           details={"format": kind, "by_severity": counts, "age_days": round(age_days, 1),
-                                    "findings": [v.__dict__ for v in found[:50]]})
+        return CheckResult(
+            check=VULN_CHECK,
+            target=str(path),
+            component=COMPONENT,
+            status=status,
+            value=len(found),
+            unit="vulnerabilities",
+            message=message,
+            details={
+                "format": kind,
+                "by_severity": counts,
+                "age_days": round(age_days, 1),
+                "findings": [v.__dict__ for v in found[:50]],
+            },
+        )
 
     results = [_guarded(VULN_CHECK, str(p), lambda p=p: ingest(p)) for p in policy.reports]
     return results or _skipped(VULN_CHECK, "vulnerabilities.reports")
@@ -172,8 +206,13 @@ async def certificate_results(config: EstateConfig) -> list[CheckResult]:
     security = config.security
 
     def one(target: CertificateTarget) -> CheckResult:
-        return _guarded(CERT_CHECK, target.endpoint, lambda: judge_certificate(
-            target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)))
+        return _guarded(
+            CERT_CHECK,
+            target.endpoint,
+            lambda: judge_certificate(
+                target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)
+            ),
+        )
 
     results = await asyncio.gather(*(asyncio.to_thread(one, t) for t in security.certificates))
     return list(results) or _skipped(CERT_CHECK, "certificates")
@@ -226,9 +265,14 @@ async def check_security_headers(config: EstateConfig) -> list[CheckResult]:
 async def check_security_status(config: EstateConfig) -> list[CheckResult]:
     """The daily checklist's security step: every security check, in one step."""
     now = utcnow()
-    logs = await asyncio.to_thread(lambda: failed_authentication_results(config, now)
-                                   + suspicious_activity_results(config, now) + vulnerability_results(config, now))
+    logs = await asyncio.to_thread(
+        lambda: (
+            failed_authentication_results(config, now)
+            + suspicious_activity_results(config, now)
+            + vulnerability_results(config, now)
+        )
+    )
     certificates, headers = await asyncio.gather(certificate_results(config), header_results(config))
-    return [r for r in [*logs, *certificates, *headers]
-            if r.status is not Status.SKIPPED] or _skipped("security.status", "security checks")
-
+    return [r for r in [*logs, *certificates, *headers] if r.status is not Status.SKIPPED] or _skipped(
+        "security.status", "security checks"
+    )

@@ -20,17 +20,20 @@ TOP = 10
 SIGNATURES: dict[str, re.Pattern[str]] = {
     "sql_injection": re.compile(
         r"(?i)(?:union(?:\s|/\*.*?\*/)+(?:all\s+)?select|'\s*or\s+'?\d+'?\s*=\s*'?\d|\bor\s+1\s*=\s*1|"
-        r"\bsleep\s*\(\s*\d|benchmark\s*\(|information_schema|;\s*drop\s+table|'\s*--)"),
+        r"\bsleep\s*\(\s*\d|benchmark\s*\(|information_schema|;\s*drop\s+table|'\s*--)"
+    ),
     "xss": re.compile(r"(?i)(?:<\s*script|javascript:|\bon(?:error|load|mouseover)\s*=|<\s*svg[^>]*on\w+=|alert\s*\()"),
     "path_traversal": re.compile(r"(?:\.\./|\.\.\\)"),
     "sensitive_file": re.compile(r"(?i)(?:/etc/(?:passwd|shadow)|win\.ini|/proc/self/environ)"),
 }
 SCANNER_AGENTS = re.compile(
     r"(?i)(?:sqlmap|nikto|nmap|masscan|zgrab|wpscan|acunetix|nuclei|dirbuster|gobuster|nessus|openvas|"
-    r"w3af|havij|zmeu|morfeus|jorgee)")
+    r"w3af|havij|zmeu|morfeus|jorgee)"
+)
 PROBE_PATHS = re.compile(
     r"(?i)^/(?:\.env|\.git/|\.aws/|wp-login\.php|wp-admin|xmlrpc\.php|phpmyadmin|pma/|myadmin|cgi-bin/|"
-    r"admin\.php|server-status|actuator|vendor/phpunit|HNAP1|boaform)")
+    r"admin\.php|server-status|actuator|vendor/phpunit|HNAP1|boaform)"
+)
 
 
 def in_window(events: pd.DataFrame, since: datetime | None, until: datetime | None) -> pd.DataFrame:
@@ -77,15 +80,25 @@ def auth_findings(events: pd.DataFrame, rule: BruteForceRule) -> AuthFindings:
     """
     failures = events.loc[events["kind"] == "failure"]
     successes = events.loc[events["kind"] == "success"]
-    found = AuthFindings(failures=len(failures), successes=len(successes),
-                         failures_by_ip=_top(failures["ip"].value_counts()),
-                         failures_by_user=_top(failures["user"].value_counts()))
+    found = AuthFindings(
+        failures=len(failures),
+        successes=len(successes),
+        failures_by_ip=_top(failures["ip"].value_counts()),
+        failures_by_user=_top(failures["user"].value_counts()),
+    )
     peaks = most_in_window(failures, "ip", rule.minutes)
     totals = failures["ip"].value_counts()
     for ip, peak in peaks[peaks >= rule.failures].items():
         mine = failures.loc[failures["ip"] == ip, "ts"]
-        found.brute_force.append({"ip": ip, "peak": int(peak), "failures": int(totals[ip]),
-                                  "first": mine.min().isoformat(), "last": mine.max().isoformat()})
+        found.brute_force.append(
+            {
+                "ip": ip,
+                "peak": int(peak),
+                "failures": int(totals[ip]),
+                "first": mine.min().isoformat(),
+                "last": mine.max().isoformat(),
+            }
+        )
     invalid = events.loc[events["invalid_user"].fillna(False).astype(bool) & events["ip"].notna()]
     users = invalid.groupby("ip")["user"].nunique().sort_values(ascending=False)
     for ip, count in users[users >= rule.enumeration_users].items():
@@ -94,8 +107,9 @@ def auth_findings(events: pd.DataFrame, rule: BruteForceRule) -> AuthFindings:
     for success in successes.itertuples():
         before = failures.loc[(failures["ip"] == success.ip) & (failures["ts"] <= success.ts)]
         if len(before) >= rule.failures:
-            found.compromised.append({"ip": success.ip, "user": success.user, "at": success.ts.isoformat(),
-                                      "failures_before": len(before)})
+            found.compromised.append(
+                {"ip": success.ip, "user": success.user, "at": success.ts.isoformat(), "failures_before": len(before)}
+            )
     return found
 
 
@@ -105,8 +119,9 @@ def web_login_failures(requests: pd.DataFrame, login_paths: list[str]) -> pd.Dat
         return pd.DataFrame(columns=["ts", "kind", "ip", "user", "invalid_user"])
     path = requests["path"].str.split("?", n=1).str[0]
     hits = requests.loc[path.isin(login_paths) & requests["status"].isin([401, 403])]
-    return pd.DataFrame({"ts": hits["ts"], "kind": "failure", "ip": hits["ip"], "user": hits["user"],
-                         "invalid_user": False})
+    return pd.DataFrame(
+        {"ts": hits["ts"], "kind": "failure", "ip": hits["ip"], "user": hits["user"], "invalid_user": False}
+    )
 
 
 def _decoded(path: str) -> str:
@@ -146,15 +161,23 @@ def access_findings(requests: pd.DataFrame, burst: BurstRule) -> AccessFindings:
     found.attacks = {name: int(count) for name, count in matched.sum().items() if count}
     found.attack_ips = _top(requests.loc[attacked, "ip"].value_counts())
     for row in requests.loc[attacked].head(TOP).itertuples():
-        found.attack_samples.append({"ip": row.ip, "at": row.ts.isoformat(), "path": row.path[:200],
-                                     "status": row.status,
-                                     "signatures": [n for n in SIGNATURES if matched.at[row.Index, n]]})
+        found.attack_samples.append(
+            {
+                "ip": row.ip,
+                "at": row.ts.isoformat(),
+                "path": row.path[:200],
+                "status": row.status,
+                "signatures": [n for n in SIGNATURES if matched.at[row.Index, n]],
+            }
+        )
     scanners = requests.loc[requests["agent"].fillna("").str.contains(SCANNER_AGENTS), "ip"].value_counts()
     probes = requests.loc[decoded.str.contains(PROBE_PATHS), "ip"].value_counts()
     found.scanners, found.scanner_sources = _top(scanners), len(scanners)
     found.probes, found.probe_sources = _top(probes), len(probes)
     errors = requests.loc[requests["status"] >= 400]
     peaks = most_in_window(errors, "ip", burst.minutes)
-    found.bursts = [{"ip": ip, "errors": int(peak), "minutes": burst.minutes}
-                    for ip, peak in peaks[peaks >= burst.errors].head(TOP).items()]
+    found.bursts = [
+        {"ip": ip, "errors": int(peak), "minutes": burst.minutes}
+        for ip, peak in peaks[peaks >= burst.errors].head(TOP).items()
+    ]
     return found

@@ -42,16 +42,26 @@ def header_problems(headers: Mapping[str, str], policy: HeaderPolicy) -> tuple[l
 def judge_headers(url: str, outcome, policy: HeaderPolicy) -> CheckResult:  # type: ignore[no-untyped-def]
     common = dict(check=CHECK, target=url, component=COMPONENT, started_at=utcnow())
     if isinstance(outcome, FetchFailure):
-        return CheckResult(status=Status.ERROR, message=f"could not fetch: {outcome.reason}",
-                           attempts=outcome.attempts, **common)
+        return CheckResult(
+            status=Status.ERROR, message=f"could not fetch: {outcome.reason}", attempts=outcome.attempts, **common
+        )
     missing, weak = header_problems(outcome.headers, policy)
     status = Status.FAIL if missing else Status.WARN if weak else Status.OK
     parts = ([f"missing {', '.join(missing)}"] if missing else []) + weak
-    return CheckResult(status=status, value=len(missing), unit="missing", message="; ".join(parts) or "all required headers present",
-                       details={"status_code": outcome.status_code, "missing": missing, "weak": weak,
-                                "present": {k: v for k, v in outcome.headers.items()
-                                            if k in {n.lower() for n in policy.required}}},
-                       attempts=outcome.attempts, **common)
+    return CheckResult(
+        status=status,
+        value=len(missing),
+        unit="missing",
+        message="; ".join(parts) or "all required headers present",
+        details={
+            "status_code": outcome.status_code,
+            "missing": missing,
+            "weak": weak,
+            "present": {k: v for k, v in outcome.headers.items() if k in {n.lower() for n in policy.required}},
+        },
+        attempts=outcome.attempts,
+        **common,
+    )
 
 
 async def check_headers(urls: list[str], policy: HeaderPolicy, settings: HttpSettings) -> list[CheckResult]:

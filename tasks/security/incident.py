@@ -52,14 +52,30 @@ def ip_timeline(config: EstateConfig, ip: str, since: datetime, until: datetime)
         if path.exists():
             events = in_window(parse_auth_log(path, until, security.syslog_timezone).events, since, until)
             mine = events.loc[events["ip"] == ip]
-            frames.append(pd.DataFrame({"ts": mine["ts"], "source": str(path), "kind": mine["kind"],
-                                        "detail": "user " + mine["user"].fillna("?") + " via " + mine["method"].fillna("?")}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "ts": mine["ts"],
+                        "source": str(path),
+                        "kind": mine["kind"],
+                        "detail": "user " + mine["user"].fillna("?") + " via " + mine["method"].fillna("?"),
+                    }
+                )
+            )
     for path in security.access_logs:
         if path.exists():
             requests = in_window(parse_access_log(path).events, since, until)
             mine = requests.loc[requests["ip"] == ip]
-            frames.append(pd.DataFrame({"ts": mine["ts"], "source": str(path), "kind": "http " + mine["status"].astype(str),
-                                        "detail": mine["method"].fillna("") + " " + mine["path"]}))
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "ts": mine["ts"],
+                        "source": str(path),
+                        "kind": "http " + mine["status"].astype(str),
+                        "detail": mine["method"].fillna("") + " " + mine["path"],
+                    }
+                )
+            )
     frames = [f for f in frames if not f.empty]
     if not frames:
         return pd.DataFrame(columns=["ts", "source", "kind", "detail"])
@@ -71,10 +87,15 @@ def evidence_of(timeline: pd.DataFrame) -> dict[str, Any]:
     if timeline.empty:
         return {"events": 0, "by_kind": {}, "first": None, "last": None, "timeline": []}
     rows = timeline.head(TIMELINE_ROWS)
-    return {"events": len(timeline), "by_kind": timeline["kind"].value_counts().to_dict(),
-            "first": timeline["ts"].min().isoformat(), "last": timeline["ts"].max().isoformat(),
-            "timeline": [[ts.isoformat(), source, kind, detail[:200]]
-                         for ts, source, kind, detail in rows.itertuples(index=False)]}
+    return {
+        "events": len(timeline),
+        "by_kind": timeline["kind"].value_counts().to_dict(),
+        "first": timeline["ts"].min().isoformat(),
+        "last": timeline["ts"].max().isoformat(),
+        "timeline": [
+            [ts.isoformat(), source, kind, detail[:200]] for ts, source, kind, detail in rows.itertuples(index=False)
+        ],
+    }
 
 
 @task(name="gather-ip-timeline", timeout_seconds=600, cache_policy=NO_CACHE)
@@ -84,6 +105,7 @@ def gather_ip_timeline(config: EstateConfig, ip: str, since: datetime, until: da
 
 
 # --- blocklist ---------------------------------------------------------------------------------
+
 
 @dataclass
 class BlockPlan:
@@ -139,6 +161,7 @@ def apply_block(plan: BlockPlan, reason: str) -> BlockPlan:
 
 # --- records -------------------------------------------------------------------------------------
 
+
 @dataclass
 class SecurityIncidentRecord:
     """One handled security incident, as the history keeps it."""
@@ -189,7 +212,12 @@ def open_general_incident(history_url: str, record: SecurityIncidentRecord) -> s
 
     source = f" from {record.source_ip}" if record.source_ip else ""
     incident = open_incident(
-        open_store(history_url), severity=record.severity, component="security", alert_type="security",
+        open_store(history_url),
+        severity=record.severity,
+        component="security",
+        alert_type="security",
         description=f"Security incident {record.reference}: {record.incident_type}{source}",
-        business_impact="high" if record.executive_escalation else "normal", now=record.opened_at)
+        business_impact="high" if record.executive_escalation else "normal",
+        now=record.opened_at,
+    )
     return incident.id

@@ -37,9 +37,13 @@ class ParsedLog:
 
     def account(self) -> dict[str, object]:
         """The line account, for a result's details."""
-        return {"file": self.path, "total_lines": self.total_lines, "parsed_lines": self.parsed_lines,
-                "unparsed_lines": self.unparsed_lines,
-                "unparsed_samples": [f"line {n}: {text}" for n, text in self.unparsed_samples]}
+        return {
+            "file": self.path,
+            "total_lines": self.total_lines,
+            "parsed_lines": self.parsed_lines,
+            "unparsed_lines": self.unparsed_lines,
+            "unparsed_samples": [f"line {n}: {text}" for n, text in self.unparsed_samples],
+        }
 
 
 def numbered_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -50,8 +50,7 @@ def from_cvss(score: object) -> str:
 
 def _pip_audit(data: Any) -> list[Vulnerability]:
     dependencies = data["dependencies"] if isinstance(data, dict) else data
-    return [Vulnerability(dep["name"], vuln["id"], "unknown")
-            for dep in dependencies for vuln in dep.get("vulns", [])]
+    return [Vulnerability(dep["name"], vuln["id"], "unknown") for dep in dependencies for vuln in dep.get("vulns", [])]
 
 
 def _npm(data: dict[str, Any]) -> list[Vulnerability]:
@@ -62,8 +61,10 @@ def _npm(data: dict[str, Any]) -> list[Vulnerability]:
             ident = ",".join(str(v.get("source") or v.get("url") or "") for v in advisories) or f"via:{name}"
             found.append(Vulnerability(name, ident, normalise(entry.get("severity"))))
         return found
-    return [Vulnerability(str(a.get("module_name")), str(a.get("id", key)), normalise(a.get("severity")))
-            for key, a in data.get("advisories", {}).items()]
+    return [
+        Vulnerability(str(a.get("module_name")), str(a.get("id", key)), normalise(a.get("severity")))
+        for key, a in data.get("advisories", {}).items()
+    ]
 
 
 def _osv(data: dict[str, Any]) -> list[Vulnerability]:
