@@ -26,11 +26,11 @@ from opsbook.reports import Report, Section
 from opsbook.reports.trends import check_trend_chart
 from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
-from opsbook.store import open_store
 from opsbook.tasks.alerts import process_alerts
 from opsbook.tasks.history import annotate_run, store_results
 from opsbook.tasks.publish import publish_artifacts
 from opsbook.tasks.report import send_report_digest, write_html_report
+from opsbook.tasks.report_data import trend_points
 
 
 @dataclass(frozen=True)
@@ -124,7 +124,7 @@ def trend_chart(
 ) -> Markup:
     """A chart of one check over `days` from the history; a history that cannot be read gives a note."""
     try:
-        return check_trend_chart(open_store(config.history.url), check, title, unit, current, limit, days=days)
+        return check_trend_chart(trend_points(config.history.url, check, current, days), title, unit, limit)
     except Exception as error:
         return Markup('<p class="chart-empty">{}: history not available ({}).</p>').format(
             title, redact(describe_exception(error))

@@ -9,7 +9,6 @@ from markupsafe import Markup
 
 from opsbook.reports.advice import next_step
 from opsbook.results import CheckResult, Status, Verdict, count_by_status, verdict_of
-from opsbook.store import RunRecord
 
 
 @dataclass
@@ -52,29 +51,6 @@ class Report:
     finished_at: datetime
     sections: list[Section]
     notes: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_run(cls, run: RunRecord, *, kind: str, title: str, section_titles: dict[str, str] | None = None) -> Report:
-        """Rebuild a report from a stored run: one section per component, in first-seen order."""
-        by_component: dict[str, list[CheckResult]] = {}
-        for result in run.results:
-            by_component.setdefault(result.component, []).append(result)
-        titles = section_titles or {}
-        sections = [
-            Section(titles.get(component, component.replace("_", " ").capitalize()), results)
-            for component, results in by_component.items()
-        ]
-        notes = run.notes.splitlines() if run.notes else []
-        return cls(
-            kind=kind,
-            title=title,
-            estate=run.estate,
-            run_id=run.id,
-            started_at=run.started_at,
-            finished_at=run.finished_at or run.started_at,
-            sections=sections,
-            notes=notes,
-        )
 
     @property
     def results(self) -> list[CheckResult]:

@@ -1,6 +1,7 @@
 """The status page: one static, self-contained HTML file with components, incidents and uptime.
 
-Regenerated after every checklist run and every incident change. It reads the history only.
+Regenerated after every checklist run and every incident change. What it shows is read from the
+history by `opsbook.tasks.report_data.status_page_data` and handed here as a `StatusPageData`.
 """
 
 from __future__ import annotations
@@ -9,19 +10,30 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from markupsafe import Markup
 
-from opsbook.incidents import Incident, list_incidents
 from opsbook.reports.charts import uptime_bars
 from opsbook.reports.render import environment, write_html
 from opsbook.results import CheckResult, Status
-from opsbook.store import HistoryStore
 
-UPTIME_CHECK = "platform.health"
+if TYPE_CHECKING:  # the dataclass only: opsbook.incidents itself reads and writes the store
+    from opsbook.incidents import Incident
+
 _UP = (Status.OK, Status.WARN)
 _RANK = {Status.OK: 0, Status.SKIPPED: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
 _WORDS = {0: "Operational", 1: "Degraded performance", 2: "Unknown (could not measure)", 3: "Outage"}
+
+
+@dataclass(frozen=True)
+class StatusPageData:
+    """What the page shows, as read from the history."""
+
+    latest: list[CheckResult]  # the newest result of each (check, target) over the last runs
+    incidents: list[Incident]  # the newest first
+    uptime: list[CheckResult]  # the uptime check's results over the last `days`
+    days: int  # how many days `uptime` covers, one bar each
 
 
 @dataclass
@@ -52,14 +64,10 @@ def daily_uptime(results: list[CheckResult], days: int, today: date) -> list[tup
     return out
 
 
-def components(store: HistoryStore, runs: int = 20) -> list[ComponentState]:
-    """The newest result of each (check, target) over the last runs, grouped by component."""
-    latest: dict[tuple[str, str], CheckResult] = {}
-    for run in reversed(store.latest_runs(limit=runs)):
-        for result in run.results:
-            latest[result.key] = result
+def components(latest: list[CheckResult]) -> list[ComponentState]:
+    """The newest results grouped by component, each component as bad as its worst result."""
     grouped: dict[str, list[CheckResult]] = defaultdict(list)
-    for result in latest.values():
+    for result in latest:
         grouped[result.component].append(result)
     return [
         ComponentState(name, max(_RANK[r.status] for r in rs), sorted(rs, key=lambda r: (r.check, r.target)))
@@ -76,15 +84,15 @@ def overall(states: list[ComponentState], incidents: list[Incident]) -> tuple[st
     return "ok", "All systems operational"
 
 
-def render_status_page(store: HistoryStore, estate: str, now: datetime, days: int = 90) -> str:
-    states = components(store)
-    incidents = list_incidents(store, limit=100)
+def render_status_page(data: StatusPageData, estate: str, now: datetime) -> str:
+    states = components(data.latest)
+    incidents = data.incidents
+    days = data.days
     shown = [
         i for i in incidents if i.state != "resolved" or (i.resolved_at and now - i.resolved_at <= timedelta(days=7))
     ]
-    history = store.result_history(UPTIME_CHECK, since=now - timedelta(days=days))
     by_target: dict[str, list[CheckResult]] = defaultdict(list)
-    for result in history:
+    for result in data.uptime:
         by_target[result.target].append(result)
     bars: list[tuple[str, float | None, Markup]] = []
     for target, results in sorted(by_target.items()):
@@ -106,7 +114,7 @@ def render_status_page(store: HistoryStore, estate: str, now: datetime, days: in
     )
 
 
-def write_status_page(store: HistoryStore, estate: str, path: Path, now: datetime) -> Path:
+def write_status_page(data: StatusPageData, estate: str, path: Path, now: datetime) -> Path:
     """Write atomically, so a visitor never sees half a page."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    return write_html(path, render_status_page(store, estate, now))
+    return write_html(path, render_status_page(data, estate, now))

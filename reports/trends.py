@@ -1,38 +1,29 @@
-"""Trend charts built from the history: what the last weeks looked like, next to today's figures."""
+"""Trend charts: what the last weeks looked like, next to today's figures.
+
+The points come from the history, read by `opsbook.tasks.report_data.trend_points`; this module
+only draws them.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from markupsafe import Markup
 
 from opsbook.config import Limit
 from opsbook.reports.charts import LineChart, Series, line_chart
-from opsbook.results import CheckResult
-from opsbook.store import HistoryStore
+
+TrendPoints = Mapping[str, Sequence[tuple[datetime, float]]]
+"""One check's figures per target: (time, value) pairs, oldest first."""
 
 
-def check_trend_chart(
-    store: HistoryStore,
-    check: str,
-    title: str,
-    unit: str,
-    current: list[CheckResult],
-    limit: Limit | None = None,
-    days: int = 30,
-    now: datetime | None = None,
-) -> Markup:
-    """A line per target of one check over `days`, today's results included, with threshold lines."""
-    since = (now or max((r.started_at for r in current), default=datetime.now().astimezone())) - timedelta(days=days)
-    points: dict[str, dict[datetime, float]] = defaultdict(dict)
-    for result in store.result_history(check, since=since) + list(current):
-        if result.value is not None and result.check == check:
-            points[result.target][result.started_at] = result.value
+def check_trend_chart(points: TrendPoints, title: str, unit: str, limit: Limit | None = None) -> Markup:
+    """A line per target (in name order), with the limit's warn and fail levels as threshold lines."""
     chart = LineChart(
         title=title,
         unit=f" {unit}" if unit else "",
-        series=[Series(target, sorted(values.items())) for target, values in sorted(points.items())],
+        series=[Series(target, list(values)) for target, values in sorted(points.items())],
     )
     if limit is not None:
         chart.thresholds = {

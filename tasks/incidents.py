@@ -16,6 +16,7 @@ from opsbook.reports.status_page import write_status_page
 from opsbook.results import utcnow
 from opsbook.store import open_store
 from opsbook.tasks.notify import Delivery, deliver
+from opsbook.tasks.report_data import status_page_data
 
 
 def status_page_path(config: EstateConfig) -> Path:
@@ -23,7 +24,9 @@ def status_page_path(config: EstateConfig) -> Path:
 
 
 def refresh_status_page(config: EstateConfig, now: datetime | None = None) -> Path:
-    return write_status_page(open_store(config.history.url), config.estate, status_page_path(config), now or utcnow())
+    """Rewrite the status page from the history as it is now."""
+    now = now or utcnow()
+    return write_status_page(status_page_data(config.history.url, now), config.estate, status_page_path(config), now)
 
 
 def _payload(incident: Incident) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from opsbook.reports.browser import chromium_path, visit
 from opsbook.reports.charts import LineChart, Series, line_chart
 from opsbook.reports.index import build_index
 from opsbook.results import CheckResult, Status
-from opsbook.store import HistoryStore
+from opsbook.store import HistoryStore, RunRecord
 
 pytestmark = pytest.mark.skipif(
     chromium_path() is None, reason="Debian's chromium is not installed (.ci/run installs it)"
@@ -38,7 +38,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def stored_run(tmp_path: Path, run_id: str, results: list[CheckResult]):  # type: ignore[no-untyped-def]
+def stored_run(tmp_path: Path, run_id: str, results: list[CheckResult]) -> RunRecord:
     store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
     store.record_run(
         run_id=run_id,
@@ -48,7 +48,29 @@ def stored_run(tmp_path: Path, run_id: str, results: list[CheckResult]):  # type
         finished_at=T0 + timedelta(seconds=5),
         results=results,
     )
-    return store.get_run(run_id)
+    run = store.get_run(run_id)
+    assert run is not None
+    return run
+
+
+STEPS = {"platforms": "Platform health", "resources": "Resources"}
+
+
+def checklist_report(run: RunRecord, kind: str) -> Report:
+    """The report of a stored run, built as `finish_checklist` builds it: one section per step
+    (here one per component), the run's own id, estate and times."""
+    sections = [
+        Section(title, [r for r in run.results if r.component == component]) for component, title in STEPS.items()
+    ]
+    return Report(
+        kind=kind,
+        title=KINDS[kind],
+        estate=run.estate,
+        run_id=run.id,
+        started_at=run.started_at,
+        finished_at=run.finished_at or run.started_at,
+        sections=sections,
+    )
 
 
 def sample_results(status: Status) -> list[CheckResult]:
@@ -93,7 +115,7 @@ def sample_results(status: Status) -> list[CheckResult]:
 def test_each_report_type_loads_offline_with_its_verdict(kind: str, tmp_path: Path, screenshots: Path) -> None:
     status = {"daily": Status.FAIL, "weekly": Status.WARN, "monthly": Status.OK}.get(kind, Status.ERROR)
     run = stored_run(tmp_path, f"{kind}-run-0001", sample_results(status))
-    report = Report.from_run(run, kind=kind, title=KINDS[kind])
+    report = checklist_report(run, kind)
     report.sections[0].charts.append(
         line_chart(
             LineChart(
