@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from opsbook.reports.render import environment, write_html
+from opsbook.reports.pages import environment, write_html
 
 INDEX_NAME = "index.html"
 _META = re.compile(r'<meta name="opsbook-([a-z]+)" content="([^"]*)">')

@@ -31,7 +31,7 @@ class Message:
 @cache
 def _environment(templates_dir: Path | None, html: bool) -> Environment:
     loaders: list[Any] = [FileSystemLoader(str(templates_dir))] if templates_dir else []
-    loaders.append(PackageLoader("reports", "templates"))
+    loaders.append(PackageLoader("opsbook.reports", "templates"))
     return Environment(
         loader=ChoiceLoader(loaders),
         autoescape=html,

@@ -1,41 +1,12 @@
-"""Rendering: autoescaped Jinja2, secrets redacted from every value, one self-contained file."""
+"""Rendering a report: its template, its file name, and writing it with the directory's index."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from functools import cache
 from pathlib import Path
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-
+from opsbook.reports.index import write_index
 from opsbook.reports.model import Report
-from opsbook.secrets import redact
-
-_STATUS_WORDS = {"ok": "OK", "warn": "Warning", "fail": "Failed", "error": "Error", "skipped": "Skipped"}
-
-
-def _number(value: float | None, unit: str | None = None) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
-    return f"{text} {unit}" if unit else text
-
-
-@cache
-def environment() -> Environment:
-    env = Environment(
-        loader=PackageLoader("reports", "templates"),
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        undefined=StrictUndefined,
-        finalize=lambda value: redact(value) if isinstance(value, str) else value,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["number"] = _number
-    env.filters["status_words"] = lambda status: _STATUS_WORDS.get(str(status), str(status))
-    env.filters["redact"] = redact
-    return env
+from opsbook.reports.pages import environment, write_html
 
 
 def render_report(report: Report) -> str:
@@ -49,24 +20,8 @@ def report_filename(report: Report) -> str:
     return f"{report.kind}-{stamp}-{report.run_id[:8]}.html"
 
 
-def write_html(path: Path, text: str) -> Path:
-    """Write a page atomically: a temp file beside it, then a rename; a reader never sees half a page."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".report-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 def write_report(report: Report, directory: Path) -> Path:
     """Write the report, then refresh the directory's index page."""
-    from opsbook.reports.index import write_index
-
     directory.mkdir(parents=True, exist_ok=True)
     path = write_html(directory / report_filename(report), render_report(report))
     write_index(directory)

@@ -74,10 +74,11 @@ def test_opsbook_demo_prints_value_threshold_and_status_of_the_app_figures(
 ) -> None:
     from typer.testing import CliRunner
 
-    from opsbook import cli
+    from opsbook.cli import app
+    from opsbook.cli.common import out
 
-    monkeypatch.setattr(cli.out, "width", 250)  # one table row per line, however narrow the terminal
-    result = CliRunner().invoke(cli.app, ["demo", "--workdir", str(tmp_path / "demo")])
+    monkeypatch.setattr(out, "width", 250)  # one table row per line, however narrow the terminal
+    result = CliRunner().invoke(app, ["demo", "--workdir", str(tmp_path / "demo")])
     assert result.exit_code == 1, result.output  # the degraded platform still fails the run
     rows = {
         tuple(cell.strip() for cell in line.split("│")[1:5]): line

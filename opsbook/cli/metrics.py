@@ -7,14 +7,14 @@ from typing import Annotated
 
 import typer
 
-from opsbook.cli import EXIT_OK, EXIT_PROBLEMS, ConfigOption, _load_or_exit, err, print_results
+from opsbook.cli.common import EXIT_OK, EXIT_PROBLEMS, ConfigOption, err, load_or_exit, print_results
 from opsbook.results import Status
 from opsbook.secrets import redact
 
-metrics_app = typer.Typer(help="The application's metrics API (metrics_sources).", no_args_is_help=True)
+app = typer.Typer(help="The application's metrics API (metrics_sources).", no_args_is_help=True)
 
 
-@metrics_app.command("try")
+@app.command("try")
 def metrics_try(
     source: Annotated[str | None, typer.Option(help="only this metrics source (default: all)")] = None,
     endpoint: Annotated[str | None, typer.Option(help="only this endpoint (default: all)")] = None,
@@ -27,7 +27,7 @@ def metrics_try(
     """
     from opsbook.tasks.app_metrics import try_mapping
 
-    _, estate = _load_or_exit(config)
+    _, estate = load_or_exit(config)
     err.print("reading the metrics API ...", markup=False, highlight=False)
     try:
         results = asyncio.run(try_mapping(estate, source, endpoint))
