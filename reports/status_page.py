@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from opsbook.reports.charts import uptime_bars
-from opsbook.reports.render import environment, write_html
+from opsbook.reports.pages import environment, write_html
 from opsbook.results import CheckResult, Status
 
 if TYPE_CHECKING:  # the dataclass only: opsbook.incidents itself reads and writes the store

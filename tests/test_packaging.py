@@ -89,6 +89,11 @@ def test_installed_outside_a_checkout_the_demo_runs_and_serve_answers(installed:
     empty.mkdir()
     where = _run(installed / "python", "-c", "import opsbook; print(opsbook.__file__)", cwd=empty, home=tmp_path)
     assert where.returncode == 0 and str(installed.parent) in where.stdout, where.stdout + where.stderr
+    generic = (
+        "import importlib.util as u; print([n for n in ('flows', 'tasks', 'reports', 'deployments') if u.find_spec(n)])"
+    )
+    leaked = _run(installed / "python", "-c", generic, cwd=empty, home=tmp_path)
+    assert leaked.stdout.strip() == "[]", leaked.stdout + leaked.stderr  # no generic top-level import names
 
     served = _run(installed / "opsbook", "serve", "--help", cwd=empty, home=tmp_path)
     assert served.returncode == 0, served.stdout + served.stderr
