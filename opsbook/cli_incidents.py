@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import re
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +11,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from opsbook import durations
 from opsbook.cli import EXIT_PROBLEMS, ConfigOption, _load_or_exit, err, out
 from opsbook.config import EstateConfig
 from opsbook.secrets import redact
@@ -21,16 +21,13 @@ alerts_app = typer.Typer(help="List alerts; judge them real or noise (feeds aler
 silence_app = typer.Typer(help="Mute alerts for a while (they are still recorded).", no_args_is_help=True)
 notify_app = typer.Typer(help="Notification channels.", no_args_is_help=True)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-
 
 def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `2h`, `1d`."""
-    match = _DURATION.match(text)
-    if not match:
-        raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (e.g. 2h)")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: float(match.group(1))})
+    """`90s`, `30m`, `1h30m`, `2d`: the grammar config files use (opsbook.durations)."""
+    try:
+        return durations.parse_duration(text, minimum=durations.POSITIVE)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 def _say(text: str) -> None:
@@ -265,7 +262,7 @@ def alerts_judge(
 
 @silence_app.command("add")
 def silence_add(
-    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 2h, 1d")],
+    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 1h30m, 2d")],
     check: Annotated[str, typer.Option(help="check id pattern (shell style)")] = "*",
     target: Annotated[str, typer.Option(help="target pattern (shell style)")] = "*",
     reason: Annotated[str, typer.Option(help="why")] = "",
