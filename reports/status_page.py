@@ -15,11 +15,12 @@ from markupsafe import Markup
 from opsbook.incidents import Incident, list_incidents
 from opsbook.reports.charts import uptime_bars
 from opsbook.reports.render import environment, write_html
-from opsbook.results import CheckResult, Status
+from opsbook.results import CheckResult, Status, worst_status
 from opsbook.store import HistoryStore
 
 UPTIME_CHECK = "platform.health"
 _UP = (Status.OK, Status.WARN)
+# The page's level for a component's worst status (results.WORST_FIRST decides which is worst).
 _RANK = {Status.OK: 0, Status.SKIPPED: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
 _WORDS = {0: "Operational", 1: "Degraded performance", 2: "Unknown (could not measure)", 3: "Outage"}
 
@@ -62,7 +63,7 @@ def components(store: HistoryStore, runs: int = 20) -> list[ComponentState]:
     for result in latest.values():
         grouped[result.component].append(result)
     return [
-        ComponentState(name, max(_RANK[r.status] for r in rs), sorted(rs, key=lambda r: (r.check, r.target)))
+        ComponentState(name, _RANK[worst_status(r.status for r in rs)], sorted(rs, key=lambda r: (r.check, r.target)))
         for name, rs in sorted(grouped.items())
     ]
 
