@@ -12,8 +12,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
 from opsbook.durations import POSITIVE, parse_duration
 
@@ -81,11 +82,7 @@ class BackupRepository(Section):
     def _duration(cls, value: str | float | timedelta) -> timedelta:
         return parse_duration(value, minimum=POSITIVE)
 
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
-        base = Path((info.context or {}).get("base_dir", "."))
-        return value if value.is_absolute() else (base / value).resolve()
+    _absolute = field_validator("path")(relative_to_config)
 
     @field_validator("expected_tables")
     @classmethod
