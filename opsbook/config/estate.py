@@ -1,7 +1,7 @@
 """The estate config: the root of `opsbook.yaml`.
 
-Later runbooks add their own sections (metrics sources, databases, backups, certificates, ...)
-as fields here, each a `Section` model in a module of its own.
+Each runbook's section (metrics sources, databases, backups, security, ...) is a field here,
+a `Section` model in a module of its own.
 """
 
 from __future__ import annotations
