@@ -1,8 +1,10 @@
 """The daily checklist: the runbook's morning health check, 08:00 UTC.
 
-Each step is a task named after the runbook's step. Later runbooks add their steps here in the
-runbook's order: platform health, database health, security status, performance metrics,
-error rate, and the daily report.
+Each step is a task named after the runbook's step, in the runbook's order: platform health,
+database health, backup verification, security status, the application's figures (Core Web
+Vitals, API performance, engagement, security dashboard, resources, real-user monitoring, the
+24-hour error rate), resource utilisation, the performance review, SLOs and error budgets,
+then the daily report. A step whose section the config leaves out is left out.
 """
 
 from __future__ import annotations

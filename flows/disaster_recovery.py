@@ -6,8 +6,10 @@ and record the RTO and RPO achieved. `drill=True` (the default) restores into a 
 beside the target and never runs a switch-over action: it is the monthly DR test, and its
 record (kind `dr-drill`) feeds the monthly report.
 
-Notifications are recorded as steps of the DR record and report; sending them is the
-notification channels' job (issue 8), wired in when they land.
+Both communication phases (the runbook's "notify the DR team" and "communicate DR status")
+are sent to the default notification channels (every channel when none is named) and recorded
+as `dr.communicate` steps of the DR record and report: a failed delivery fails its step; with
+no channel configured the step is recorded only (skipped).
 """
 
 from __future__ import annotations

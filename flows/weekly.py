@@ -1,10 +1,11 @@
 """The weekly maintenance checklist, run in the maintenance window (default Sunday 02:00 UTC).
 
 In the runbook's order: system updates and security patches, dependency updates, log rotation
-and cleanup, database maintenance, cache actions, the history's retention, SSL certificates, then the monitoring-system
-check (health, alert rules, a test alert to every channel, alert noise and thresholds) and the
-weekly report. Steps that change things (logs, databases, caches) only report what they would do
-unless `apply` is set.
+and cleanup, database maintenance, cache actions, the history's retention, SSL certificates,
+then the monitoring-system check (the Prefect server, the schedules prefect.yaml declares and
+the dead-man's switch; alert rules, a test alert to every channel, alert noise and thresholds)
+and the weekly report. Steps that change things (logs, databases, caches, the history) only
+report what they would do unless `apply` is set.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from __future__ import annotations
 from prefect import flow
 from prefect.states import State
 
-from opsbook.deployments.serve import expected_schedule_slugs
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
+from opsbook.starter import PREFECT_YAML
 from opsbook.tasks.alert_rules import validate_alert_rules
 from opsbook.tasks.analytics.alert_noise import review_alert_noise
 from opsbook.tasks.caches import optimize_caches
@@ -90,7 +91,7 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
             Step(
                 "Monitoring system",
                 check_monitoring_system,
-                (config.history.url, expected_schedule_slugs(), maintenance.deadman_hours, config.http),
+                (config.history.url, PREFECT_YAML, maintenance.deadman_hours, config.http),
                 check="monitoring",
                 component="monitoring",
             ),

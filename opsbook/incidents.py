@@ -18,8 +18,6 @@ from opsbook.secrets import redact
 from opsbook.store import HistoryStore
 from opsbook.store.incident_models import IncidentEventRow, IncidentRow
 
-STATES = ("open", "acknowledged", "resolved")
-
 
 class IncidentError(ValueError):
     """No such incident, or the change does not fit its state."""

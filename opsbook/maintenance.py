@@ -9,7 +9,6 @@ recurrence (`daily`, `weekly`, `monthly`, or any RFC 5545 RRULE such as
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,11 +16,11 @@ from zoneinfo import ZoneInfo
 from dateutil.rrule import rrule, rrulestr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from opsbook.durations import POSITIVE, parse_duration
 from opsbook.results import CheckResult, Status
 
 SILENCED = "silenced_by_maintenance"
 _SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MONTHLY"}
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)\s*d)?\s*(?:(\d+(?:\.\d+)?)\s*h)?\s*(?:(\d+(?:\.\d+)?)\s*m)?\s*$")
 
 
 class MaintenanceWindow(BaseModel):
@@ -41,18 +40,8 @@ class MaintenanceWindow(BaseModel):
 
     @field_validator("duration", mode="before")
     @classmethod
-    def _short_duration(cls, value: object) -> object:
-        if isinstance(value, str) and (match := _DURATION.match(value)) and any(match.groups()):
-            days, hours, minutes = (float(g) if g else 0.0 for g in match.groups())
-            return timedelta(days=days, hours=hours, minutes=minutes)
-        return value
-
-    @field_validator("duration")
-    @classmethod
-    def _positive(cls, value: timedelta) -> timedelta:
-        if value <= timedelta(0):
-            raise ValueError("must be longer than zero")
-        return value
+    def _duration(cls, value: str | float | timedelta) -> timedelta:
+        return parse_duration(value, minimum=POSITIVE)
 
     @field_validator("start")
     @classmethod

@@ -26,6 +26,21 @@ class Status(enum.StrEnum):
         """True for the statuses that fail a checklist."""
         return self in (Status.FAIL, Status.ERROR)
 
+    @property
+    def severity(self) -> int:
+        """How bad, higher is worse: the one ordering (`WORST_FIRST`) for sorting and "the worst of"."""
+        return len(WORST_FIRST) - WORST_FIRST.index(self)
+
+
+# A fail (the target is down, or past its critical threshold) outranks an error (could not
+# measure): both are problems, but a confirmed outage is worse than an unknown.
+WORST_FIRST: tuple[Status, ...] = (Status.FAIL, Status.ERROR, Status.WARN, Status.OK, Status.SKIPPED)
+
+
+def worst_status(statuses: Iterable[Status]) -> Status:
+    """The worst of some statuses by `WORST_FIRST`; skipped when there are none."""
+    return max(statuses, key=lambda status: status.severity, default=Status.SKIPPED)
+
 
 class Verdict(enum.StrEnum):
     """The manager's one-word answer, with a colour that is never the only signal."""

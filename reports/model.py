@@ -67,8 +67,10 @@ class Report:
     @property
     def needs_attention(self) -> list[AttentionItem]:
         """Problems first (fail, error), then warnings; each with the step to take next."""
-        order = {Status.FAIL: 0, Status.ERROR: 1, Status.WARN: 2}
-        flagged = sorted((r for r in self.results if r.status in order), key=lambda r: order[r.status])
+        flagged = sorted(
+            (r for r in self.results if r.status.is_problem or r.status is Status.WARN),
+            key=lambda r: -r.status.severity,
+        )
         return [AttentionItem(r, next_step(r)) for r in flagged]
 
     @property

@@ -16,12 +16,13 @@ from markupsafe import Markup
 
 from opsbook.reports.charts import uptime_bars
 from opsbook.reports.pages import environment, write_html
-from opsbook.results import CheckResult, Status
+from opsbook.results import CheckResult, Status, worst_status
 
 if TYPE_CHECKING:  # the dataclass only: opsbook.incidents itself reads and writes the store
     from opsbook.incidents import Incident
 
 _UP = (Status.OK, Status.WARN)
+# The page's level for a component's worst status (results.WORST_FIRST decides which is worst).
 _RANK = {Status.OK: 0, Status.SKIPPED: 0, Status.WARN: 1, Status.ERROR: 2, Status.FAIL: 3}
 _WORDS = {0: "Operational", 1: "Degraded performance", 2: "Unknown (could not measure)", 3: "Outage"}
 
@@ -70,7 +71,7 @@ def components(latest: list[CheckResult]) -> list[ComponentState]:
     for result in latest:
         grouped[result.component].append(result)
     return [
-        ComponentState(name, max(_RANK[r.status] for r in rs), sorted(rs, key=lambda r: (r.check, r.target)))
+        ComponentState(name, _RANK[worst_status(r.status for r in rs)], sorted(rs, key=lambda r: (r.check, r.target)))
         for name, rs in sorted(grouped.items())
     ]
 

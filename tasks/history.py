@@ -1,4 +1,5 @@
-"""Keeping results: every run, result and figure goes to the history store."""
+"""Keeping results: every run, result and figure goes to the history store, and what is
+older than `history.retention_days` is pruned (the weekly routine, with `apply`)."""
 
 from __future__ import annotations
 

@@ -2,20 +2,23 @@
 
 A checklist that silently stops running is the failure an operations lead fears most, so the
 weekly maintenance asks: is the server up, is every schedule of prefect.yaml active, and did the
-daily checklist complete within the last 26 hours?
+daily checklist complete within `maintenance.deadman_hours` (26 by default)?
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import httpx
+import yaml
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 
 from opsbook.config import HttpSettings
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.deployments.serve import expected_schedule_slugs
+from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.tasks.http import FetchFailure, fetch, new_client
 
@@ -144,14 +147,26 @@ def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | 
 
 @task(name="check-monitoring-system", cache_policy=NO_CACHE, timeout_seconds=300)
 async def check_monitoring_system(
-    history_url: str, expected_schedules: dict[str, list[str]], deadman_hours: float, settings: HttpSettings
+    history_url: str, prefect_yaml: Path, deadman_hours: float, settings: HttpSettings
 ) -> list[CheckResult]:
-    """The runbook's `check-monitoring-health.sh`: server, schedules and the dead-man's switch."""
+    """The runbook's `check-monitoring-health.sh`: server, schedules and the dead-man's switch.
+
+    The schedules expected are those `prefect_yaml` declares, read here rather than while the
+    flow builds its steps: a missing or broken file is an error of this check, and the rest of
+    the weekly run and its report go on.
+    """
     results = [await check_prefect_server(settings)]
     try:
-        results += await check_schedules(expected_schedules, settings)
-    except httpx.HTTPError as error:
-        results.append(error_result("monitoring.schedules", "prefect", COMPONENT, error))
+        expected = expected_schedule_slugs(prefect_yaml)
+    except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
+        cause = error.strerror if isinstance(error, OSError) and error.strerror else describe_exception(error)
+        message = f"cannot read the expected schedules from {prefect_yaml}: {cause}"
+        results.append(error_result("monitoring.schedules", str(prefect_yaml), COMPONENT, message))
+    else:
+        try:
+            results += await check_schedules(expected, settings)
+        except httpx.HTTPError as error:
+            results.append(error_result("monitoring.schedules", "prefect", COMPONENT, error))
     try:
         results.append(check_deadman(open_store(history_url), "daily-checklist", deadman_hours))
     except Exception as error:

@@ -116,3 +116,71 @@ def test_missing_env_var_is_named_with_its_key_path(tmp_path: Path) -> None:
 def test_escaped_dollar_brace_stays_literal(tmp_path: Path) -> None:
     config = parse_config({"estate": "cost $${NOT_A_VAR}"}, base_dir=tmp_path, environ={})
     assert config.estate == "cost ${NOT_A_VAR}"
+
+
+def test_every_relative_path_is_relative_to_the_config_file_not_the_cwd(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    monkeypatch.chdir(tmp_path)  # not the config's folder
+    path = write_config(
+        folder,
+        {
+            "history": {"url": "sqlite:///db/history.db"},
+            "reports": {"directory": "out"},
+            "backups": {"repositories": [{"name": "main", "path": "dumps"}]},
+            "costs": {"exports": ["billing/*.csv"]},
+            "maintenance": {
+                "log_directories": [{"path": "logs"}],
+                "patch_reports": ["patches.txt"],
+                "dependency_reports": ["outdated.json"],
+                "runbook_path": "runbook.md",
+            },
+            "notifications": {
+                "channels": [
+                    {
+                        "name": "mail",
+                        "type": "email",
+                        "host": "smtp",
+                        "sender": "a@b.c",
+                        "to": ["d@e.f"],
+                        "ca_file": "ca.pem",
+                    }
+                ],
+                "templates_dir": "templates",
+            },
+            "incidents": {"status_page": "status.html", "deploy_log": "deploys.json"},
+            "security": {
+                "auth_logs": ["auth.log"],
+                "access_logs": ["access.log"],
+                "vulnerabilities": {"reports": ["audit.json"]},
+                "certificate_policy": {"ca_bundle": "extra.pem"},
+                "blocklist": "deny.conf",
+            },
+        },
+    )
+    config = load_config(path)
+    found = [
+        config.history.url.removeprefix("sqlite:///"),
+        config.reports.directory,
+        config.backups.repositories[0].path,
+        *config.costs.exports,
+        config.maintenance.log_directories[0].path,
+        *config.maintenance.patch_reports,
+        *config.maintenance.dependency_reports,
+        config.maintenance.runbook_path,
+        config.notifications.channels[0].ca_file,  # type: ignore[union-attr]
+        config.notifications.templates_dir,
+        config.incidents.status_page,
+        config.incidents.deploy_log,
+        *config.security.auth_logs,
+        *config.security.access_logs,
+        *config.security.vulnerabilities.reports,
+        config.security.certificate_policy.ca_bundle,
+        config.security.blocklist,
+    ]
+    assert [p for p in found if p is None or not Path(p).is_relative_to(folder.resolve())] == []
+    assert config.incidents.deploy_log == str(folder / "deploys.json")
+    absolute = parse_config({"incidents": {"deploy_log": "https://ci.example/deploys.json"}}, base_dir=folder)
+    assert absolute.incidents.deploy_log == "https://ci.example/deploys.json"

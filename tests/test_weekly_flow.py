@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from opsbook.config import HttpSettings
 from opsbook.config.notifications import NotificationsConfig, Route, RouteMatch, WebhookChannel
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.demo.tls import TlsServer, issue
@@ -16,6 +18,7 @@ from opsbook.flows.weekly import weekly_maintenance
 from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from opsbook.tasks.alert_rules import rule_findings
+from opsbook.tasks.monitoring import check_monitoring_system
 from tests.helpers import write_config
 from tests.receivers import WebhookReceiver
 
@@ -193,3 +196,41 @@ def test_alert_rules_report_missing_channels_and_unheard_alerts() -> None:
         routes=[{"match": {"types": ["security"]}, "channels": ["hook"]}],
     )
     assert rule_findings(fixed) == []
+
+
+def test_a_missing_prefect_yaml_is_an_error_of_the_monitoring_step_and_the_run_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "gone" / "prefect.yaml"
+    monkeypatch.setattr("opsbook.flows.weekly.PREFECT_YAML", missing)
+    deps = tmp_path / "pip.json"
+    deps.write_text("[]")
+    config = write_config(
+        tmp_path,
+        {
+            "history": {"url": f"sqlite:///{tmp_path / 'h.db'}"},
+            "reports": {"directory": str(tmp_path / "reports")},
+            "maintenance": {"check_local_patches": False, "dependency_reports": [str(deps)]},
+        },
+    )
+    state, outcome = run(config, apply=False)
+    assert state.is_failed()
+    by_check = {r.check: r for r in outcome.results}
+    schedules = by_check["monitoring.schedules"]
+    assert schedules.status is Status.ERROR and schedules.target == str(missing)
+    assert f"cannot read the expected schedules from {missing}: No such file or directory" in schedules.message
+    # The rest of the step and of the run went on, and the report was written.
+    assert {"monitoring.prefect_server", "monitoring.deadman", "alerts.rules", "alerts.noise"} <= by_check.keys()
+    assert {"maintenance.dependencies", "history.retention"} <= by_check.keys()
+    assert "cannot read the expected schedules" in outcome.report_path.read_text()
+
+
+@pytest.mark.parametrize("text", ["deployments: [", "deployments: 3", "name: no deployments key"])
+def test_an_unreadable_prefect_yaml_names_the_file(tmp_path: Path, text: str) -> None:
+    broken = tmp_path / "prefect.yaml"
+    broken.write_text(text)
+    results = asyncio.run(check_monitoring_system.fn(f"sqlite:///{tmp_path / 'h.db'}", broken, 26, HttpSettings()))
+    (schedules,) = [r for r in results if r.check == "monitoring.schedules"]
+    assert schedules.status is Status.ERROR and schedules.target == str(broken)
+    assert schedules.message.startswith(f"cannot read the expected schedules from {broken}: ")
+    assert {r.check for r in results} == {"monitoring.prefect_server", "monitoring.schedules", "monitoring.deadman"}

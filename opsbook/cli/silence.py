@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import getpass
-import re
 from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
+from opsbook import durations
 from opsbook.cli.common import EXIT_PROBLEMS, ConfigOption, err, load_or_exit, open_history, out, say
 from opsbook.secrets import redact
 
 app = typer.Typer(help="Mute alerts for a while (they are still recorded).", no_args_is_help=True)
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd])\s*$")
-
 
 def parse_duration(text: str) -> timedelta:
-    """`90s`, `30m`, `2h`, `1d`."""
-    match = _DURATION.match(text)
-    if not match:
-        raise typer.BadParameter(f"{text!r}: use a number and s, m, h or d (e.g. 2h)")
-    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
-    return timedelta(**{unit: float(match.group(1))})
+    """`90s`, `30m`, `1h30m`, `2d`: the grammar config files use (opsbook.durations)."""
+    try:
+        return durations.parse_duration(text, minimum=durations.POSITIVE)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
 
 
 @app.command("add")
 def silence_add(
-    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 2h, 1d")],
+    duration: Annotated[str, typer.Option("--for", help="how long, e.g. 30m, 1h30m, 2d")],
     check: Annotated[str, typer.Option(help="check id pattern (shell style)")] = "*",
     target: Annotated[str, typer.Option(help="target pattern (shell style)")] = "*",
     reason: Annotated[str, typer.Option(help="why")] = "",

@@ -8,30 +8,17 @@ taken from `${ENV}`: any operator can decrypt a backup with stock `gpg --decrypt
 
 from __future__ import annotations
 
-import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
+from opsbook.durations import POSITIVE, parse_duration
 
 _NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
-_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_duration(value: object) -> timedelta:
-    """`26h`, `90m`, `2d` or a number of seconds."""
-    if isinstance(value, timedelta):
-        return value
-    if isinstance(value, (int, float)):
-        return timedelta(seconds=float(value))
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ValueError("must be a duration such as 26h, 90m or 2d")
-    return timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
 
 
 def _postgres_url(value: str) -> str:
@@ -92,14 +79,10 @@ class BackupRepository(Section):
 
     @field_validator("max_age", mode="before")
     @classmethod
-    def _duration(cls, value: object) -> timedelta:
-        return parse_duration(value)
+    def _duration(cls, value: str | float | timedelta) -> timedelta:
+        return parse_duration(value, minimum=POSITIVE)
 
-    @field_validator("path")
-    @classmethod
-    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
-        base = Path((info.context or {}).get("base_dir", "."))
-        return value if value.is_absolute() else (base / value).resolve()
+    _absolute = field_validator("path")(relative_to_config)
 
     @field_validator("expected_tables")
     @classmethod

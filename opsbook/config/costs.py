@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationInfo, field_validator
 
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Limit, Section
 
 
@@ -69,8 +70,7 @@ class CostsConfig(Section):
     @field_validator("exports")
     @classmethod
     def _relative_to_the_file(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        base = Path((info.context or {}).get("base_dir", "."))
-        return [item if Path(item).is_absolute() else str(base / item) for item in value]
+        return [str(relative_to_config(Path(item), info)) for item in value]
 
     @field_validator("exchange_rates")
     @classmethod

@@ -1,7 +1,7 @@
 """The estate config: the root of `opsbook.yaml`.
 
-Later runbooks add their own sections (metrics sources, databases, backups, certificates, ...)
-as fields here, each a `Section` model in a module of its own.
+Each runbook's section (metrics sources, databases, backups, security, ...) is a field here,
+a `Section` model in a module of its own.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from opsbook.config.backups import BackupsConfig
 from opsbook.config.costs import CostsConfig
 from opsbook.config.databases import DatabaseList
 from opsbook.config.escalation import EscalationConfig
-from opsbook.config.fields import unique_names
+from opsbook.config.fields import relative_to_config, unique_names
 from opsbook.config.incidents import IncidentsConfig
 from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.notifications import NotificationsConfig
@@ -24,11 +24,6 @@ from opsbook.config.platforms import Platform
 from opsbook.config.resources import ResourcesConfig
 from opsbook.config.security import SecurityConfig
 from opsbook.config.thresholds import Section, Thresholds
-
-
-def _base_dir(info: ValidationInfo) -> Path:
-    context = info.context or {}
-    return Path(context.get("base_dir", "."))
 
 
 class HistoryConfig(Section):
@@ -50,8 +45,8 @@ class HistoryConfig(Section):
     def _supported(cls, value: str, info: ValidationInfo) -> str:
         if value.startswith("sqlite:///"):
             path = value.removeprefix("sqlite:///")
-            if path and path != ":memory:" and not Path(path).is_absolute():
-                path = str((_base_dir(info) / path).resolve())
+            if path and path != ":memory:":
+                path = str(relative_to_config(Path(path), info))
             return f"sqlite:///{path}"
         if value.startswith(("postgresql+psycopg://", "postgresql://")):
             return value.replace("postgresql://", "postgresql+psycopg://", 1)
@@ -62,10 +57,7 @@ class ReportsConfig(Section):
     directory: Path = Field(Path("reports-out"), description="where HTML reports are written", validate_default=True)
     base_url: AnyHttpUrl | None = Field(None, description="where `directory` is served, for links in report digests")
 
-    @field_validator("directory")
-    @classmethod
-    def _absolute(cls, value: Path, info: ValidationInfo) -> Path:
-        return value if value.is_absolute() else (_base_dir(info) / value).resolve()
+    _absolute = field_validator("directory")(relative_to_config)
 
 
 class HttpSettings(Section):

@@ -4,16 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationInfo
 
 
-def relative_to_config(value: Path, info: ValidationInfo) -> Path:
-    """A relative path is relative to the config file's folder (passed as context `base_dir`)."""
-    base = Path((info.context or {}).get("base_dir", "."))
-    return value if value.is_absolute() else (base / value).resolve()
+@overload
+def relative_to_config(value: Path, info: ValidationInfo) -> Path: ...
+@overload
+def relative_to_config(value: None, info: ValidationInfo) -> None: ...
+def relative_to_config(value: Path | None, info: ValidationInfo) -> Path | None:
+    """A relative path is relative to the config file's folder, so a config works from any cwd.
+
+    The loader passes that folder as validation context `base_dir` (without it: the current
+    directory). Every path in the config goes through here, as a field validator or called
+    with `Path(text)` for paths inside strings (SQLite URLs, globs, "URL or file" fields).
+    """
+    if value is None or value.is_absolute():
+        return value
+    return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
 
 
 def known_zone(value: str) -> str:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
 
-from opsbook.config.notifications import resolve_path
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Section
 
 
@@ -35,4 +35,11 @@ class IncidentsConfig(Section):
     dependencies: list[Dependency] = Field(default_factory=list, description="external services to check")
     baseline_days: int = Field(7, ge=1, le=90)
 
-    _resolve_page = field_validator("status_page")(resolve_path)
+    _resolve_page = field_validator("status_page")(relative_to_config)
+
+    @field_validator("deploy_log")
+    @classmethod
+    def _deploy_log_file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or value.startswith(("http://", "https://")):
+            return value
+        return str(relative_to_config(Path(value), info))

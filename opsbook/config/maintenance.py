@@ -11,8 +11,6 @@ from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Section
 from opsbook.maintenance import MaintenanceWindow
 
-_relative_to_config = relative_to_config
-
 
 class LogDirectory(Section):
     """A folder of logs: old files are compressed, expired ones deleted (never outside the folder)."""
@@ -22,7 +20,7 @@ class LogDirectory(Section):
     compress_after_days: int = Field(7, ge=1)
     delete_after_days: int | None = Field(None, ge=1, description="default: thresholds.logs.retention_days")
 
-    _resolve = field_validator("path")(_relative_to_config)
+    _resolve = field_validator("path")(relative_to_config)
 
 
 class CacheAction(Section):
@@ -53,12 +51,9 @@ class MaintenanceConfig(Section):
     @field_validator("patch_reports", "dependency_reports")
     @classmethod
     def _paths(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_relative_to_config(path, info) for path in value]
+        return [relative_to_config(path, info) for path in value]
 
-    @field_validator("runbook_path")
-    @classmethod
-    def _runbook(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _relative_to_config(value, info)
+    _runbook = field_validator("runbook_path")(relative_to_config)
 
     @model_validator(mode="before")
     @classmethod

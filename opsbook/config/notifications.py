@@ -9,20 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
+from opsbook.config.fields import relative_to_config
 from opsbook.config.thresholds import Section
 from opsbook.secrets import register_secret
 
 ALERT_TYPES = ("performance", "security", "infrastructure", "application", "other")
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
-
-
-def resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
-    """A relative path in the config is relative to the config file's folder."""
-    if value is None or value.is_absolute():
-        return value
-    return (Path((info.context or {}).get("base_dir", ".")) / value).resolve()
 
 
 class _Channel(Section):
@@ -80,7 +74,7 @@ class EmailChannel(_Channel):
             register_secret(password)
         return password
 
-    _resolve_ca = field_validator("ca_file")(resolve_path)
+    _resolve_ca = field_validator("ca_file")(relative_to_config)
 
 
 class PrefectChannel(_Channel):
@@ -130,7 +124,7 @@ class NotificationsConfig(Section):
         "always", description="send the report digest always, or only when the verdict is at least amber / red"
     )
 
-    _resolve_templates = field_validator("templates_dir")(resolve_path)
+    _resolve_templates = field_validator("templates_dir")(relative_to_config)
 
     @model_validator(mode="after")
     def _known_channels(self) -> NotificationsConfig:

@@ -14,8 +14,6 @@ from pydantic import Field, ValidationInfo, field_validator
 from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
 
-_resolve = relative_to_config
-
 
 class BruteForceRule(Section):
     """N failures from one source IP within M minutes is a brute force."""
@@ -58,10 +56,7 @@ class CertificatePolicy(Section):
     timeout_s: float = Field(10, gt=0, le=120)
     weak_signature_hashes: list[str] = Field(default_factory=lambda: ["md5", "sha1"])
 
-    @field_validator("ca_bundle")
-    @classmethod
-    def _absolute(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    _absolute = field_validator("ca_bundle")(relative_to_config)
 
     @field_validator("days_left", mode="before")
     @classmethod
@@ -104,7 +99,7 @@ class VulnerabilityPolicy(Section):
     @field_validator("reports")
     @classmethod
     def _absolute(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_resolve(path, info) for path in value]
+        return [relative_to_config(path, info) for path in value]
 
 
 class SecurityConfig(Section):
@@ -136,12 +131,9 @@ class SecurityConfig(Section):
     @field_validator("auth_logs", "access_logs")
     @classmethod
     def _absolute_logs(cls, value: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_resolve(path, info) for path in value]
+        return [relative_to_config(path, info) for path in value]
 
-    @field_validator("blocklist")
-    @classmethod
-    def _absolute_blocklist(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return None if value is None else _resolve(value, info)
+    _absolute_blocklist = field_validator("blocklist")(relative_to_config)
 
     @field_validator("syslog_timezone")
     @classmethod

@@ -10,8 +10,6 @@ from typing import Any
 
 from opsbook.demo.server import Handler, Reply, Request
 
-OUT_OF_BOUNDS = ("app.resources", "app/disk")  # the one figure the demo shows past its limit
-
 _RUM = {
     "fcp": {"p50": 980, "p75": 1420, "p95": 2650},
     "lcp": {"p50": 1650, "p75": 2180, "p95": 3900},

@@ -1,7 +1,8 @@
 """The demo estate: the runbook's three platforms on loopback, one of them degraded.
 
-`opsbook demo` starts it, writes a config pointing at it, and runs the daily checklist, so a
-first run needs no setup at all. Later runbooks add their parts of the estate here.
+Beside them: the application's JSON metrics API, a TLS endpoint and logs for the security
+check, and this host's own resources. `opsbook demo` starts it, writes a config pointing at
+it, and runs the daily checklist, so a first run needs no setup at all.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """History of security incidents: what was seen, what was decided, what was done.
 
 One row per run of the security incident flow (the Prefect flow-run id makes the write
-idempotent). The general incident (issue 8) is linked by `incident_ref` when one was opened.
+idempotent). The general incident (an INC- record of opsbook.incidents) is linked by `incident_ref` when one was opened.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
 from opsbook.config.analytics import SloConfig
+from opsbook.durations import format_duration
 from opsbook.quality import GateResult
 from opsbook.results import CheckResult, Status, error_result, utcnow
 from opsbook.store import open_store
@@ -36,14 +37,7 @@ class BurnRule:
 
     @property
     def name(self) -> str:
-        return f"{_span(self.long)}&{_span(self.short)} at {self.factor:g}x"
-
-
-def _span(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    if minutes % 1440 == 0:
-        return f"{minutes // 1440}d"
-    return f"{minutes // 60}h" if minutes % 60 == 0 else f"{minutes}m"
+        return f"{format_duration(self.long)}&{format_duration(self.short)} at {self.factor:g}x"
 
 
 # 2 % of a 30-day budget in 1 h, 5 % in 6 h, 10 % in 3 days.

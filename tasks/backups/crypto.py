@@ -77,14 +77,3 @@ def encrypt_file(source: Path, target: Path, passphrase: str, timeout_s: float =
 def decrypt_file(source: Path, target: Path, passphrase: str, timeout_s: float = 3600) -> None:
     """Decrypt a whole file; gpg checks its integrity tag, so damage or a wrong key fails."""
     _gpg(["--decrypt", "--output", str(target), str(source)], passphrase, timeout_s)
-
-
-def decrypted_kind(path: Path, passphrase: str, timeout_s: float = 3600) -> str:
-    """Decrypt into a temporary file and say what dump it holds; CryptoError if it cannot."""
-    with tempfile.TemporaryDirectory(prefix="opsbook-decrypt-") as folder:
-        clear = Path(folder) / "clear"
-        decrypt_file(path, clear, passphrase, timeout_s)
-        kind = plaintext_kind(clear)
-        if kind is None:
-            raise CryptoError("decrypts, but the content is not a PostgreSQL dump")
-        return kind.replace("a plaintext ", "")

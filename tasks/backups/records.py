@@ -7,17 +7,10 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from opsbook.results import CheckResult, Status
+from opsbook.results import CheckResult, Status, worst_status
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.store.backup_models import BackupVerification
-
-_SEVERITY = [Status.SKIPPED, Status.OK, Status.WARN, Status.FAIL, Status.ERROR]
-
-
-def worst(results: Sequence[CheckResult]) -> Status:
-    statuses = [r.status for r in results] or [Status.SKIPPED]
-    return max(statuses, key=_SEVERITY.index)
 
 
 def record_verification(
@@ -36,7 +29,7 @@ def record_verification(
     rpo_seconds: float | None = None,
     scratch_database: str | None = None,
 ) -> None:
-    status = worst(results)
+    status = worst_status(r.status for r in results)
     problems = [f"{r.check}: {r.message}" for r in results if r.status.is_problem]
     row = BackupVerification(
         run_id=run_id,

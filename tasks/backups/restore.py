@@ -30,7 +30,6 @@ from opsbook.secrets import redact
 from opsbook.tasks.backups.pgtools import ToolError, database_name, libpq_env, run, tool, with_database
 
 SCRATCH_PREFIX = "opsbook_restore_"
-_SYSTEM_SCHEMAS = ("pg_catalog", "information_schema")
 
 
 @dataclass
