@@ -191,7 +191,10 @@ def run_database_maintenance(
         typer.Option("--database", "-d", help="a configured database's name; repeat for several (default: all)"),
     ] = None,
 ) -> None:
-    """Run the weekly database maintenance now, a dry run unless --apply (exit 0 ok/warn, 1 fail/error, 2 bad config)."""
+    """Run the weekly database maintenance now, a dry run unless --apply.
+
+    Exits 0 on ok/warn, 1 on fail/error, 2 on a bad config.
+    """
     from opsbook.flows.database_maintenance import MaintenanceParameters, database_maintenance
 
     file, _ = _load_or_exit(config)
@@ -346,7 +349,11 @@ def security_incident(
     """Run the security incident response: evidence, priority, containment (dry run by default)."""
     from pydantic import ValidationError
 
-    from opsbook.flows.security_incident import SecurityIncidentParams, security_incident_response
+    from opsbook.flows.security_incident import (
+        SecurityIncidentOutcome,
+        SecurityIncidentParams,
+        security_incident_response,
+    )
 
     file, _ = _load_or_exit(config)
     try:
@@ -373,13 +380,14 @@ def security_incident(
     )
     state = security_incident_response(params=params, return_state=True)
     outcome = state.result(raise_on_failure=False)
-    record = getattr(outcome, "record", None)
-    if record is None:
+    if not isinstance(outcome, SecurityIncidentOutcome):
         err.print(f"error: the flow did not finish: {redact(str(outcome))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS)
+    record = outcome.record
     out.print(
         f"{record.reference} {record.incident_type} {record.severity} (escalation level {record.escalation_level}"
-        f"{', executives' if record.executive_escalation else ''}); evidence: {record.evidence.get('events', 0)} events",
+        f"{', executives' if record.executive_escalation else ''}); "
+        f"evidence: {record.evidence.get('events', 0)} events",
         markup=False,
         highlight=False,
     )

@@ -7,7 +7,7 @@ import getpass
 import re
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -37,13 +37,13 @@ def _say(text: str) -> None:
     out.print(redact(text), markup=False, highlight=False)
 
 
-def _store(config: EstateConfig):  # type: ignore[no-untyped-def]
+def _store(config: EstateConfig):
     from opsbook.store import open_store
 
     return open_store(config.history.url)
 
 
-def _after_change(config: EstateConfig, incident, template: str, **context: object) -> None:  # type: ignore[no-untyped-def]
+def _after_change(config: EstateConfig, incident, template: str, **context: Any) -> None:
     """Tell the channels and regenerate the status page; problems are reported, not fatal."""
     from opsbook.tasks.incidents import announce, refresh_status_page
 
@@ -94,7 +94,7 @@ def incident_open(
     _after_change(estate, incident, "initial")
 
 
-def _change(action, config: Path | None, template: str | None, **context: object) -> None:  # type: ignore[no-untyped-def]
+def _change(action, config: Path | None, template: str | None, **context: object) -> None:
     from opsbook.incidents import IncidentError
 
     _, estate = _load_or_exit(config)
@@ -175,7 +175,7 @@ def incident_resolve(
     )
 
 
-def _minutes(value) -> str:  # type: ignore[no-untyped-def]
+def _minutes(value) -> str:
     return "–" if value is None else f"{value.total_seconds() / 60:.1f}"
 
 
