@@ -38,7 +38,7 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-def stored_run(tmp_path: Path, run_id: str, results: list[CheckResult]):  # type: ignore[no-untyped-def]
+def stored_run(tmp_path: Path, run_id: str, results: list[CheckResult]):
     store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
     store.record_run(
         run_id=run_id,
