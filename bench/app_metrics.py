@@ -25,7 +25,7 @@ from opsbook.store import open_store
 from opsbook.tasks.app_metrics import STEPS, read_step
 
 
-async def review(config) -> int:  # type: ignore[no-untyped-def]
+async def review(config) -> int:
     results = await asyncio.gather(*(read_step(config, step) for step in STEPS))
     return sum(len(r) for r in results)
 

@@ -70,7 +70,10 @@ def direct_run(config_path: Path) -> dict[str, float]:
     run_id, started_at = str(uuid.uuid4()), utcnow()
     t0 = time.perf_counter()
     with ThreadPoolExecutor(len(DEMO_STEPS)) as pool:
-        sections = [Section(t.name, r) for t, r in zip(DEMO_STEPS, pool.map(lambda t: _call(t, config), DEMO_STEPS))]
+        sections = [
+            Section(t.name, r)
+            for t, r in zip(DEMO_STEPS, pool.map(lambda t: _call(t, config), DEMO_STEPS), strict=True)
+        ]
     t1 = time.perf_counter()
     results = [r for s in sections for r in s.results]
     store_results.fn(

@@ -33,7 +33,7 @@ from opsbook.results import Status
 from opsbook.tasks.platforms import probe_platforms
 
 
-def serve(port: int, delay: float, ready) -> None:  # type: ignore[no-untyped-def]
+def serve(port: int, delay: float, ready) -> None:
     """An asyncio HTTP/1.1 server: GET /ep/N answers after `delay`; every 20th N answers 500."""
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -128,7 +128,7 @@ def sequential(urls: list[str]) -> int:
         return sum(client.get(url).status_code == 200 for url in urls)
 
 
-def timed(function, *args):  # type: ignore[no-untyped-def]
+def timed(function, *args):
     started = time.perf_counter()
     value = function(*args)
     return time.perf_counter() - started, value
@@ -153,7 +153,8 @@ def main() -> None:
     ports = [free_port() for _ in range(4)]  # several server processes, as several hosts would be
     ready = [multiprocessing.Event() for _ in ports]
     servers = [
-        multiprocessing.Process(target=serve, args=(p, args.delay, r), daemon=True) for p, r in zip(ports, ready)
+        multiprocessing.Process(target=serve, args=(p, args.delay, r), daemon=True)
+        for p, r in zip(ports, ready, strict=True)
     ]
     for process in servers:
         process.start()

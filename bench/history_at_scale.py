@@ -57,7 +57,7 @@ def samples(metric: int, days: int) -> Iterator[Sample]:
         30 + metric % 20 + 10 * np.sin(2 * np.pi * t / 1440) + t / 1440 * 0.2 + rng.normal(0, 2, minutes), 0, 100
     )
     start = NOW - timedelta(days=days)
-    for minute, value in zip(t.tolist(), values.tolist()):
+    for minute, value in zip(t.tolist(), values.tolist(), strict=True):
         yield Sample(
             metric=f"bench.metric_{metric:03d}",
             value=value,
@@ -133,7 +133,7 @@ def run(url: str, backend: str, days: int, metrics: int, progress: Callable[[str
     def capacity() -> list[Any]:
         return [
             analyse_capacity(frame, CapacityResource(name=name, metric=name, unit="%"), limit, settings, NOW)
-            for name, frame in zip(names, sql_buckets())
+            for name, frame in zip(names, sql_buckets(), strict=True)
         ]
 
     def pandas_read() -> int:

@@ -21,7 +21,7 @@ SHARED = next(
 )
 
 
-def timed(label: str, lines: int, action) -> None:  # type: ignore[no-untyped-def]
+def timed(label: str, lines: int, action) -> None:
     started = time.perf_counter()
     action()
     seconds = time.perf_counter() - started

@@ -10,12 +10,12 @@ import importlib
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
-from prefect.schedules import Cron
+from prefect.schedules import Cron, Schedule
 
 from opsbook.starter import PREFECT_YAML
 
@@ -28,7 +28,7 @@ class DeploymentSpec:
     flow: Flow[..., Any]
     description: str
     parameters: dict[str, Any]
-    schedules: list[Cron]
+    schedules: list[Schedule]
     concurrency: ConcurrencyLimitConfig | None
 
 
@@ -81,6 +81,7 @@ def expected_schedule_slugs(path: Path = PREFECT_YAML) -> dict[str, list[str]]:
 def serve_all(config_path: Path) -> None:
     """Serve every deployment until interrupted (Ctrl-C)."""
     from prefect import serve
+    from prefect.deployments.runner import RunnerDeployment
 
     specs = read_specs({"OPSBOOK_CONFIG": str(config_path.resolve()), "OPSBOOK_DIR": str(config_path.resolve().parent)})
     deployments = [
@@ -93,4 +94,4 @@ def serve_all(config_path: Path) -> None:
         )
         for spec in specs
     ]
-    serve(*deployments)
+    serve(*cast(list[RunnerDeployment], deployments))  # outside an event loop: deployments, not coroutines

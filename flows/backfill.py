@@ -42,7 +42,9 @@ async def backfill_prometheus_ranges(config: EstateConfig, days: float | None, s
 
 
 @flow(name=FLOW_NAME, description="Copy Prometheus' CPU, memory, disk and network history into the history store.")
-async def backfill_resource_history(parameters: BackfillParameters = BackfillParameters()) -> State:
+async def backfill_resource_history(
+    parameters: BackfillParameters = BackfillParameters(),  # noqa: B008 - the Run form shows it; never mutated
+) -> State:
     config = load_config(parameters.config_path)
     install_log_redaction()
     outcome = await backfill_prometheus_ranges(config, parameters.days, parameters.step_s)

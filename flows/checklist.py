@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from markupsafe import Markup
 from prefect import get_run_logger
@@ -91,7 +91,9 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
     With the config, each step's trend charts are drawn from the history under its results.
     """
     submitted = [(step, step.task.submit(*step.args)) for step in steps]
-    progress = create_progress_artifact(progress=0.0, description=f"{len(steps)} checklist step(s)")
+    progress = cast(  # called outside an event loop, it returns the id, not a coroutine
+        uuid.UUID, create_progress_artifact(progress=0.0, description=f"{len(steps)} checklist step(s)")
+    )
     sections = []
     for done, (step, future) in enumerate(submitted, start=1):
         future.wait()
@@ -152,7 +154,7 @@ def finish_checklist(
     results = [r for section in sections for r in section.results]
     notes: list[str] = []
     finished_at = utcnow()
-    history = dict(
+    history: dict[str, Any] = dict(
         run_id=run_id, flow=flow, estate=config.estate, started_at=started_at, finished_at=finished_at, results=results
     )
 

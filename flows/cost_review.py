@@ -75,7 +75,10 @@ def review_sections(review: CostReview) -> list[Section]:
     by_check: dict[str, list] = {}
     for result in review.results:
         by_check.setdefault(result.check.split(".")[1] if "." in result.check else result.check, []).append(result)
-    pick = lambda *names: [r for n in names for r in by_check.get(n, [])]  # noqa: E731
+
+    def pick(*names: str) -> list:
+        return [r for n in names for r in by_check.get(n, [])]
+
     cur = review.currency
     totals = Section("Month total, budget and last month", pick("month_total", "budget", "month_over_month"))
     if review.totals is None:

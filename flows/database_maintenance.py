@@ -7,6 +7,8 @@ invalid or bloated indexes), 3. "query plan cache cleanup" (pg_stat_statements s
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict, Field
@@ -46,7 +48,8 @@ class MaintenanceParameters(BaseModel):
 
 @flow(name=FLOW_NAME, description="Weekly database maintenance: statistics, indexes, query stats, 7-day report.")
 def database_maintenance(
-    config_path: str = "opsbook.yaml", params: MaintenanceParameters = MaintenanceParameters()
+    config_path: str = "opsbook.yaml",
+    params: MaintenanceParameters = MaintenanceParameters(),  # noqa: B008 - the Run form shows it; never mutated
 ) -> State:
     """`config_path` like every checklist; what to maintain and how in one validated model."""
     config, run_id, started_at = open_checklist(config_path)
@@ -54,7 +57,7 @@ def database_maintenance(
     selected = [d for d in config.databases if not params.databases or d.name in params.databases]
     scoped = config.model_copy(update={"databases": selected})
     timeouts = Timeouts(params.lock_timeout_s, params.analyze_timeout_s, params.reindex_timeout_s)
-    common = dict(component="database")
+    common: dict[str, Any] = dict(component="database")
 
     # Evidence first, before maintenance changes it; then one action at a time.
     (health,) = run_steps(

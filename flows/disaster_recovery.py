@@ -14,9 +14,10 @@ no channel configured the step is recorded only (skipped).
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Coroutine
+from typing import Any, Literal, ParamSpec, TypeVar, cast
 
-from prefect import flow, get_run_logger
+from prefect import Task, flow, get_run_logger
 from prefect.client.orchestration import get_client
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
@@ -37,6 +38,8 @@ from opsbook.tasks.disaster_recovery import (
 )
 
 FLOW_NAME = "disaster-recovery"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class DisasterRecoveryParams(BaseModel):
@@ -62,8 +65,14 @@ class Approval(RunInput):
     note: str = Field("", max_length=500)
 
 
-def _result(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
+def _result(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:
     return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
+
+
+def _completed(task: Task[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs) -> R:
+    """Run an async task from this synchronous flow and wait for it: its awaited value (Prefect's
+    types give `.result()` the coroutine's type)."""
+    return cast(R, task.submit(*args, **kwargs).result())
 
 
 def _running_again(run_id: str) -> None:
@@ -90,8 +99,9 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     mode = "drill" if params.drill else "activation"
     logger.info("disaster recovery %s: scenario %s, target %s", mode, params.scenario, target.name)
 
-    assessed = assess_components.submit(config, target).result()  # async task: submit from a sync flow
-    notified = communicate_dr.submit(
+    assessed = _completed(assess_components, config, target)
+    notified = _completed(
+        communicate_dr,
         config,
         dr.communication,
         "notify",
@@ -99,8 +109,8 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         params.drill,
         params.target,
         params.estimated_downtime_minutes,
-    ).result()
-    restored, record = restore_for_dr.submit(config, target, params.drill).result()
+    )
+    restored, record = _completed(restore_for_dr, config, target, params.drill)
     restore_ok = not any(r.status.is_problem for r in restored)
 
     actions: list[CheckResult] = []
@@ -139,7 +149,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
                 )
                 continue
             payload = {"scenario": params.scenario, "target": target.name, "action": action.name, "run_id": run_id}
-            actions.append(run_switch_over.submit(config, action, payload, approval.approver).result())
+            actions.append(_completed(run_switch_over, config, action, payload, approval.approver))
 
     finished = utcnow()
     rto = (finished - started_at).total_seconds()
@@ -177,7 +187,8 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
                 threshold=threshold,
             )
         )
-    closing = communicate_dr.submit(
+    closing = _completed(
+        communicate_dr,
         config,
         dr.communication,
         "status",
@@ -185,7 +196,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         params.drill,
         params.target,
         params.estimated_downtime_minutes,
-    ).result()
+    )
 
     sections = [
         Section("Assessment", assessed),

@@ -8,6 +8,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.utilities.asyncutils import run_coro_as_sync
 
 from opsbook.config import EstateConfig, load_config
+from opsbook.incidents import Incident
 from opsbook.secrets import install_log_redaction
 from opsbook.tasks.alerts import notify_alerts
 from opsbook.tasks.incidents import refresh_status_page, sweep_escalations
@@ -22,7 +23,8 @@ def send_due_alert_groups(config: EstateConfig) -> int:
 
 @task(name="escalate-unacknowledged-incidents", cache_policy=NO_CACHE, timeout_seconds=300)
 def escalate_unacknowledged(config: EstateConfig) -> list[str]:
-    return [f"{i.id} -> level {i.escalation_level}" for i in run_coro_as_sync(sweep_escalations(config))]
+    escalated: list[Incident] = run_coro_as_sync(sweep_escalations(config))
+    return [f"{i.id} -> level {i.escalation_level}" for i in escalated]
 
 
 @flow(name=FLOW_NAME, description="Every 5 minutes: due alert notices, and escalation of unacknowledged P0/P1.")

@@ -19,9 +19,11 @@ from pydantic import BaseModel, Field
 
 from opsbook.config import load_config
 from opsbook.incidents import add_event, get_incident, open_incident
+from opsbook.results import CheckResult
 from opsbook.secrets import install_log_redaction
 from opsbook.store import open_store
 from opsbook.tasks.incidents import announce, refresh_status_page
+from opsbook.tasks.notify import Delivery
 from opsbook.tasks.platforms import check_platform_health
 from opsbook.tasks.response import disaster_recovery_needed, evaluate_rollback, run_rollback
 
@@ -81,7 +83,7 @@ def incident_response(request: IncidentRequest) -> State:
 
     actions: list[str] = []
     if request.severity in ("P0", "P1"):
-        results = run_coro_as_sync(check_platform_health(config))
+        results: list[CheckResult] = run_coro_as_sync(check_platform_health(config))
         down = [r.target for r in results if r.status.is_problem]
         note(
             f"platform health: {len(results) - len(down)} of {len(results)} up"
@@ -92,7 +94,7 @@ def incident_response(request: IncidentRequest) -> State:
             actions += _critical_steps(config, incident.id, request.dry_run, results, note)
     refresh_status_page(config)
     current = get_incident(store, incident.id)
-    deliveries = run_coro_as_sync(
+    deliveries: list[Delivery] = run_coro_as_sync(
         announce(config, current, "initial", current_actions=", ".join(actions) or "standard response")
     )
     failed = [d.channel for d in deliveries if not d.ok]
@@ -104,7 +106,7 @@ def incident_response(request: IncidentRequest) -> State:
     return Completed(message=f"{incident.id} opened ({request.severity})", data=incident.id)
 
 
-def _critical_steps(config, incident_id: str, dry_run: bool, platforms, note) -> list[str]:  # type: ignore[no-untyped-def]
+def _critical_steps(config, incident_id: str, dry_run: bool, platforms, note) -> list[str]:
     """Rollback (with approval) and the disaster-recovery trigger, each recorded on the timeline."""
     actions = []
     decision = evaluate_rollback(config)

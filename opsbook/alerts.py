@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from opsbook.config.notifications import NotificationsConfig, Route
 from opsbook.escalation import Severity
+from opsbook.incidents import Incident
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.secrets import redact
 from opsbook.store import HistoryStore
@@ -103,7 +104,7 @@ class Alert:
 
     @classmethod
     def of(cls, row: AlertRow) -> Alert:
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
 @dataclass(frozen=True)
@@ -126,7 +127,7 @@ class Silence:
 
     @classmethod
     def of(cls, row: SilenceRow) -> Silence:
-        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        return cls(**{name: getattr(row, name) for name in cls.__dataclass_fields__})
 
 
 def record_results(store: HistoryStore, results: Iterable[CheckResult], now: datetime | None = None) -> list[Alert]:
@@ -344,7 +345,7 @@ def group_notices(notices: Iterable[Notice], group_by: Sequence[str]) -> list[Gr
     return [groups[k] for k in sorted(groups)]
 
 
-def _matches(route: Route, alert: Alert) -> bool:
+def _matches(route: Route, alert: Alert | Incident) -> bool:
     match = route.match
     return (
         (not match.types or alert.alert_type in match.types)
@@ -354,7 +355,7 @@ def _matches(route: Route, alert: Alert) -> bool:
     )
 
 
-def channels_for(alert: Alert, config: NotificationsConfig) -> list[str]:
+def channels_for(alert: Alert | Incident, config: NotificationsConfig) -> list[str]:
     """The routing tree: first matching route wins unless it says `continue`; else the defaults."""
     chosen: list[str] = []
     for route in config.routes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from opsbook.json_path import PathNotFound, PathParts, format_path, json_type, parse_path, resolve
 
@@ -91,7 +91,8 @@ class Condition:
             if not _is_number(observed):
                 where = format_path(self.path) if self.needs_body else self.subject
                 return Outcome(None, observed, f"{where}: expected a number, found {json_type(observed)} {observed!r}")
-            passed = _ORDER_TESTS[self.operator](float(observed), float(expected))  # type: ignore[arg-type]
+            number = cast(float, expected)  # parse_condition lets only a number meet an ordering operator
+            passed = _ORDER_TESTS[self.operator](float(observed), float(number))
         else:
             same = _equal(observed, expected)
             passed = same if self.operator == "==" else not same
@@ -157,11 +158,8 @@ def parse_condition(text: str) -> Condition:
     if not match["right"]:
         raise ConditionError(f"condition {text!r} has no value after {match['op']}")
     expected = _literal(match["right"])
-    subject: Subject = next(
-        name
-        for name in ("status", "response_time", "len", "has", "body")  # type: ignore[assignment]
-        if match[name] is not None
-    )
+    subjects: tuple[Subject, ...] = ("status", "response_time", "len", "has", "body")
+    subject = next(name for name in subjects if match[name] is not None)
     raw_path = match[subject] if subject in ("len", "has", "body") else ""
     if raw_path and raw_path[0] not in ".[":
         raise ConditionError(f"condition {text!r}: a body path starts with '.' or '[' after [BODY]")
@@ -169,7 +167,7 @@ def parse_condition(text: str) -> Condition:
         path = parse_path(raw_path.removeprefix("."))
     except ValueError as error:
         raise ConditionError(f"condition {text!r}: {error}") from None
-    operator: Operator = match["op"]  # type: ignore[assignment]
+    operator = cast(Operator, match["op"])  # the pattern's `op` group admits only these
     if operator in _ORDERING and not _is_number(expected):
         raise ConditionError(f"condition {text!r}: {operator} needs a number on the right, got {match['right']!r}")
     if subject == "has" and not isinstance(expected, bool):

@@ -97,7 +97,7 @@ def incident_id(at: datetime) -> str:
     return at.strftime("INC-%Y%m%d-%H%M%S")
 
 
-def _get(session, incident_id_: str) -> IncidentRow:  # type: ignore[no-untyped-def]
+def _get(session, incident_id_: str) -> IncidentRow:
     row = session.get(IncidentRow, incident_id_)
     if row is None:
         raise IncidentError(f"no incident {incident_id_}")

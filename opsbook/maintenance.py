@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rrulestr
+from dateutil.rrule import rrule, rruleset, rrulestr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from opsbook.durations import POSITIVE, parse_duration
@@ -81,8 +81,8 @@ class MaintenanceWindow(BaseModel):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def _rule(self) -> rrule:
-        return rrulestr(self.recurrence or "FREQ=DAILY;COUNT=1", dtstart=self.start)  # type: ignore[return-value]
+    def _rule(self) -> rrule | rruleset:  # a set when the recurrence adds EXDATE or RDATE lines
+        return rrulestr(self.recurrence or "FREQ=DAILY;COUNT=1", dtstart=self.start)
 
     def covering(self, at: datetime) -> tuple[datetime, datetime] | None:
         """The (start, end) in UTC of the occurrence that covers `at`, if one does."""

@@ -145,7 +145,8 @@ _ADVICE: dict[str, tuple[str, str]] = {
         "The newest backup is getting old: check that the backup job is scheduled.",
     ),
     "backup.integrity": (
-        "Do not trust this backup: take a new one (`opsbook backup create`) and find what damaged it (disk, copy, job).",
+        "Do not trust this backup: take a new one (`opsbook backup create`) and find what damaged it "
+        "(disk, copy, job).",
         "Backup integrity needs a look: read the message.",
     ),
     "backup.restore": (
@@ -207,7 +208,8 @@ _ADVICE: dict[str, tuple[str, str]] = {
     "performance.review": (
         "p95 rose past the fail level against the 7-day baseline: check recent deploys and run a performance "
         "investigation.",
-        "A regression or anomaly against the 7-day baseline: read the evidence in the details and watch tomorrow's review.",
+        "A regression or anomaly against the 7-day baseline: read the evidence in the details and watch "
+        "tomorrow's review.",
     ),
     "slo.error_budget": (
         "The error budget is burning fast (page) or spent: stop risky changes and work the incident.",

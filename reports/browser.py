@@ -64,7 +64,7 @@ def visit(
         try:
             page = browser.new_page(viewport={"width": width, "height": height})
 
-            def route(route_, request) -> None:  # type: ignore[no-untyped-def]
+            def route(route_, request) -> None:
                 seen.requests.append(request.url)
                 if request.url.startswith(allow_prefixes):
                     route_.continue_()

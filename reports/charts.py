@@ -78,10 +78,10 @@ def line_chart(chart: LineChart) -> Markup:
             f'stroke="#eaeef2"/><text x="{PAD_LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" '
             f'font-size="11" fill="#57606a">{escape(_fmt(value))}</text>'
         )
-    for label, when in ((min(times), "start"), (max(times), "end")):
+    for moment, when in ((min(times), "start"), (max(times), "end")):
         parts.append(
-            f'<text x="{x(label):.1f}" y="{HEIGHT - 12}" text-anchor="{when}" font-size="11" '
-            f'fill="#57606a">{escape(label.strftime("%Y-%m-%d %H:%M"))}</text>'
+            f'<text x="{x(moment):.1f}" y="{HEIGHT - 12}" text-anchor="{when}" font-size="11" '
+            f'fill="#57606a">{escape(moment.strftime("%Y-%m-%d %H:%M"))}</text>'
         )
     for index, band in enumerate(chart.bands):
         upper = " ".join(f"{x(t):.1f},{y(hi):.1f}" for t, _, hi in band.points)

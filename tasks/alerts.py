@@ -66,7 +66,7 @@ def alerts_message(config: EstateConfig, group: Group, notices: list[Notice], no
     firing = [item for item, kind in items if kind == "firing"]
     resolved = [item for item, kind in items if kind == "resolved"]
     payload = {
-        "group": dict(zip(config.notifications.group_by, group.key)),
+        "group": dict(zip(config.notifications.group_by, group.key, strict=True)),
         "estate": config.estate,
         "alerts": [
             {
@@ -134,7 +134,7 @@ def process_alerts(config: EstateConfig, results: list[CheckResult], now: dateti
     """After the results are stored: alerts raised, updated or resolved, their notices sent, and
     the status page regenerated."""
     logger = get_run_logger()
-    summary = run_coro_as_sync(handle_results(config, results, now))
+    summary: AlertSummary = run_coro_as_sync(handle_results(config, results, now))
     for delivery in summary.failed_deliveries:
         logger.warning(
             "notification to %s failed after %s attempt(s): %s",

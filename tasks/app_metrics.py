@@ -82,9 +82,11 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
         ]
 
     readings = await read_endpoints(config, jobs)
-    results, problems = [], []
+    results: list[CheckResult] = []
+    problems: list[CheckResult] = []
+    store: HistoryStore | None = None
     try:
-        store: HistoryStore | None = open_store(config.history.url)
+        store = open_store(config.history.url)
         store.add_samples([s for reading in readings for s in reading.samples])
     except Exception as error:
         store = None
@@ -133,7 +135,7 @@ async def try_mapping(
     return [result for reading in await read_endpoints(config, jobs) for result in reading.results]
 
 
-def _step_task(step: AppStep):  # type: ignore[no-untyped-def]
+def _step_task(step: AppStep):
     name, title = STEPS[step]
 
     async def run(config: EstateConfig) -> list[CheckResult]:

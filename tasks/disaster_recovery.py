@@ -36,7 +36,7 @@ from opsbook.tasks.platforms import probe_platforms
 COMPONENT = "disaster-recovery"
 
 
-def _dr(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
+def _dr(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:
     return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
 
 

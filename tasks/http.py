@@ -227,8 +227,8 @@ def _describe_failure(
 
 
 def _root_cause_error(error: BaseException) -> BaseException:
-    while error.__cause__ is not None or error.__context__ is not None:
-        error = error.__cause__ or error.__context__  # type: ignore[assignment]
+    while (inner := error.__cause__ or error.__context__) is not None:
+        error = inner
     return error
 
 

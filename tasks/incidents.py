@@ -70,7 +70,7 @@ async def announce(
     return await deliver(
         config,
         channels_for(incident, config.notifications),
-        message,  # type: ignore[arg-type]
+        message,
         refs={"incident": incident.id},
         now=now,
     )

@@ -155,7 +155,8 @@ class Unreadable(Exception):
 def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> tuple[FetchedResponse, Any]:
     """The response and its decoded JSON body (None when nothing needs it), or Unreadable."""
     if isinstance(outcome, FetchFailure):
-        cause, details = outcome.reason, {"failure": outcome.kind}
+        cause = outcome.reason
+        details: dict[str, Any] = {"failure": outcome.kind}
         if outcome.last_response is not None:
             details["status_code"] = outcome.last_response.status_code
             if said := _said(outcome.last_response):
@@ -209,7 +210,8 @@ def read_response(
                 )
             ]
         )
-    reading, figures = Reading(), []
+    reading = Reading()
+    figures: list[dict[str, object]] = []
     for metric in endpoint.metrics:
         try:
             value, raw = metric_value(body, metric)

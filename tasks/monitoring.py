@@ -117,9 +117,9 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
 def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | None = None) -> CheckResult:
     """Fail when `flow` has not completed a run within `hours` (a dead-man's switch)."""
     now = now or utcnow()
-    runs = [r for r in store.latest_runs(flow, limit=50) if r.finished_at is not None]
+    finished = [r.finished_at for r in store.latest_runs(flow, limit=50) if r.finished_at is not None]
     target = f"{flow} within {hours:g} h"
-    if not runs:
+    if not finished:
         return CheckResult(
             check="monitoring.deadman",
             target=target,
@@ -129,7 +129,7 @@ def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | 
             unit="h",
             message=f"{flow} has never completed",
         )
-    latest = max(r.finished_at for r in runs)  # type: ignore[type-var]
+    latest = max(finished)
     age_h = (now - latest) / timedelta(hours=1)
     late = age_h > hours
     return CheckResult(

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from typing import cast
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -103,6 +104,7 @@ def send_email(channel: EmailChannel, message: Message, retries: int) -> int:
 
 
 async def _send_prefect(channel: PrefectChannel, message: Message, retries: int) -> int:
+    from prefect.blocks.abstract import NotificationBlock
     from prefect.blocks.core import Block
 
     attempts = 0
@@ -111,7 +113,7 @@ async def _send_prefect(channel: PrefectChannel, message: Message, retries: int)
     ):
         with attempt:
             attempts += 1
-            block = await Block.aload(channel.block)
+            block = cast(NotificationBlock, await Block.aload(channel.block))  # the config names a notification block
             sender = getattr(block, "anotify", None) or block.notify
             outcome = sender(message.text, message.subject)
             if inspect.isawaitable(outcome):

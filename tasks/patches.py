@@ -18,7 +18,8 @@ CHECK = "maintenance.patches"
 COMPONENT = "maintenance"
 # openssl/stable-security 3.0.15-1~deb12u1 amd64 [upgradable from: 3.0.14-1~deb12u2]
 _UPGRADABLE = re.compile(
-    r"^(?P<package>[^/\s]+)/(?P<suites>\S+)\s+(?P<version>\S+)\s+(?P<arch>\S+)\s+\[upgradable from: (?P<current>[^\]]+)\]$"
+    r"^(?P<package>[^/\s]+)/(?P<suites>\S+)\s+(?P<version>\S+)\s+(?P<arch>\S+)\s+"
+    r"\[upgradable from: (?P<current>[^\]]+)\]$"
 )
 
 

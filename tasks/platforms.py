@@ -22,7 +22,7 @@ def _excerpt(text: str, limit: int) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
-def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> CheckResult:  # type: ignore[no-untyped-def]
+def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> CheckResult:
     """Turn one fetch outcome into a result: down or wrong status is fail, slow is warn or fail."""
     common = dict(
         check=CHECK,
@@ -33,7 +33,7 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
         labels={"url": str(platform.url)},
     )
     if isinstance(outcome, FetchFailure):
-        details = {"url": str(platform.url), "failure": outcome.kind}
+        details: dict[str, object] = {"url": str(platform.url), "failure": outcome.kind}
         message = f"down: {outcome.reason}"
         if outcome.last_response is not None:
             details["status_code"] = outcome.last_response.status_code

@@ -15,7 +15,7 @@ from opsbook.reports import Report, write_report
 from opsbook.reports.messages import render_message
 from opsbook.reports.render import render_report
 from opsbook.results import Verdict
-from opsbook.tasks.notify import deliver
+from opsbook.tasks.notify import Delivery, deliver
 
 DIGEST_ITEMS = 5  # what needs attention, most urgent first; the rest is in the report
 _AT_LEAST = {"always": Verdict.GREEN, "amber": Verdict.AMBER, "red": Verdict.RED}
@@ -65,5 +65,7 @@ def send_report_digest(config: EstateConfig, report: Report, path: Path | None) 
             "report": link,
         },
     )
-    deliveries = run_coro_as_sync(deliver(config, notifications.reports, message, refs={"run": report.run_id}))
+    deliveries: list[Delivery] | None = run_coro_as_sync(
+        deliver(config, notifications.reports, message, refs={"run": report.run_id})
+    )
     return [f"report not sent to {d.channel}: {d.error}" for d in deliveries or [] if not d.ok]

@@ -120,7 +120,7 @@ def readings_from_series(figure: str, series: list[Series], source: PrometheusSo
 async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> list[CheckResult]:
     """CPU, memory and disk from one Prometheus, queried at once; per figure results or an error."""
 
-    async def one(client, figure: str) -> list[CheckResult]:  # type: ignore[no-untyped-def]
+    async def one(client, figure: str) -> list[CheckResult]:
         check, words = FIGURES[figure]
         promql = getattr(source.queries, figure)
         context = {"url": str(source.url), "query": promql}

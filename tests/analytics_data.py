@@ -44,7 +44,7 @@ def load(
 ) -> int:
     return store.add_samples(
         Sample(metric=metric, value=float(v), ts=t.to_pydatetime(), unit=unit, source="test", labels=labels or {})
-        for t, v in zip(frame["ts"], frame["value"])
+        for t, v in zip(frame["ts"], frame["value"], strict=True)
     )
 
 

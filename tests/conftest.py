@@ -9,6 +9,9 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from sqlalchemy import create_engine, text  # neither imports Prefect
+
 # Before Prefect is imported anywhere: nothing may write to the real home or try the network.
 _PREFECT_HOME = tempfile.mkdtemp(prefix="opsbook-test-prefect-")
 os.environ["PREFECT_HOME"] = _PREFECT_HOME
@@ -17,9 +20,6 @@ os.environ.pop("PREFECT_API_URL", None)
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["XDG_DATA_HOME"] = os.path.join(_PREFECT_HOME, "xdg")
-
-import pytest  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("OPSBOOK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 

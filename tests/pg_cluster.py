@@ -60,7 +60,7 @@ class Cluster:
         """Run statements in a connection that then closes (closing flushes its statistics)."""
         with self.connect(database) as conn:
             for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
+                conn.execute(statement)
 
     @contextmanager
     def database(self, extension: bool = True) -> Iterator[str]:

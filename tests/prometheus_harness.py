@@ -42,7 +42,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-def _wait_for(condition, what: str, processes: list[subprocess.Popen[bytes]], timeout_s: float = 60) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(condition, what: str, processes: list[subprocess.Popen[bytes]], timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         for process in processes:

@@ -98,7 +98,7 @@ class _Handler:
         self.server = server
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
-        self.server.messages.append(message_from_bytes(envelope.content, policy=policy.default))  # type: ignore[arg-type]
+        self.server.messages.append(message_from_bytes(envelope.content, policy=policy.default))
         self.server.envelopes.append(list(envelope.rcpt_tos))
         return "250 OK"
 

@@ -49,7 +49,7 @@ def receivers(tmp_path: Path) -> Iterator[tuple[WebhookReceiver, SmtpServer]]:
         hooks.stop()
 
 
-def config_for(tmp_path: Path, hooks: WebhookReceiver, smtp: SmtpServer, **overrides: object):  # type: ignore[no-untyped-def]
+def config_for(tmp_path: Path, hooks: WebhookReceiver, smtp: SmtpServer, **overrides: object):
     notifications = {
         "channels": [
             {"name": "slack", "type": "slack", "url": hooks.url("/slack")},
@@ -78,11 +78,11 @@ def config_for(tmp_path: Path, hooks: WebhookReceiver, smtp: SmtpServer, **overr
     return estate(tmp_path, estate="test estate", notifications=notifications)
 
 
-def run(config, results: list[CheckResult], now: datetime):  # type: ignore[no-untyped-def]
+def run(config, results: list[CheckResult], now: datetime):
     return asyncio.run(handle_results(config, results, now))
 
 
-def verify_signature(recorded) -> None:  # type: ignore[no-untyped-def]
+def verify_signature(recorded) -> None:
     expected = "sha256=" + hmac.new(HMAC_KEY.encode(), recorded.body, hashlib.sha256).hexdigest()
     assert hmac.compare_digest(recorded.headers["x-opsbook-signature"], expected)
 
@@ -101,7 +101,7 @@ def test_triage_table() -> None:
     assert classify(result("monitoring.deadman", "daily", Status.FAIL, "monitoring")) == ("infrastructure", Severity.P1)
 
 
-def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
+def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, receivers) -> None:
     hooks, smtp = receivers
     config = config_for(tmp_path, hooks, smtp)
     down = [
@@ -187,7 +187,7 @@ def test_grouping_dedup_repeat_silence_maintenance_and_resolve(tmp_path: Path, r
     assert len(hooks.on("/slack")) == 3
 
 
-def test_a_failing_channel_is_retried_recorded_and_blocks_no_one(tmp_path: Path, receivers) -> None:  # type: ignore[no-untyped-def]
+def test_a_failing_channel_is_retried_recorded_and_blocks_no_one(tmp_path: Path, receivers) -> None:
     hooks, smtp = receivers
     channels = [
         {"name": "broken", "type": "webhook", "url": hooks.url("/fail")},

@@ -58,7 +58,7 @@ def test_kpis_without_data_or_with_inconsistent_records_say_insufficient_data() 
 
 
 def _store_results(store: HistoryStore, statuses: list[Status], values: list[float]) -> None:
-    for i, (status, value) in enumerate(zip(statuses, values)):
+    for i, (status, value) in enumerate(zip(statuses, values, strict=True)):
         at = T + i * M
         store.record_run(
             run_id=f"r{i}",

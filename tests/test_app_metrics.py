@@ -31,7 +31,7 @@ def source(server: LoopbackServer, **fields: Any) -> dict[str, Any]:
     }
 
 
-def configure(tmp_path: Path, *sources: dict[str, Any], **sections: Any):  # type: ignore[no-untyped-def]
+def configure(tmp_path: Path, *sources: dict[str, Any], **sections: Any):
     from opsbook.config import parse_config
 
     data = {
@@ -43,7 +43,7 @@ def configure(tmp_path: Path, *sources: dict[str, Any], **sections: Any):  # typ
     return parse_config(data, base_dir=tmp_path, environ={"APP_TOKEN": TOKEN})
 
 
-def read(config, step: str) -> dict[str, CheckResult]:  # type: ignore[no-untyped-def]
+def read(config, step: str) -> dict[str, CheckResult]:
     return {r.target: r for r in asyncio.run(read_step(config, step))}
 
 
@@ -352,7 +352,7 @@ def test_gatus_conditions_on_status_time_body_presence_and_length(tmp_path: Path
 # -- flap control and maintenance -----------------------------------------------------------------
 
 
-def _run_and_store(config, step: str, run: int) -> dict[str, CheckResult]:  # type: ignore[no-untyped-def]
+def _run_and_store(config, step: str, run: int) -> dict[str, CheckResult]:
     results = asyncio.run(read_step(config, step))
     open_store(config.history.url).record_run(
         run_id=f"run-{run}",

@@ -150,7 +150,7 @@ def test_the_example_config_and_its_commented_mapping_are_valid() -> None:
     # Uncomment the example `endpoints:` block and validate the mapping it shows.
     lines = text[text.index("    # endpoints:") :].splitlines()
     block = "\n".join(
-        line.replace("    # ", "    ", 1) for line in itertools.takewhile(lambda l: l.startswith("    #"), lines)
+        line.replace("    # ", "    ", 1) for line in itertools.takewhile(lambda s: s.startswith("    #"), lines)
     )
     source = yaml.safe_load("x:\n" + block)["x"]
     config = parse_config({"metrics_sources": [{"base_url": "https://a.example", **source}]}, environ={})

@@ -38,7 +38,7 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
     assert by_key[("app.security", "app/threat_level")].status is Status.OK
     assert by_key[("app.api_performance", "app/avg_response_time")].threshold == 200
 
-    html = outcome.report_path.read_text()  # type: ignore[union-attr]
+    html = outcome.report_path.read_text()
     titles = re.findall(r"<h2[^>]*>\s*(?:\d+\.\s*)?([^<—]+?)\s*(?:—|<)", html)
     expected = [
         "Platform health",
@@ -65,7 +65,7 @@ def test_daily_checklist_reads_the_app_api_in_the_runbook_order(tmp_path: Path) 
 
     store = open_store(f"sqlite:///{tmp_path / 'demo' / 'history.db'}")
     assert [s.value for s in store.samples("disk", source="app")] == [86.3]
-    stored = {r.key: r for r in store.get_run(outcome.run_id).results}  # type: ignore[union-attr]
+    stored = {r.key: r for r in store.get_run(outcome.run_id).results}
     assert stored[("app.resources", "app/disk")].status is Status.WARN
 
 

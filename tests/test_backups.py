@@ -44,7 +44,7 @@ def server(postgres_admin_url: str) -> RestoreServer:
     return RestoreServer(url=postgres_admin_url)
 
 
-def by_check(results):  # type: ignore[no-untyped-def]
+def by_check(results):
     return {r.check: r for r in results}
 
 
@@ -88,12 +88,12 @@ def test_other_formats_restore(fmt: str, source: str, server: RestoreServer, tmp
 
 
 @pytest.fixture
-def good(pristine: Path, tmp_path: Path):  # type: ignore[no-untyped-def]
+def good(pristine: Path, tmp_path: Path):
     repo = repository(copy_repository(pristine, tmp_path / "repo"))
     return repo, list_backups(repo)[0].path
 
 
-def test_truncated_backup_is_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_truncated_backup_is_caught(good, server: RestoreServer) -> None:
     repo, path = good
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
@@ -103,7 +103,7 @@ def test_truncated_backup_is_caught(good, server: RestoreServer) -> None:  # typ
     assert results["backup.restore"].status is Status.SKIPPED
 
 
-def test_truncation_without_a_manifest_is_caught_by_the_full_read(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_truncation_without_a_manifest_is_caught_by_the_full_read(good, server: RestoreServer) -> None:
     repo, path = good
     repo = repo.model_copy(update={"manifest_required": False})
     manifest_path(path).unlink()
@@ -113,7 +113,7 @@ def test_truncation_without_a_manifest_is_caught_by_the_full_read(good, server: 
     assert integrity.status is Status.FAIL and "not a readable dump" in integrity.message
 
 
-def test_flipped_bytes_are_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_flipped_bytes_are_caught(good, server: RestoreServer) -> None:
     repo, path = good
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -122,7 +122,7 @@ def test_flipped_bytes_are_caught(good, server: RestoreServer) -> None:  # type:
     assert integrity.status is Status.FAIL and "checksum mismatch" in integrity.message
 
 
-def test_stale_backup_is_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_stale_backup_is_caught(good, server: RestoreServer) -> None:
     repo, path = good
     old = utcnow() - timedelta(hours=30)
     manifest = read_manifest(path)
@@ -134,7 +134,7 @@ def test_stale_backup_is_caught(good, server: RestoreServer) -> None:  # type: i
     assert completion.value == pytest.approx(30, abs=0.1)
 
 
-def test_empty_backup_is_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_empty_backup_is_caught(good, server: RestoreServer) -> None:
     repo, path = good
     path.write_bytes(b"")
     results = by_check(verify_repository(repo, None)[0])
@@ -142,14 +142,14 @@ def test_empty_backup_is_caught(good, server: RestoreServer) -> None:  # type: i
     assert results["backup.integrity"].status is Status.FAIL
 
 
-def test_missing_manifest_is_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_missing_manifest_is_caught(good, server: RestoreServer) -> None:
     repo, path = good
     manifest_path(path).unlink()
     integrity = by_check(verify_repository(repo, None)[0])["backup.integrity"]
     assert integrity.status is Status.FAIL and "no manifest" in integrity.message
 
 
-def test_wrong_checksum_in_manifest_is_caught(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_checksum_in_manifest_is_caught(good, server: RestoreServer) -> None:
     repo, path = good
     manifest = read_manifest(path)
     manifest["sha256"] = "0" * 64
@@ -205,7 +205,7 @@ def test_plaintext_sql_gz_named_as_encrypted_is_caught(tmp_path: Path) -> None:
 
 def test_validation_failure_still_drops_the_scratch_database_and_never_touches_the_source(
     good, server: RestoreServer, source: str, postgres_admin_url: str
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     repo, _ = good
     repo = repo.model_copy(update={"expected_tables": ["public.users", "public.orders"]})
     before = scratch_databases(postgres_admin_url)
@@ -231,7 +231,7 @@ def test_validation_failure_still_drops_the_scratch_database_and_never_touches_t
     assert xmin_before
 
 
-def test_row_counts_outside_tolerance_fail_validation(good, server: RestoreServer) -> None:  # type: ignore[no-untyped-def]
+def test_row_counts_outside_tolerance_fail_validation(good, server: RestoreServer) -> None:
     repo, path = good
     manifest = read_manifest(path)
     manifest["tables"]["public.users"] = 100  # the manifest promised half the rows the dump holds
@@ -241,7 +241,7 @@ def test_row_counts_outside_tolerance_fail_validation(good, server: RestoreServe
     assert restore.status is Status.FAIL and "deviation_pct" in restore.message
 
 
-def test_an_unreachable_restore_server_is_a_clear_failure_without_the_password(good, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_an_unreachable_restore_server_is_a_clear_failure_without_the_password(good, tmp_path: Path) -> None:
     from opsbook.config import parse_config
     from tests.conftest import free_port
 

@@ -37,7 +37,10 @@ def exports(folder: Path) -> None:
 
 def history(url: str) -> None:
     """What other runbooks leave in the history: engagement, traffic and per-resource CPU."""
-    day = lambda d: datetime(2025, 9, d, tzinfo=UTC)  # noqa: E731
+
+    def day(d: int) -> datetime:
+        return datetime(2025, 9, d, tzinfo=UTC)
+
     HistoryStore(url).add_samples(
         [Sample("engagement.active_users", v, day(d)) for d, v in ((1, 90), (15, 100), (29, 110))]
         + [Sample("traffic.requests", 400_000, day(d)) for d in (5, 20)]
@@ -65,7 +68,7 @@ def config(tmp_path: Path, **costs: object) -> Path:
     return write_config(tmp_path, data)
 
 
-def run(path: Path, month: str | None = None):  # type: ignore[no-untyped-def]
+def run(path: Path, month: str | None = None):
     state = cost_review(config_path=str(path), month=month, return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome

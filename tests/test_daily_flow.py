@@ -32,7 +32,7 @@ def config_for(tmp_path: Path, platforms: list[dict], **extra: object) -> Path:
     return write_config(tmp_path, data)
 
 
-def run(config_path: Path):  # type: ignore[no-untyped-def]
+def run(config_path: Path):
     state = daily_checklist(config_path=str(config_path), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome

@@ -27,7 +27,7 @@ def cluster() -> Cluster:
 
 def monitor_url(cluster: Cluster, database: str, port: int | None = None) -> str:
     """The monitoring role's URL, its password taken from the environment as a real config would."""
-    url = cluster.url(database, MONITOR_ROLE, "${%s}" % PASSWORD_ENV)
+    url = cluster.url(database, MONITOR_ROLE, f"${{{PASSWORD_ENV}}}")
     return url if port is None else url.replace(f":{cluster.port}/", f":{port}/")
 
 
@@ -145,13 +145,15 @@ def test_config_names_the_key_of_a_bad_database_entry(tmp_path: Path) -> None:
 
 
 def test_health_connections_are_read_only_and_every_statement_is_bounded(cluster: Cluster) -> None:
-    with cluster.database(extension=False) as name:
-        with connect(cluster.url(name), connect_timeout_s=5, statement_timeout_ms=150, read_only=True) as conn:
-            assert conn.execute("SHOW statement_timeout").fetchone()[0] == "150ms"
-            with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), conn.transaction():
-                conn.execute("CREATE TABLE written_by_a_check (id int)")
-            with pytest.raises(psycopg.errors.QueryCanceled):
-                conn.execute("SELECT pg_sleep(2)")
+    with (
+        cluster.database(extension=False) as name,
+        connect(cluster.url(name), connect_timeout_s=5, statement_timeout_ms=150, read_only=True) as conn,
+    ):
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == "150ms"
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction), conn.transaction():
+            conn.execute("CREATE TABLE written_by_a_check (id int)")
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            conn.execute("SELECT pg_sleep(2)")
 
 
 def test_a_query_that_times_out_is_an_error_for_its_check_only(

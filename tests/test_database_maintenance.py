@@ -83,7 +83,7 @@ def config_file(tmp_path: Path, cluster: Cluster, name: str) -> Path:
             "databases": [
                 {
                     "name": "app",
-                    "url": cluster.url(name, MONITOR_ROLE, "${%s}" % PASSWORD_ENV),
+                    "url": cluster.url(name, MONITOR_ROLE, f"${{{PASSWORD_ENV}}}"),
                     "maintenance_url": cluster.url(name),
                 }
             ],
@@ -91,7 +91,7 @@ def config_file(tmp_path: Path, cluster: Cluster, name: str) -> Path:
     )
 
 
-def maintain(path: Path, apply: bool):  # type: ignore[no-untyped-def]
+def maintain(path: Path, apply: bool):
     state = database_maintenance(config_path=str(path), params=MaintenanceParameters(apply=apply), return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, ChecklistOutcome), outcome

@@ -193,7 +193,7 @@ def test_webhook_actions_post_once_and_a_5xx_is_not_retried(tmp_path: Path) -> N
 
     seen: list[tuple[str, str]] = []
 
-    def record(request):  # type: ignore[no-untyped-def]
+    def record(request):
         seen.append((request.method, request.headers.get("Content-Type", "")))
         return Reply(200 if request.path == "/ok" else 503, "switched" if request.path == "/ok" else "busy")
 

@@ -133,7 +133,7 @@ def test_a_flow_retried_by_prefect_stores_its_results_once(tmp_path: Path, monke
     calls = {"n": 0}
     real_final_state = daily.final_state
 
-    def crash_first_time(outcome):  # type: ignore[no-untyped-def]
+    def crash_first_time(outcome):
         calls["n"] += 1
         if calls["n"] == 1:
             raise ConnectionError("worker lost its connection after storing")

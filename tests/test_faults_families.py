@@ -1,8 +1,9 @@
 """Fault injection per check family: each fault gives a clear error/fail (or a failed delivery).
 
 Every HTTP family is driven against a real loopback server that times out, refuses, answers 5xx,
-sends a malformed or an oversized body, or speaks another protocol altogether; the database family against sockets that refuse, hang or
-speak another protocol, and a real PostgreSQL cluster that is stopped in the middle of a run.
+sends a malformed or an oversized body, or speaks another protocol altogether; the database family
+against sockets that refuse, hang or speak another protocol, and a real PostgreSQL cluster that is
+stopped in the middle of a run.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def test_http_family_fault_is_a_clear_failure(tmp_path: Path, family: str, fault
     else:
 
         class AnyPath(dict):
-            def get(self, _path: str, _default: object = None):  # type: ignore[override]
+            def get(self, _path: str, _default: object = None):
                 return FAULTS[fault]
 
         with LoopbackServer() as server:
@@ -250,10 +251,8 @@ def test_hung_database_servers_are_waited_for_together_not_one_after_another(tmp
             with connection:
                 if first:
                     first = False
-                    try:
+                    with suppress(threading.BrokenBarrierError):
                         all_connected.wait()
-                    except threading.BrokenBarrierError:
-                        pass
                 connection.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
 
     for listener in listeners:

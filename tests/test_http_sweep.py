@@ -12,7 +12,7 @@ from opsbook.tasks.platforms import probe_platforms
 async def _sweep_two_origins(endpoints: int, concurrency: int) -> tuple[list, list[int]]:
     connections = [0, 0]
 
-    def handler(index: int):  # type: ignore[no-untyped-def]
+    def handler(index: int):
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             connections[index] += 1
             try:

@@ -68,7 +68,7 @@ def setup(tmp_path: Path, hooks: WebhookReceiver) -> tuple[Path, Path]:
     return path, marker
 
 
-def run_p0(path: Path, answer: dict, seen: set):  # type: ignore[no-untyped-def]
+def run_p0(path: Path, answer: dict, seen: set):
     request = IncidentRequest(
         severity="P0", description="site down after deploy", component="platforms", config_path=str(path), dry_run=False
     )
@@ -146,7 +146,7 @@ def test_escalation_sweep_flow_escalates_and_sends_due_groups(tmp_path: Path) ->
         assert texts[1].startswith(f"⏫ INCIDENT ESCALATED - {incident.id} to level 3")
 
 
-def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_webhook_urls_and_smtp_passwords_reach_no_log_artifact_report_or_row(tmp_path: Path, monkeypatch) -> None:
     from sqlalchemy import text
 
     from opsbook.flows.daily import daily_checklist

@@ -39,7 +39,7 @@ def hooks() -> Iterator[WebhookReceiver]:
         yield receiver
 
 
-def config_for(tmp_path: Path, hooks: WebhookReceiver, **extra: object):  # type: ignore[no-untyped-def]
+def config_for(tmp_path: Path, hooks: WebhookReceiver, **extra: object):
     return estate(
         tmp_path,
         estate="test estate",

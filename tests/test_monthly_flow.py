@@ -16,14 +16,16 @@ from opsbook.results import CheckResult, Status
 from opsbook.store import HistoryStore
 from opsbook.store.incident_models import AlertRow, IncidentRow
 from opsbook.tasks.backups.records import verifications
+from tests import test_disaster_recovery
 from tests.analytics_data import growing, load
 from tests.backup_helpers import source_database
 from tests.focus_builder import month_rows, write_export
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back
-from tests.test_disaster_recovery import database_exists, dr_config, dr_database  # noqa: F401 - a fixture
+from tests.test_disaster_recovery import database_exists, dr_config
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
+dr_database = test_disaster_recovery.dr_database  # the DR tests' fixture, used here too
 
 RUNBOOK = Path(__file__).resolve().parents[2] / "shared" / "seed" / "operational-runbooks.md"
 NOW = datetime.now(UTC)

@@ -16,7 +16,7 @@ from tests.conftest import free_port
 from tests.helpers import estate, raw_speaker
 
 
-def check(tmp_path: Path, platforms: list[dict], **http: object):  # type: ignore[no-untyped-def]
+def check(tmp_path: Path, platforms: list[dict], **http: object):
     settings = {"timeout_s": 1, "retries": 2, "backoff_s": 0.01, **http}
     config = estate(tmp_path, platforms=platforms, http=settings)
     return asyncio.run(probe_platforms(config))

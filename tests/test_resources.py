@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def df_percent(mountpoint: str) -> float:
     return 100.0 * used / (used + stat.f_bavail * stat.f_frsize)
 
 
-def measure(tmp_path: Path, resources: dict, **extra: object):  # type: ignore[no-untyped-def]
+def measure(tmp_path: Path, resources: dict, **extra: object):
     return asyncio.run(measure_resources(estate(tmp_path, resources=resources, **extra)))
 
 
@@ -125,7 +126,7 @@ def vector(*values: str, instance: str = "node-1:9100") -> Reply:
     )
 
 
-def answer_for(tmp_path: Path, reply: Reply, **section: object):  # type: ignore[no-untyped-def]
+def answer_for(tmp_path: Path, reply: Reply, **section: object):
     seen: list[Request] = []
 
     def handler(request: Request) -> Reply:
@@ -194,7 +195,7 @@ def test_windows_respect_the_point_limit_and_are_aligned_and_contiguous() -> Non
     assert len(windows) == 5
     points = [round((last - first) / 60) + 1 for first, last in windows]
     assert max(points) <= 10_000 and sum(points) == 30 * 24 * 60
-    assert all(nxt[0] - prev[1] == 60 for prev, nxt in zip(windows, windows[1:]))
+    assert all(nxt[0] - prev[1] == 60 for prev, nxt in pairwise(windows))
     assert aligned_chunks(start, end, 60, 10_000) == windows  # same instants every time
     assert aligned_chunks(end, start, 60, 10_000) == []
 

@@ -30,7 +30,7 @@ def prometheus() -> Iterator[RunningPrometheus]:
         yield running
 
 
-def measure(tmp_path: Path, prometheus_section: dict, **extra: object):  # type: ignore[no-untyped-def]
+def measure(tmp_path: Path, prometheus_section: dict, **extra: object):
     config = estate(tmp_path, resources={"prometheus": prometheus_section}, **extra)
     return asyncio.run(measure_resources(config))
 

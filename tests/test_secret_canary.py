@@ -54,7 +54,7 @@ FIELDS = [
 class _EchoEverywhere(dict):
     """Routes that answer every path with a 500 echoing the request: path, query, headers, body."""
 
-    def get(self, _path: str, _default: object = None):  # type: ignore[override]
+    def get(self, _path: str, _default: object = None):
         return _echo
 
 
@@ -75,7 +75,7 @@ def _echo(request: Request) -> Reply:
 
 def _config(tmp_path: Path, echo: LoopbackServer, env: dict[str, str]) -> dict:
     """A config where the field named F holds `${ENV}` whose value is env's canary for F."""
-    ref = {field: f"${{{name}}}" for field, name in zip(FIELDS, env)}
+    ref = {field: f"${{{name}}}" for field, name in zip(FIELDS, env, strict=True)}
     base, refused = echo.url(""), f"127.0.0.1:{free_port()}"
     (tmp_path / "backups" / "app").mkdir(parents=True)
     return {
@@ -248,7 +248,7 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
     assert any(hit.startswith(("/slack", "/hook")) for hit in echo.hits), echo.hits
     leaks = [
         f"{field} -> {sink}"
-        for field, canary in zip(FIELDS, env.values())
+        for field, canary in zip(FIELDS, env.values(), strict=True)
         for sink, text in sinks.items()
         if canary in text
     ]

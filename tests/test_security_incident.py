@@ -31,7 +31,8 @@ def _config(tmp_path: Path, **security: object) -> Path:
         for i in range(12)
     ]
     lines.append(
-        f"{now - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Failed password for bob from 198.51.100.1 port 1 ssh2"
+        f"{now - timedelta(minutes=5):%b %e %H:%M:%S} web1 sshd[7]: Failed password for bob from 198.51.100.1 "
+        "port 1 ssh2"
     )
     auth.write_text("\n".join(lines) + "\n")
     access = tmp_path / "access.log"
@@ -48,7 +49,7 @@ def _config(tmp_path: Path, **security: object) -> Path:
     )
 
 
-def _run(params: SecurityIncidentParams):  # type: ignore[no-untyped-def]
+def _run(params: SecurityIncidentParams):
     state = security_incident_response(params=params, return_state=True)
     outcome = state.result(raise_on_failure=False)
     assert isinstance(outcome, SecurityIncidentOutcome), outcome
@@ -119,7 +120,7 @@ def test_block_waits_for_approval_in_the_prefect_ui(tmp_path: Path) -> None:
     assert not blocklist.exists()  # nothing changes before the approval
     resume_flow_run(run_id, run_input={"approve": True, "approver": "alice"})
     runner.join(timeout=60)
-    outcome = box["state"].result(raise_on_failure=False)  # type: ignore[union-attr]
+    outcome = box["state"].result(raise_on_failure=False)
     assert outcome.record.blocked and f"deny {IP};" in blocklist.read_text()
     assert "approved by alice" in blocklist.read_text()
 

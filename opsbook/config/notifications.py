@@ -108,9 +108,7 @@ class NotificationsConfig(Section):
     channels: list[Channel] = Field(default_factory=list)
     routes: list[Route] = Field(default_factory=list, description="first match wins unless `continue: true`")
     default_channels: list[str] | None = Field(None, description="when no route matches (default: every channel)")
-    group_by: list[Literal["type", "severity", "component", "check"]] = Field(
-        default_factory=lambda: ["type", "severity"]
-    )
+    group_by: list[Literal["type", "severity", "component", "check"]] = Field(["type", "severity"])
     group_window_s: float = Field(0, ge=0, le=86400, description="wait this long to batch new alerts of a group")
     repeat_interval_s: float = Field(14400, gt=0, description="re-notify a still-firing alert after this long")
     retries: int = Field(2, ge=0, le=10, description="extra delivery attempts after a transient failure")

@@ -90,10 +90,8 @@ class VulnerabilityPolicy(Section):
     reports: list[Path] = Field(
         default_factory=list, description="pip-audit -f json, npm audit --json or OSV-Scanner JSON files"
     )
-    fail_on: list[Severity] = Field(default_factory=lambda: ["critical"])
-    warn_on: list[Severity] = Field(
-        default_factory=lambda: ["high", "unknown"], description="pip-audit states no severity: unknown"
-    )
+    fail_on: list[Severity] = Field(["critical"])
+    warn_on: list[Severity] = Field(["high", "unknown"], description="pip-audit states no severity: unknown")
     max_age_days: float = Field(7, gt=0, description="an older report is stale: warn")
 
     @field_validator("reports")

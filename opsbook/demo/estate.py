@@ -24,7 +24,7 @@ DEGRADED_PLATFORM = "render"
 APP_TOKEN_ENV = "OPSBOOK_DEMO_API_TOKEN"  # the app API's bearer token, a secret read via ${ENV}
 
 
-def _healthy(name: str):  # type: ignore[no-untyped-def]
+def _healthy(name: str):
     def handler(_request: Request) -> Reply:
         return Reply.json({"status": "healthy", "platform": name, "version": "2.4.1"}, delay_s=0.02)
 

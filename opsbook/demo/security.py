@@ -18,18 +18,22 @@ ATTACKER = "203.0.113.9"
 def write_logs(folder: Path) -> tuple[Path, Path]:
     now = datetime.now(UTC)
     start = now - timedelta(hours=2)
-    stamp = lambda t: f"{t:%b} {t.day:>2} {t:%H:%M:%S}"  # noqa: E731
+
+    def stamp(t: datetime) -> str:
+        return f"{t:%b} {t.day:>2} {t:%H:%M:%S}"
+
     auth = [
         f"{stamp(start + timedelta(seconds=5 * i))} web1 sshd[{900 + i}]: Failed password for root from {ATTACKER} "
         f"port {40000 + i} ssh2"
         for i in range(40)
     ]
     auth.append(
-        f"{stamp(now - timedelta(minutes=30))} web1 sshd[990]: Accepted publickey for deploy from 192.0.2.10 port 50000 ssh2"
+        f"{stamp(now - timedelta(minutes=30))} web1 sshd[990]: Accepted publickey for deploy from 192.0.2.10 "
+        "port 50000 ssh2"
     )
     web = [
-        f'192.0.2.{i % 50} - - [{start + timedelta(seconds=i):%d/%b/%Y:%H:%M:%S +0000}] "GET /courses HTTP/1.1" 200 1024 "-" '
-        '"Mozilla/5.0"'
+        f"192.0.2.{i % 50} - - [{start + timedelta(seconds=i):%d/%b/%Y:%H:%M:%S +0000}] "
+        '"GET /courses HTTP/1.1" 200 1024 "-" "Mozilla/5.0"'
         for i in range(200)
     ]
     web.append(

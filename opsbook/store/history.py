@@ -12,13 +12,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from pydantic_core import to_jsonable_python
-from sqlalchemy import Engine, delete, func, select, text
+from sqlalchemy import ColumnElement, CursorResult, Engine, delete, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -26,7 +27,7 @@ from opsbook.results import CheckResult, Status, count_by_status, verdict_of
 from opsbook.secrets import redact
 from opsbook.store.engine import make_engine, safe_url
 from opsbook.store.incident_models import DeliveryRow
-from opsbook.store.models import CheckResultRow, CheckRun, MetricSample
+from opsbook.store.models import CheckResultRow, CheckRun, MetricSample, UtcDateTime
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same for every opsbook process.
@@ -248,10 +249,12 @@ class HistoryStore:
         columns = ", ".join(_SAMPLE_COLUMNS)
         bind = {
             "labels": lambda labels: json.dumps(labels),  # COPY skips SQLAlchemy's types: bind as they would
-            "ts": lambda ts: MetricSample.__table__.c.ts.type.process_bind_param(ts, self.engine.dialect),
+            "ts": lambda ts: UtcDateTime().process_bind_param(ts, self.engine.dialect),
         }
         with self.engine.begin() as connection:
-            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+            driver = connection.connection.driver_connection
+            assert driver is not None  # set while the connection is open
+            cursor = driver.cursor()
             cursor.execute(
                 f"CREATE TEMPORARY TABLE incoming_samples ON COMMIT DROP AS "
                 f"SELECT {columns} FROM metric_samples WITH NO DATA"
@@ -298,7 +301,7 @@ class HistoryStore:
         samples never holds one long lock). Alerts, incidents and backup records are kept: they are
         few and they are the audit trail."""
         old_runs = select(CheckRun.id).where(CheckRun.started_at < before)
-        targets = [
+        targets: list[tuple[str, type[CheckResultRow | CheckRun | MetricSample | DeliveryRow], ColumnElement[bool]]] = [
             ("check_results", CheckResultRow, CheckResultRow.run_id.in_(old_runs)),
             ("check_runs", CheckRun, CheckRun.started_at < before),
             ("metric_samples", MetricSample, MetricSample.ts < before),
@@ -315,7 +318,8 @@ class HistoryStore:
                     while True:
                         chunk = select(model.id).where(condition).limit(batch).scalar_subquery()
                         with session.begin():
-                            deleted = session.execute(delete(model).where(model.id.in_(chunk))).rowcount or 0
+                            result = cast(CursorResult[Any], session.execute(delete(model).where(model.id.in_(chunk))))
+                            deleted = result.rowcount or 0
                         counts[name] += deleted
                         if deleted < batch:
                             break

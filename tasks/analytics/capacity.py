@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from markupsafe import Markup
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from scipy.stats import theilslopes
@@ -175,10 +176,10 @@ def analyse_capacity(
         float(low[-1]),
         float(high[-1]),
     )
-    finding.history = [(t.to_pydatetime(), float(v)) for t, v in zip(ts, y)]
+    finding.history = [(t.to_pydatetime(), float(v)) for t, v in zip(ts, y, strict=True)]
     finding.projection = [
         (start.to_pydatetime() + timedelta(days=float(d)), float(c), float(lo), float(hi))
-        for d, c, lo, hi in zip(ahead, centre, low, high)
+        for d, c, lo, hi in zip(ahead, centre, low, high, strict=True)
     ]
     if limit is not None:
         finding.days_to_warn = days_until(fitted, now_x, level, limit.warn)
@@ -196,7 +197,7 @@ def _recommend(
         finding.recommendation = "no capacity configured: growth reported only"
         return
     usable = capacity * (1 - settings.headroom_pct / 100)
-    assert finding.projected_high is not None and finding.level is not None
+    assert finding.projected_high is not None and finding.level is not None and finding.now is not None
     factor = finding.projected_high / usable
     if factor <= 1:
         finding.recommendation = (
@@ -225,6 +226,7 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
             details={"gate_findings": finding.gate.findings},
             **common,
         )
+    assert finding.growth_pct_per_month is not None  # set for every finding with enough data
     horizon = settings.horizon_days
     if finding.days_to_fail is not None and finding.days_to_fail <= horizon:
         status, words = Status.FAIL, f"critical level in {finding.days_to_fail:.0f} days"
@@ -272,7 +274,7 @@ def trend_row(finding: CapacityFinding) -> dict[str, object]:
     }
 
 
-def capacity_chart(finding: CapacityFinding, horizon_days: int) -> object:
+def capacity_chart(finding: CapacityFinding, horizon_days: int) -> Markup:
     thresholds = {}
     if finding.limit is not None:
         thresholds = {k: v for k, v in (("warn", finding.limit.warn), ("fail", finding.limit.fail)) if v is not None}

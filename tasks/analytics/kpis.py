@@ -177,7 +177,7 @@ def operational_kpis(
             _insufficient("kpi.alert_accuracy", "no alert judged true or false positive (opsbook alerts judge)")
         )
     else:
-        accuracy = sum(a.true_positive for a in judged) / len(judged) * 100
+        accuracy = sum(1 for a in judged if a.true_positive) / len(judged) * 100
         results.append(
             CheckResult(
                 check="kpi.alert_accuracy",

@@ -66,7 +66,7 @@ def anomalies(current: pd.DataFrame, median: float, spread: float, mads: float, 
     above = current[current["value"] > median + mads * spread]
     found: list[Anomaly] = []
     run: list[tuple[pd.Timestamp, float]] = []
-    for ts, value in zip(above["ts"], above["value"]):
+    for ts, value in zip(above["ts"], above["value"], strict=True):
         if run and ts - run[-1][0] > bucket:
             found.append(_anomaly(run, median, spread, bucket))
             run = []

@@ -36,14 +36,14 @@ UNIT_RANGES: dict[str, tuple[float | None, float | None]] = {
 }
 
 
-def epoch_seconds(column, dialect: str):  # type: ignore[no-untyped-def]
+def epoch_seconds(column, dialect: str):
     """Epoch seconds of a timestamp column, in the database's own SQL."""
     if dialect == "postgresql":
         return func.extract("epoch", column)
     return cast(func.strftime("%s", column), Integer)  # SQLite stores naive UTC text
 
 
-def bucket_expression(column, dialect: str, bucket_s: int):  # type: ignore[no-untyped-def]
+def bucket_expression(column, dialect: str, bucket_s: int):
     """floor(epoch / bucket) * bucket, as an integer, on SQLite and PostgreSQL."""
     epoch = epoch_seconds(column, dialect)
     if dialect == "postgresql":

@@ -74,7 +74,7 @@ def create_backup(
     try:
         with engine.connect() as connection:
             connection.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
-            snapshot = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
+            snapshot: str = connection.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             progress(f"counting rows of {database} in snapshot {snapshot}")
             tables = user_tables(connection)
             counts = count_rows(connection, tables)

@@ -20,7 +20,7 @@ from opsbook.tasks.backups.pgtools import ToolError, run, tool
 COMPONENT = "backups"
 
 
-def repo_result(check: str, repo: BackupRepository, status: Status, message: str, **extra) -> CheckResult:  # type: ignore[no-untyped-def]
+def repo_result(check: str, repo: BackupRepository, status: Status, message: str, **extra) -> CheckResult:
     return CheckResult(
         check=check,
         target=repo.name,

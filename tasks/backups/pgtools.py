@@ -62,7 +62,7 @@ def run(
     *,
     url: str | None = None,
     timeout_s: float = 600,
-    stdin=None,  # type: ignore[no-untyped-def]
+    stdin=None,
     stdout=subprocess.PIPE,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run a tool; ToolError with its (redacted) stderr when it exits non-zero or times out."""

@@ -14,7 +14,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,10 +94,8 @@ def _psql_from_gzip(clear: Path, url: str, timeout_s: float) -> None:
             psql.kill()
             raise ToolError(f"cannot read {clear.name}: {error}") from None
         finally:
-            try:
+            with suppress(BrokenPipeError):
                 psql.stdin.close()
-            except BrokenPipeError:
-                pass
         try:
             psql.wait(timeout=max(1.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
@@ -135,7 +133,7 @@ def inspect_database(url: str, rpo_column: str | None) -> tuple[dict[str, int], 
     try:
         with engine.connect() as connection:
             counts = count_rows(connection, user_tables(connection))
-            newest = None
+            newest: datetime | None = None
             if rpo_column:
                 schema, table, column = rpo_column.split(".")
                 if f"{schema}.{table}" in counts:

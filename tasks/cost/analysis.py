@@ -35,7 +35,7 @@ def with_dimensions(frame: pd.DataFrame, environment_tag: str, application_tag: 
         tag_application=tags.map(lambda t: (t or {}).get(application_tag)),
     )
     if "SubAccountName" not in frame:
-        frame["SubAccountName"] = frame["SubAccountId"] if "SubAccountId" in frame else None
+        frame["SubAccountName"] = frame.get("SubAccountId")
     for column in DIMENSIONS.values():
         if column not in frame:
             frame[column] = None

@@ -40,7 +40,7 @@ def _not_a_refund():  # a null ChargeClass is "not Correction", as in pandas
 def focus_rules(currency: str) -> list[Rule]:
     """Fresh rules for one export (GE expectations are mutable; never share them between runs)."""
     rules: list[Rule] = []
-    for column, kind in REQUIRED_COLUMNS.items():
+    for column in REQUIRED_COLUMNS:
         rules.append(Rule(gxe.ExpectColumnToExist(column=column), f"required column {column} is missing"))
     for column, kind in REQUIRED_COLUMNS.items():
         if kind in _TYPES:

@@ -39,13 +39,13 @@ class Probe:
     def limits(self) -> DatabaseLimits:
         return self.database.thresholds
 
-    def rows(self, query: str | sql.Composable, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    def rows(self, query: str | sql.SQL | sql.Composed, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self.conn.cursor(row_factory=dict_row) as cursor:
             # Always pass params, so `%%` in a query means `%` whether or not it has placeholders.
-            cursor.execute(query, params or {})  # type: ignore[arg-type]
+            cursor.execute(query, params or {})
             return [dict(row) for row in cursor.fetchall()]
 
-    def one(self, query: str | sql.Composable, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    def one(self, query: str | sql.SQL | sql.Composed, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self.rows(query, params)[0]
 
     def result(
@@ -687,15 +687,18 @@ def sequences(probe: Probe) -> CheckResult:
 # (check_postgres last_vacuum/last_analyze 1 d / 2 d). "Never" counts from the statistics reset.
 VACUUM_ANALYZE = """
 WITH since AS (
-  SELECT coalesce(stats_reset, pg_postmaster_start_time()) AS ts FROM pg_stat_database WHERE datname = current_database()
+  SELECT coalesce(stats_reset, pg_postmaster_start_time()) AS ts
+  FROM pg_stat_database WHERE datname = current_database()
 )
 SELECT format('%%I.%%I', schemaname, relname) AS table, n_live_tup AS live_rows, n_dead_tup AS dead_rows,
        n_mod_since_analyze AS modified_rows,
        n_dead_tup > 50 + 0.2 * n_live_tup AS needs_vacuum,
        n_mod_since_analyze > 50 + 0.1 * n_live_tup AS needs_analyze,
        greatest(last_vacuum, last_autovacuum) AS last_vacuum, greatest(last_analyze, last_autoanalyze) AS last_analyze,
-       extract(epoch FROM now() - coalesce(greatest(last_vacuum, last_autovacuum), since.ts))::float / 3600 AS vacuum_age_h,
-       extract(epoch FROM now() - coalesce(greatest(last_analyze, last_autoanalyze), since.ts))::float / 3600 AS analyze_age_h
+       extract(epoch FROM now() - coalesce(greatest(last_vacuum, last_autovacuum), since.ts))::float / 3600
+         AS vacuum_age_h,
+       extract(epoch FROM now() - coalesce(greatest(last_analyze, last_autoanalyze), since.ts))::float / 3600
+         AS analyze_age_h
 FROM pg_stat_user_tables, since
 WHERE n_dead_tup > 50 + 0.2 * n_live_tup OR n_mod_since_analyze > 50 + 0.1 * n_live_tup
 """
@@ -731,7 +734,8 @@ def vacuum_analyze(probe: Probe) -> CheckResult:
 # PgHero: replication lag under 5 s.
 REPLICATION = """
 SELECT pg_is_in_recovery() AS standby,
-       CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float END AS replay_lag_s
+       CASE WHEN pg_is_in_recovery() THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float END
+         AS replay_lag_s
 """
 REPLICAS = """
 SELECT application_name, client_addr::text AS client, state, sync_state,

@@ -25,7 +25,7 @@ def connect(
     parsed = make_url(url)
     params: dict[str, Any] = parsed.translate_connect_args(username="user", database="dbname")
     params.update(parsed.query)
-    settings = {
+    settings: dict[str, int | str] = {
         "statement_timeout": statement_timeout_ms,
         "lock_timeout": lock_timeout_ms if lock_timeout_ms is not None else statement_timeout_ms,
         # A check interrupted mid-transaction must not hold locks for long.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import psycopg
 from prefect import task
@@ -42,7 +43,7 @@ def open_probe(
 ) -> tuple[Probe | None, CheckResult]:
     """Connect and check who we are; the result is the `database.connection` check."""
     started = utcnow()
-    common = dict(
+    common: dict[str, Any] = dict(
         check=CONNECTION_CHECK,
         target=database.name,
         component=COMPONENT,

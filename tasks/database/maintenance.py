@@ -40,10 +40,10 @@ class Timeouts:
 
 
 def _rows(
-    conn: psycopg.Connection[Any], query: str | sql.Composable, params: dict[str, Any] | None = None
+    conn: psycopg.Connection[Any], query: str | sql.SQL | sql.Composed, params: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
     with conn.cursor(row_factory=dict_row) as cursor:
-        cursor.execute(query, params or {})  # type: ignore[arg-type]
+        cursor.execute(query, params or {})
         return [dict(row) for row in cursor.fetchall()]
 
 
@@ -174,7 +174,10 @@ SELECT format('%%I.%%I', n.nspname, c.relname) AS index
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE NOT i.indisvalid AND c.relname LIKE %(name)s || '_ccnew%%'
 """
-AFTER = "SELECT indisvalid AS valid, pg_relation_size(indexrelid) AS bytes FROM pg_index WHERE indexrelid = %(index)s::regclass"
+AFTER = (
+    "SELECT indisvalid AS valid, pg_relation_size(indexrelid) AS bytes FROM pg_index "
+    "WHERE indexrelid = %(index)s::regclass"
+)
 
 
 def indexes_to_rebuild(conn: psycopg.Connection[Any], database: Database) -> tuple[list[dict[str, Any]], str]:

@@ -83,7 +83,9 @@ _PER_ROW: dict[str, Callable[[dict[str, Any], dict[str, Any]], tuple[str, str]]]
 # Checks whose whole result is the evidence: advice when it is past its warning level.
 _WHOLE: dict[str, str] = {
     "database.connections": "Put a pooler (PgBouncer) in front of the application or raise max_connections",
-    "database.idle_in_transaction": "Fix the client that leaves transactions open; set idle_in_transaction_session_timeout",
+    "database.idle_in_transaction": (
+        "Fix the client that leaves transactions open; set idle_in_transaction_session_timeout"
+    ),
     "database.blocked_queries": "Find the blocking session (pid in the details) and shorten its transactions",
     "database.long_running_queries": "Review the long statements; set a statement_timeout for the application role",
     "database.cache_hit_rate": "Give the working set more memory (shared_buffers, then the host's RAM)",

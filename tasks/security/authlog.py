@@ -21,7 +21,10 @@ from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 
 COLUMNS = ["ts", "line", "host", "program", "kind", "user", "ip", "method", "invalid_user", "repeated"]
 
-_MONTHS = {m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], start=1)
+}
 _CLASSIC = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
     r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
@@ -140,6 +143,7 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
         if ts is None:
             parsed.reject(number, line)
             continue
+        assert match is not None  # a time was read from it
         parsed.parsed_lines += 1
         message, copies, repeated = match["msg"], 1, False
         if again := _REPEATED.match(message):

@@ -45,9 +45,11 @@ class CertificateFacts:
 
 
 def _handshake(target: CertificateTarget, context: ssl.SSLContext, timeout_s: float) -> tuple[bytes, str]:
-    with socket.create_connection((target.host, target.port), timeout=timeout_s) as raw:
-        with context.wrap_socket(raw, server_hostname=target.name) as tls:
-            return tls.getpeercert(binary_form=True) or b"", tls.version() or "unknown"
+    with (
+        socket.create_connection((target.host, target.port), timeout=timeout_s) as raw,
+        context.wrap_socket(raw, server_hostname=target.name) as tls,
+    ):
+        return tls.getpeercert(binary_form=True) or b"", tls.version() or "unknown"
 
 
 def _reading_context() -> ssl.SSLContext:
@@ -96,7 +98,9 @@ def names_of(certificate: x509.Certificate) -> list[str]:
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
-        return [a.value for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)]  # type: ignore[misc]
+        return [
+            a.value for a in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME) if isinstance(a.value, str)
+        ]
     return [*san.get_values_for_type(x509.DNSName), *map(str, san.get_values_for_type(x509.IPAddress))]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from prefect import task
@@ -121,8 +122,8 @@ def failed_authentication_results(config: EstateConfig, now: datetime | None = N
         logins = web_login_failures(in_window(parsed.events, since, now), security.login_paths)
         return judge_auth(WEB_LOGIN_CHECK, str(path), parsed, auth_findings(logins, rule), span)
 
-    results = [_guarded(AUTH_CHECK, str(p), lambda p=p: from_auth_log(p)) for p in security.auth_logs]
-    results += [_guarded(WEB_LOGIN_CHECK, str(p), lambda p=p: from_access_log(p)) for p in security.access_logs]
+    results = [_guarded(AUTH_CHECK, str(p), partial(from_auth_log, p)) for p in security.auth_logs]
+    results += [_guarded(WEB_LOGIN_CHECK, str(p), partial(from_access_log, p)) for p in security.access_logs]
     return results or _skipped(AUTH_CHECK, "auth_logs or access_logs")
 
 
@@ -161,7 +162,7 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
             details={**found.details(), "window": span, "lines": parsed.account()},
         )
 
-    results = [_guarded(ACTIVITY_CHECK, str(p), lambda p=p: review(p)) for p in security.access_logs]
+    results = [_guarded(ACTIVITY_CHECK, str(p), partial(review, p)) for p in security.access_logs]
     return results or _skipped(ACTIVITY_CHECK, "access_logs")
 
 
@@ -197,7 +198,7 @@ def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> 
             },
         )
 
-    results = [_guarded(VULN_CHECK, str(p), lambda p=p: ingest(p)) for p in policy.reports]
+    results = [_guarded(VULN_CHECK, str(p), partial(ingest, p)) for p in policy.reports]
     return results or _skipped(VULN_CHECK, "vulnerabilities.reports")
 
 

@@ -39,7 +39,7 @@ def header_problems(headers: Mapping[str, str], policy: HeaderPolicy) -> tuple[l
     return missing, weak
 
 
-def judge_headers(url: str, outcome, policy: HeaderPolicy) -> CheckResult:  # type: ignore[no-untyped-def]
+def judge_headers(url: str, outcome, policy: HeaderPolicy) -> CheckResult:
     common = dict(check=CHECK, target=url, component=COMPONENT, started_at=utcnow())
     if isinstance(outcome, FetchFailure):
         return CheckResult(
