@@ -6,12 +6,21 @@ import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import HttpSettings
 from opsbook.config.maintenance import CacheAction
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
-CHECK = "maintenance.cache"
+CACHE_ACTIONS = declare(
+    "maintenance.cache",
+    title="Cache actions",
+    component="maintenance",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=("Weekly Maintenance Routine / Optimizing cache performance",),
+)
 COMPONENT = "maintenance"
 
 
@@ -19,10 +28,8 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
     async def act(client: httpx.AsyncClient, action: CacheAction) -> CheckResult:
         started = utcnow()
         if not apply:
-            return CheckResult(
-                check=CHECK,
+            return CACHE_ACTIONS.result(
                 target=action.name,
-                component=COMPONENT,
                 status=Status.OK,
                 started_at=started,
                 message=f"would POST {action.url} (dry run)",
@@ -30,20 +37,16 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
             )
         outcome = await fetch(client, str(action.url), settings, method="POST", headers=action.headers)
         if isinstance(outcome, FetchFailure):
-            return CheckResult(
-                check=CHECK,
+            return CACHE_ACTIONS.result(
                 target=action.name,
-                component=COMPONENT,
                 status=Status.FAIL,
                 started_at=started,
                 attempts=outcome.attempts,
                 message=f"failed: {outcome.reason}",
             )
         ok = 200 <= outcome.status_code < 300
-        return CheckResult(
-            check=CHECK,
+        return CACHE_ACTIONS.result(
             target=action.name,
-            component=COMPONENT,
             started_at=started,
             status=Status.OK if ok else Status.FAIL,
             attempts=outcome.attempts,
@@ -58,13 +61,5 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
 async def optimize_caches(actions: list[CacheAction], settings: HttpSettings, apply: bool = False) -> list[CheckResult]:
     """The runbook's `optimize-cache.sh`: each configured action, dry-run unless applied."""
     if not actions:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no cache actions configured",
-            )
-        ]
+        return [CACHE_ACTIONS.result(target="(none)", status=Status.SKIPPED, message="no cache actions configured")]
     return await run_cache_actions(actions, settings, apply)

@@ -17,10 +17,20 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config.maintenance import LogDirectory
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, utcnow
 
-CHECK = "maintenance.logs"
+LOG_CLEANUP = declare(
+    "maintenance.logs",
+    title="Log rotation and cleanup",
+    component="maintenance",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="files",
+    runbook_steps=("Weekly Maintenance Routine / Performing log rotation and cleanup",),
+)
 COMPONENT = "maintenance"
 
 
@@ -78,16 +88,14 @@ def clean_directory(
         if apply:
             apply_plan(plan)
     except OSError as error:
-        return error_result(CHECK, str(directory.path), COMPONENT, error)
+        return LOG_CLEANUP.error(str(directory.path), error)
     verb = "compressed" if apply else "would compress"
     verb_delete = "deleted" if apply else "would delete"
     message = f"{verb} {len(plan.compress)}, {verb_delete} {len(plan.delete)} file(s)"
     if plan.skipped:
         message += f", skipped {len(plan.skipped)} unsafe path(s)"
-    return CheckResult(
-        check=CHECK,
+    return LOG_CLEANUP.result(
         target=str(plan.root),
-        component=COMPONENT,
         status=Status.OK,
         started_at=started,
         value=float(len(plan.delete)),
@@ -108,13 +116,5 @@ def rotate_and_clean_logs(
 ) -> list[CheckResult]:
     """The runbook's `rotate-logs.sh` and `cleanup-old-logs.sh --retention 30d`, dry-run by default."""
     if not directories:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no log directories configured",
-            )
-        ]
+        return [LOG_CLEANUP.result(target="(none)", status=Status.SKIPPED, message="no log directories configured")]
     return [clean_directory(d, retention_days, apply=apply) for d in directories]

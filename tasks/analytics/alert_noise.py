@@ -16,12 +16,29 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from opsbook.alerts import fingerprint
+from opsbook.checks import AlertType, declare
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.models import CheckResultRow
 from opsbook.tasks.analytics.kpis import AlertRecord, alert_records
 
-CHECK = "alerts.noise"
+ALERT_NOISE = declare(
+    "alerts.noise",
+    title="Alert noise",
+    component="monitoring",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    on_fail="A noisy alert: adopt the suggested threshold in `thresholds`, or silence it while it is fixed.",
+    on_warn=(
+        "A flapping or mostly-false alert: adopt the suggested threshold (held for the suggested results) in "
+        "`thresholds`, or silence it while it is fixed."
+    ),
+    runbook_steps=(
+        "Weekly Monitoring System Check / Reviewing alert noise and false positives",
+        "Weekly Monitoring System Check / Reviewing and updating monitoring thresholds",
+    ),
+)
 COMPONENT = "monitoring"
 ALERTING = ("warn", "fail")
 NORMAL_SPREAD = 6.0  # suggest alerting 6 robust deviations above the median: outside normal noise
@@ -102,10 +119,8 @@ def noise_result(review: NoiseReview) -> CheckResult:
             f"robust deviations) would have raised {review.suggested_alerts} alerts"
             + (f" (current {review.current_threshold:.3g})" if review.current_threshold is not None else "")
         )
-    return CheckResult(
-        check=CHECK,
+    return ALERT_NOISE.result(
         target=f"{review.check} {review.target}",
-        component=COMPONENT,
         status=Status.WARN if noisy else Status.OK,
         value=float(review.alerts),
         unit="alerts",
@@ -124,12 +139,8 @@ def noise_from_history(
     )
     if frame.empty:
         return [
-            CheckResult(
-                check=CHECK,
-                target=check,
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="insufficient data: no results in the period",
+            ALERT_NOISE.result(
+                target=check, status=Status.SKIPPED, message="insufficient data: no results in the period"
             )
         ]
     return [noise_result(review_noise(group, check, target, judged)) for target, group in frame.groupby("target")]
@@ -156,13 +167,7 @@ def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
     checks = alerting_checks(store, since)
     if not checks:
         return [
-            CheckResult(
-                check=CHECK,
-                target="estate",
-                component=COMPONENT,
-                status=Status.OK,
-                message=f"no check alerted in the last {days} days",
-            )
+            ALERT_NOISE.result(target="estate", status=Status.OK, message=f"no check alerted in the last {days} days")
         ]
     judged = alert_records(store, since)  # people's true/false-positive verdicts (`opsbook alerts judge`)
     return [result for check in checks for result in noise_from_history(store, check, since, judged)]
