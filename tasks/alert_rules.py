@@ -18,10 +18,12 @@ from opsbook.config.notifications import ALERT_TYPES, NotificationsConfig
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 
+COMPONENT = "monitoring"
+
 ALERT_RULES = declare(
     "alerts.rules",
     title="Alert rules",
-    component="monitoring",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     on_fail=(
@@ -33,7 +35,6 @@ ALERT_RULES = declare(
     ),
     runbook_steps=("Weekly Monitoring System Check / Validating alert rules",),
 )
-COMPONENT = "monitoring"
 SEVERITIES = ("P0", "P1", "P2", "P3")
 
 
@@ -97,9 +98,9 @@ def validate_alert_rules(config: NotificationsConfig) -> list[CheckResult]:
     if not findings:
         return [
             ALERT_RULES.result(
-                target="notifications",
-                status=Status.OK,
+                "notifications",
+                Status.OK,
                 message=f"{len(config.routes)} route(s) and {len(config.channels)} channel(s) consistent",
             )
         ]
-    return [ALERT_RULES.result(target=where, status=status, message=what) for status, where, what in findings]
+    return [ALERT_RULES.result(where, status, message=what) for status, where, what in findings]

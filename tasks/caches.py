@@ -13,15 +13,16 @@ from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
+COMPONENT = "maintenance"
+
 CACHE_ACTIONS = declare(
     "maintenance.cache",
     title="Cache actions",
-    component="maintenance",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     runbook_steps=("Weekly Maintenance Routine / Optimizing cache performance",),
 )
-COMPONENT = "maintenance"
 
 
 async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, apply: bool) -> list[CheckResult]:
@@ -29,8 +30,8 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
         started = utcnow()
         if not apply:
             return CACHE_ACTIONS.result(
-                target=action.name,
-                status=Status.OK,
+                action.name,
+                Status.OK,
                 started_at=started,
                 message=f"would POST {action.url} (dry run)",
                 details={"dry_run": True},
@@ -38,17 +39,17 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
         outcome = await fetch(client, str(action.url), settings, method="POST", headers=action.headers)
         if isinstance(outcome, FetchFailure):
             return CACHE_ACTIONS.result(
-                target=action.name,
-                status=Status.FAIL,
+                action.name,
+                Status.FAIL,
                 started_at=started,
                 attempts=outcome.attempts,
                 message=f"failed: {outcome.reason}",
             )
         ok = 200 <= outcome.status_code < 300
         return CACHE_ACTIONS.result(
-            target=action.name,
+            action.name,
+            Status.OK if ok else Status.FAIL,
             started_at=started,
-            status=Status.OK if ok else Status.FAIL,
             attempts=outcome.attempts,
             message=f"HTTP {outcome.status_code}",
             details={"dry_run": False},
@@ -61,5 +62,5 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
 async def optimize_caches(actions: list[CacheAction], settings: HttpSettings, apply: bool = False) -> list[CheckResult]:
     """The runbook's `optimize-cache.sh`: each configured action, dry-run unless applied."""
     if not actions:
-        return [CACHE_ACTIONS.result(target="(none)", status=Status.SKIPPED, message="no cache actions configured")]
+        return [CACHE_ACTIONS.skipped("no cache actions configured")]
     return await run_cache_actions(actions, settings, apply)

@@ -105,11 +105,7 @@ def check_runbook_coverage(
     `checks` defaults to every declared check; a test passes its own.
     """
     if runbook is None:
-        return [
-            RUNBOOK_COVERAGE.result(
-                target="(none)", status=Status.SKIPPED, message="no runbook configured (runbook_path)"
-            )
-        ]
+        return [RUNBOOK_COVERAGE.skipped("no runbook configured (runbook_path)")]
     try:
         steps = read_steps(runbook.read_text(encoding="utf-8"))
         mapping = yaml.safe_load(mapping_file.read_text()) or {}
@@ -121,8 +117,8 @@ def check_runbook_coverage(
     status = Status.OK if not uncovered else Status.WARN if percent >= 50 else Status.FAIL
     return [
         RUNBOOK_COVERAGE.result(
-            target=runbook.name,
-            status=status,
+            runbook.name,
+            status,
             value=round(percent, 1),
             unit="%",
             threshold=100.0,

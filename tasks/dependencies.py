@@ -20,16 +20,17 @@ from opsbook.checks import AlertType, declare
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 
+COMPONENT = "maintenance"
+
 DEPENDENCIES = declare(
     "maintenance.dependencies",
     title="Dependency updates",
-    component="maintenance",
+    component=COMPONENT,
     alert_type=AlertType.APPLICATION,
     severity=Severity.P3,
     unit="packages",
     runbook_steps=("Weekly Maintenance Routine / Checking dependency updates",),
 )
-COMPONENT = "maintenance"
 
 
 @dataclass(frozen=True)
@@ -56,8 +57,8 @@ def judge_outdated(source: str, outdated: list[Outdated]) -> CheckResult:
     majors = [o for o in outdated if o.major_behind]
     status = Status.WARN if majors else Status.OK
     return DEPENDENCIES.result(
-        target=source,
-        status=status,
+        source,
+        status,
         value=float(len(outdated)),
         unit="packages",
         started_at=utcnow(),

@@ -50,7 +50,7 @@ ASSESS_PLATFORM = declare(
 ASSESS_TARGET = declare(
     "dr.assess.target",
     title="DR database server reachable",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     runbook_steps=("Disaster Recovery Activation / Assessing disaster scope",),
@@ -59,7 +59,7 @@ ASSESS_TARGET = declare(
 ASSESS_REPOSITORY = declare(
     "dr.assess.repository",
     title="Backup repository available",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     runbook_steps=("Disaster Recovery Activation / Assessing disaster scope",),
@@ -68,7 +68,7 @@ ASSESS_REPOSITORY = declare(
 DR_RESTORE = declare(
     "dr.restore",
     title="DR restore",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="s",
@@ -78,7 +78,7 @@ DR_RESTORE = declare(
 DR_VALIDATE = declare(
     "dr.validate",
     title="DR validation",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     runbook_steps=("Disaster Recovery Activation / Validating system functionality",),
@@ -88,7 +88,7 @@ DR_VALIDATE = declare(
 DRILL_INTEGRITY = declare(
     "dr.backup.integrity",
     title="Drilled backup integrity",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
 )
@@ -96,7 +96,7 @@ DRILL_INTEGRITY = declare(
 DRILL_ENCRYPTION = declare(
     "dr.backup.encryption",
     title="Drilled backup encryption",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
 )
@@ -104,7 +104,7 @@ DRILL_ENCRYPTION = declare(
 SWITCH_OVER = declare(
     "dr.switch_over",
     title="Switch-over action",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     runbook_steps=(
@@ -117,7 +117,7 @@ SWITCH_OVER = declare(
 DR_COMMUNICATE = declare(
     "dr.communicate",
     title="DR communication",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
 )
@@ -125,7 +125,7 @@ DR_COMMUNICATE = declare(
 DR_RECORD = declare(
     "dr.record",
     title="DR record",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
 )
@@ -133,7 +133,7 @@ DR_RECORD = declare(
 DR_RTO = declare(
     "dr.rto",
     title="Achieved RTO",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="s",
@@ -142,7 +142,7 @@ DR_RTO = declare(
 DR_RPO = declare(
     "dr.rpo",
     title="Achieved RPO",
-    component="disaster-recovery",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="s",

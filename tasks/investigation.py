@@ -102,7 +102,7 @@ def baseline_comparison(
             if r.check == metric and r.value is not None
         ]
         results += compare_to_baseline(metric, samples, now, config.incidents.baseline_days)
-    return results or [BASELINE.result("(none)", Status.SKIPPED, message="no metrics asked for", unit=None)]
+    return results or [BASELINE.skipped("no metrics asked for")]
 
 
 def _parse_time(value: str) -> datetime:

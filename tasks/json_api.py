@@ -29,7 +29,7 @@ COMPONENT = "application"
 WEB_VITALS = declare(
     "app.web_vitals",
     title="Core Web Vitals",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.PERFORMANCE,
     severity=Severity.P2,
     on_fail=(
@@ -43,10 +43,10 @@ WEB_VITALS = declare(
 API_PERFORMANCE = declare(
     "app.api_performance",
     title="API performance",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.PERFORMANCE,
     severity=Severity.P2,
-    on_fail=("API response time or error rate is critical: start a performance investigation and check the database."),
+    on_fail="API response time or error rate is critical: start a performance investigation and check the database.",
     on_warn="API performance is past its target: compare with the baseline and look at the slowest endpoints.",
     runbook_steps=(
         "System Health Validation (08:00 UTC) / Reviewing performance metrics",
@@ -58,7 +58,7 @@ API_PERFORMANCE = declare(
 ENGAGEMENT = declare(
     "app.engagement",
     title="User engagement",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.APPLICATION,
     severity=Severity.P2,
     on_fail="Engagement figures are past their configured limit: tell the product owner.",
@@ -70,7 +70,7 @@ ENGAGEMENT = declare(
 SECURITY_DASHBOARD = declare(
     "app.security",
     title="Security dashboard",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.SECURITY,
     severity=Severity.P1,
     on_fail="The security dashboard is critical: follow the security incident runbook now.",
@@ -86,13 +86,11 @@ SECURITY_DASHBOARD = declare(
 APP_RESOURCES = declare(
     "app.resources",
     title="Resource utilisation (application API)",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.APPLICATION,
     severity=Severity.P2,
     on_fail="A resource is nearly exhausted: scale up or free space now, then find what grew.",
-    on_warn=(
-        "A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical."
-    ),
+    on_warn="A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical.",
     runbook_steps=("System Resource Check",),
     monitored=True,
 )
@@ -100,7 +98,7 @@ APP_RESOURCES = declare(
 RUM = declare(
     "app.rum",
     title="Real User Monitoring",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.PERFORMANCE,
     severity=Severity.P2,
     on_fail="Real users see poor page loads (p75): check the last frontend deploy and the CDN.",
@@ -112,7 +110,7 @@ RUM = declare(
 ERROR_RATE = declare(
     "app.error_rate",
     title="Error rate, last 24 h",
-    component="application",
+    component=COMPONENT,
     alert_type=AlertType.APPLICATION,
     severity=Severity.P2,
     on_fail="The 24-hour error rate is critical: open an incident and check recent deploys for a rollback.",

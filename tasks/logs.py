@@ -22,16 +22,17 @@ from opsbook.config.maintenance import LogDirectory
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 
+COMPONENT = "maintenance"
+
 LOG_CLEANUP = declare(
     "maintenance.logs",
     title="Log rotation and cleanup",
-    component="maintenance",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="files",
     runbook_steps=("Weekly Maintenance Routine / Performing log rotation and cleanup",),
 )
-COMPONENT = "maintenance"
 
 
 @dataclass
@@ -95,8 +96,8 @@ def clean_directory(
     if plan.skipped:
         message += f", skipped {len(plan.skipped)} unsafe path(s)"
     return LOG_CLEANUP.result(
-        target=str(plan.root),
-        status=Status.OK,
+        str(plan.root),
+        Status.OK,
         started_at=started,
         value=float(len(plan.delete)),
         unit="files",
@@ -116,5 +117,5 @@ def rotate_and_clean_logs(
 ) -> list[CheckResult]:
     """The runbook's `rotate-logs.sh` and `cleanup-old-logs.sh --retention 30d`, dry-run by default."""
     if not directories:
-        return [LOG_CLEANUP.result(target="(none)", status=Status.SKIPPED, message="no log directories configured")]
+        return [LOG_CLEANUP.skipped("no log directories configured")]
     return [clean_directory(d, retention_days, apply=apply) for d in directories]

@@ -26,7 +26,7 @@ COMPONENT = "monitoring"
 PREFECT_SERVER = declare(
     "monitoring.prefect_server",
     title="Prefect server",
-    component="monitoring",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="ms",
@@ -36,7 +36,7 @@ PREFECT_SERVER = declare(
 SCHEDULES = declare(
     "monitoring.schedules",
     title="Deployment schedules",
-    component="monitoring",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     runbook_steps=("Weekly Monitoring System Check / Checking monitoring system health",),
@@ -45,7 +45,7 @@ SCHEDULES = declare(
 DEADMAN = declare(
     "monitoring.deadman",
     title="Dead-man's switch",
-    component="monitoring",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="h",
@@ -61,18 +61,18 @@ async def check_prefect_server(settings: HttpSettings) -> CheckResult:
     url = _server_url()
     if url is None:
         return PREFECT_SERVER.result(
-            target="prefect", status=Status.SKIPPED, message="no PREFECT_API_URL: runs use a temporary server"
+            "prefect", Status.SKIPPED, message="no PREFECT_API_URL: runs use a temporary server"
         )
     async with new_client(settings) as client:
         outcome = await fetch(client, f"{url.rstrip('/')}/health", settings)
     if isinstance(outcome, FetchFailure):
         return PREFECT_SERVER.result(
-            target=url, status=Status.FAIL, message=f"Prefect server down: {outcome.reason}", attempts=outcome.attempts
+            url, Status.FAIL, message=f"Prefect server down: {outcome.reason}", attempts=outcome.attempts
         )
     healthy = outcome.status_code == 200
     return PREFECT_SERVER.result(
-        target=url,
-        status=Status.OK if healthy else Status.FAIL,
+        url,
+        Status.OK if healthy else Status.FAIL,
         value=round(outcome.elapsed_ms, 1),
         unit="ms",
         message=f"Prefect server {'healthy' if healthy else 'unhealthy'}: HTTP {outcome.status_code}",
@@ -83,11 +83,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
     """Each deployment of prefect.yaml exists on the server with every declared schedule active."""
     url = _server_url()
     if url is None:
-        return [
-            SCHEDULES.result(
-                target="prefect", status=Status.SKIPPED, message="no PREFECT_API_URL: nothing is scheduled"
-            )
-        ]
+        return [SCHEDULES.result("prefect", Status.SKIPPED, message="no PREFECT_API_URL: nothing is scheduled")]
     async with httpx.AsyncClient(base_url=url, timeout=settings.timeout_s) as client:
         response = await client.post("/deployments/filter", json={})
         response.raise_for_status()
@@ -96,9 +92,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
     for name, slugs in expected.items():
         deployment = deployed.get(name)
         if deployment is None:
-            results.append(
-                SCHEDULES.result(target=name, status=Status.FAIL, message="deployment missing on the server")
-            )
+            results.append(SCHEDULES.result(name, Status.FAIL, message="deployment missing on the server"))
             continue
         active = {s.get("slug") for s in deployment.get("schedules", []) if s.get("active")}
         missing = [slug for slug in slugs if slug not in active]
@@ -109,7 +103,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
             if ok
             else ("deployment paused" if paused else f"schedule(s) missing or inactive: {', '.join(missing)}")
         )
-        results.append(SCHEDULES.result(target=name, status=Status.OK if ok else Status.FAIL, message=message))
+        results.append(SCHEDULES.result(name, Status.OK if ok else Status.FAIL, message=message))
     return results
 
 
@@ -119,15 +113,13 @@ def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | 
     runs = [r for r in store.latest_runs(flow, limit=50) if r.finished_at is not None]
     target = f"{flow} within {hours:g} h"
     if not runs:
-        return DEADMAN.result(
-            target=target, status=Status.FAIL, threshold=hours, unit="h", message=f"{flow} has never completed"
-        )
+        return DEADMAN.result(target, Status.FAIL, threshold=hours, unit="h", message=f"{flow} has never completed")
     latest = max(r.finished_at for r in runs)  # type: ignore[type-var]
     age_h = (now - latest) / timedelta(hours=1)
     late = age_h > hours
     return DEADMAN.result(
-        target=target,
-        status=Status.FAIL if late else Status.OK,
+        target,
+        Status.FAIL if late else Status.OK,
         value=round(age_h, 2),
         unit="h",
         threshold=hours,

@@ -198,7 +198,7 @@ ALERT_DELIVERY = declare(
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="attempts",
-    on_fail=("The test alert did not arrive: check the channel's URL or credentials and run `opsbook notify test`."),
+    on_fail="The test alert did not arrive: check the channel's URL or credentials and run `opsbook notify test`.",
     on_warn="The test alert needed retries: check the channel's endpoint health.",
     runbook_steps=("Weekly Monitoring System Check / Testing alert delivery",),
 )
@@ -209,8 +209,8 @@ async def deliver_test_alerts(config: EstateConfig) -> list[CheckResult]:
     """The runbook's `test-alert-delivery.sh --all-channels`: one result per channel."""
     return [
         ALERT_DELIVERY.result(
-            target=d.channel,
-            status=Status.OK if d.ok else Status.FAIL,
+            d.channel,
+            Status.OK if d.ok else Status.FAIL,
             value=float(d.attempts),
             unit="attempts",
             message=(

@@ -16,10 +16,12 @@ from opsbook.checks import AlertType, declare
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 
+COMPONENT = "maintenance"
+
 PATCHES = declare(
     "maintenance.patches",
     title="System and security updates",
-    component="maintenance",
+    component=COMPONENT,
     alert_type=AlertType.SECURITY,
     severity=Severity.P3,
     unit="updates",
@@ -28,7 +30,6 @@ PATCHES = declare(
         "Weekly Maintenance Routine / Reviewing security patches",
     ),
 )
-COMPONENT = "maintenance"
 # openssl/stable-security 3.0.15-1~deb12u1 amd64 [upgradable from: 3.0.14-1~deb12u2]
 _UPGRADABLE = re.compile(
     r"^(?P<package>[^/\s]+)/(?P<suites>\S+)\s+(?P<version>\S+)\s+(?P<arch>\S+)\s+\[upgradable from: (?P<current>[^\]]+)\]$"
@@ -82,8 +83,8 @@ def judge_upgrades(host: str, listing: UpgradeList) -> CheckResult:
     if listing.unparsed:
         message += f"; {len(listing.unparsed)} line(s) not understood"
     return PATCHES.result(
-        target=host,
-        status=status,
+        host,
+        status,
         value=float(len(security)),
         unit="updates",
         threshold=1,
@@ -126,4 +127,4 @@ def review_system_updates(reports: list[Path], check_local: bool = True) -> list
             results.append(judge_upgrades(report.stem, parse_upgradable(report.read_text())))
         except OSError as error:
             results.append(PATCHES.error(report.stem, error))
-    return results or [PATCHES.result(target="(none)", status=Status.SKIPPED, message="no hosts to review")]
+    return results or [PATCHES.skipped("no hosts to review")]

@@ -28,7 +28,7 @@ COMPONENT = "resources"
 CPU = declare(
     "resource.cpu",
     title="CPU",
-    component="resources",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P2,
     unit="%",
@@ -41,7 +41,7 @@ CPU = declare(
 MEMORY = declare(
     "resource.memory",
     title="Memory",
-    component="resources",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P2,
     unit="%",
@@ -56,7 +56,7 @@ MEMORY = declare(
 DISK = declare(
     "resource.disk",
     title="Disk",
-    component="resources",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P2,
     unit="%",
@@ -70,7 +70,7 @@ DISK = declare(
 UTILISATION = declare(
     "resource.utilisation",
     title="Resource utilisation",
-    component="resources",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P2,
     runbook_steps=("System Resource Check",),

@@ -23,10 +23,12 @@ from opsbook.store import HistoryStore, open_store
 from opsbook.store.models import CheckResultRow
 from opsbook.tasks.analytics.kpis import AlertRecord, alert_records
 
+COMPONENT = "monitoring"
+
 ALERT_NOISE = declare(
     "alerts.noise",
     title="Alert noise",
-    component="monitoring",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     on_fail="A noisy alert: adopt the suggested threshold in `thresholds`, or silence it while it is fixed.",
@@ -39,7 +41,6 @@ ALERT_NOISE = declare(
         "Weekly Monitoring System Check / Reviewing and updating monitoring thresholds",
     ),
 )
-COMPONENT = "monitoring"
 ALERTING = ("warn", "fail")
 NORMAL_SPREAD = 6.0  # suggest alerting 6 robust deviations above the median: outside normal noise
 MAD_TO_SIGMA = 1.4826
@@ -120,8 +121,8 @@ def noise_result(review: NoiseReview) -> CheckResult:
             + (f" (current {review.current_threshold:.3g})" if review.current_threshold is not None else "")
         )
     return ALERT_NOISE.result(
-        target=f"{review.check} {review.target}",
-        status=Status.WARN if noisy else Status.OK,
+        f"{review.check} {review.target}",
+        Status.WARN if noisy else Status.OK,
         value=float(review.alerts),
         unit="alerts",
         message="; ".join(parts),
@@ -138,11 +139,7 @@ def noise_from_history(
         [{"target": r.target, "status": r.status.value, "value": r.value, "threshold": r.threshold} for r in history]
     )
     if frame.empty:
-        return [
-            ALERT_NOISE.result(
-                target=check, status=Status.SKIPPED, message="insufficient data: no results in the period"
-            )
-        ]
+        return [ALERT_NOISE.result(check, Status.SKIPPED, message="insufficient data: no results in the period")]
     return [noise_result(review_noise(group, check, target, judged)) for target, group in frame.groupby("target")]
 
 
@@ -166,8 +163,6 @@ def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
     since = utcnow() - timedelta(days=days)
     checks = alerting_checks(store, since)
     if not checks:
-        return [
-            ALERT_NOISE.result(target="estate", status=Status.OK, message=f"no check alerted in the last {days} days")
-        ]
+        return [ALERT_NOISE.result("estate", Status.OK, message=f"no check alerted in the last {days} days")]
     judged = alert_records(store, since)  # people's true/false-positive verdicts (`opsbook alerts judge`)
     return [result for check in checks for result in noise_from_history(store, check, since, judged)]

@@ -29,10 +29,12 @@ from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
+COMPONENT = "capacity"
+
 CAPACITY_PROJECTION = declare(
     "capacity.projection",
     title="Capacity projection",
-    component="capacity",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="%/month",
@@ -46,7 +48,6 @@ CAPACITY_PROJECTION = declare(
         "Resource Capacity Analysis / Analyzing cost impact",
     ),
 )
-COMPONENT = "capacity"
 DAYS_PER_MONTH = 365.25 / 12
 BUCKET = timedelta(hours=1)
 TIE = 0.01  # log-linear wins unless linear fits more than 1 % better
@@ -238,7 +239,7 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
     if finding.insufficient:
         return CAPACITY_PROJECTION.result(
             finding.name,
-            status=Status.ERROR,
+            Status.ERROR,
             message=f"insufficient data: {finding.gate.reason()}",
             details={"gate_findings": finding.gate.findings},
         )
@@ -257,7 +258,7 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
     )
     return CAPACITY_PROJECTION.result(
         finding.name,
-        status=status,
+        status,
         value=round(finding.growth_pct_per_month, 2),
         unit="%/month",
         threshold=None,

@@ -31,21 +31,20 @@ from opsbook.tasks.platforms import PLATFORM_HEALTH
 
 COMPONENT = "kpis"
 
-# The support process's own figures: they warn a lead, they page nobody (type other, P3).
-
 UPTIME = declare(
     "kpi.uptime",
     title="Uptime",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="%",
 )
 
+# The support process's own figures: they warn a lead and page nobody (type other, P3).
 MTTD = declare(
     "kpi.mttd",
     title="Mean time to detect",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.OTHER,
     severity=Severity.P3,
     unit="min",
@@ -54,7 +53,7 @@ MTTD = declare(
 MTTR = declare(
     "kpi.mttr",
     title="Mean time to restore",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.OTHER,
     severity=Severity.P3,
     unit="min",
@@ -63,7 +62,7 @@ MTTR = declare(
 WITHIN_TARGET = declare(
     "kpi.within_target",
     title="Restored within target",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.OTHER,
     severity=Severity.P3,
     unit="%",
@@ -72,7 +71,7 @@ WITHIN_TARGET = declare(
 ESCALATION_RATE = declare(
     "kpi.escalation_rate",
     title="Escalation rate",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.OTHER,
     severity=Severity.P3,
     unit="%",
@@ -81,7 +80,7 @@ ESCALATION_RATE = declare(
 ALERT_ACCURACY = declare(
     "kpi.alert_accuracy",
     title="Alert accuracy",
-    component="kpis",
+    component=COMPONENT,
     alert_type=AlertType.OTHER,
     severity=Severity.P3,
     unit="%",
@@ -171,8 +170,8 @@ def operational_kpis(
     else:
         results.append(
             UPTIME.result(
-                target="estate",
-                status=Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
+                "estate",
+                Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
                 value=round(uptime_pct, 3),
                 unit="%",
                 threshold=targets.uptime_pct,
@@ -199,8 +198,8 @@ def operational_kpis(
             within = float((ttr <= targets.mttr_minutes).mean() * 100)
             results.append(
                 WITHIN_TARGET.result(
-                    target="estate",
-                    status=Status.OK if within >= 90 else Status.WARN,
+                    "estate",
+                    Status.OK if within >= 90 else Status.WARN,
                     value=round(within, 1),
                     unit="%",
                     threshold=90.0,
@@ -211,8 +210,8 @@ def operational_kpis(
         rate = float(frame["escalated"].mean() * 100)
         results.append(
             ESCALATION_RATE.result(
-                target="estate",
-                status=Status.OK,
+                "estate",
+                Status.OK,
                 value=round(rate, 1),
                 unit="%",
                 message=f"{rate:.0f} % of {len(frame)} incidents escalated",
@@ -227,8 +226,8 @@ def operational_kpis(
         accuracy = sum(a.true_positive for a in judged) / len(judged) * 100
         results.append(
             ALERT_ACCURACY.result(
-                target="estate",
-                status=Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
+                "estate",
+                Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
                 value=round(accuracy, 1),
                 unit="%",
                 threshold=targets.alert_accuracy_pct,

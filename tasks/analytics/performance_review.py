@@ -26,10 +26,12 @@ from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
+COMPONENT = "performance"
+
 PERFORMANCE_REVIEW = declare(
     "performance.review",
     title="Performance review",
-    component="performance",
+    component=COMPONENT,
     alert_type=AlertType.PERFORMANCE,
     severity=Severity.P2,
     unit="% p95 change",
@@ -47,7 +49,6 @@ PERFORMANCE_REVIEW = declare(
         "Monthly System Optimization / Reviewing performance optimization opportunities",
     ),
 )
-COMPONENT = "performance"
 BUCKET = timedelta(minutes=5)
 DAY, BASELINE = timedelta(hours=24), timedelta(days=7)
 MAD_TO_SIGMA = 1.4826
@@ -156,7 +157,7 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
     if review.insufficient:
         return PERFORMANCE_REVIEW.result(
             review.name,
-            status=Status.ERROR,
+            Status.ERROR,
             message=f"insufficient data: {review.gate.reason()}",
             details={"gate_findings": review.gate.findings},
         )
@@ -198,7 +199,7 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
     }
     return PERFORMANCE_REVIEW.result(
         review.name,
-        status=status,
+        status,
         value=round(change, 1),
         unit="% p95 change",
         threshold=threshold,
@@ -230,9 +231,7 @@ def review_performance(config: EstateConfig, now: datetime | None = None) -> lis
     if not results:
         results.append(
             PERFORMANCE_REVIEW.result(
-                target="(none)",
-                status=Status.SKIPPED,
-                message="no series configured under analytics.performance.series",
+                "(none)", Status.SKIPPED, message="no series configured under analytics.performance.series"
             )
         )
     return results

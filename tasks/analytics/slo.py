@@ -24,17 +24,18 @@ from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import bucketed_outcomes, check_outcomes
 
+COMPONENT = "slo"
+
 ERROR_BUDGET = declare(
     "slo.error_budget",
     title="SLO error budget",
-    component="slo",
+    component=COMPONENT,
     alert_type=AlertType.PERFORMANCE,
     severity=Severity.P2,
     unit="% budget left",
     on_fail="The error budget is burning fast (page) or spent: stop risky changes and work the incident.",
     on_warn="The error budget burns slowly or is low: open a ticket and prioritise reliability work.",
 )
-COMPONENT = "slo"
 BUCKET = timedelta(minutes=1)
 
 
@@ -152,12 +153,12 @@ def slo_result(status: SloStatus) -> CheckResult:
     """Fail when a page rule fires or the budget is spent, warn on a ticket rule or < 25 % left."""
     if not status.total:  # a new install: the checklist's own results have not accumulated yet
         return ERROR_BUDGET.result(
-            status.name, status=Status.SKIPPED, message="insufficient data: no results in the SLO period yet"
+            status.name, Status.SKIPPED, message="insufficient data: no results in the SLO period yet"
         )
     if not status.gate.passed:
         return ERROR_BUDGET.result(
             status.name,
-            status=Status.ERROR,
+            Status.ERROR,
             message=f"insufficient data: {status.gate.reason()}",
             details={"gate_findings": status.gate.findings},
         )
@@ -177,7 +178,7 @@ def slo_result(status: SloStatus) -> CheckResult:
     )
     return ERROR_BUDGET.result(
         status.name,
-        status=level,
+        level,
         value=round(left, 1),
         unit="% budget left",
         threshold=0.0,

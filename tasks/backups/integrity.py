@@ -24,7 +24,7 @@ COMPONENT = "backups"
 COMPLETION = declare(
     "backup.completion",
     title="Backup completion",
-    component="backups",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="h",
@@ -42,7 +42,7 @@ COMPLETION = declare(
 ENCRYPTION = declare(
     "backup.encryption",
     title="Backup encryption",
-    component="backups",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail=(
@@ -56,7 +56,7 @@ ENCRYPTION = declare(
 INTEGRITY = declare(
     "backup.integrity",
     title="Backup integrity",
-    component="backups",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail=(

@@ -44,7 +44,7 @@ RESTORE = declare(
         "The restore test failed: the backup cannot be relied on for recovery. Read the message, fix the dump or the "
         "restore server, and re-run the verification."
     ),
-    on_warn=("The restore is slower than the RTO target: plan for a faster restore (parallel jobs, smaller dumps)."),
+    on_warn="The restore is slower than the RTO target: plan for a faster restore (parallel jobs, smaller dumps).",
     runbook_steps=("Daily Backup Verification / Testing backup restoration (sample)",),
 )
 
@@ -242,7 +242,7 @@ async def verify_backups(
     """
     section = config.backups
     if not section.repositories:
-        return [VERIFY.result(target="(none)", status=Status.SKIPPED, message="no backup repositories configured")]
+        return [VERIFY.skipped("no backup repositories configured")]
     return await asyncio.to_thread(verify_all, config, get_run_logger(), run_id, apply_retention)
 
 
@@ -288,10 +288,7 @@ def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: 
     if not passed:
         said = f"; the last one, {drills[0].verified_at:%Y-%m-%d}, failed: {drills[0].message}" if drills else ""
         return DR_DRILL.result(
-            target.name,
-            status=Status.WARN,
-            message=f"no passing DR drill recorded for {target.repository}{said}",
-            **common,
+            target.name, Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}", **common
         )
     age = (now - passed[0].verified_at).total_seconds() / 86400
     late = age > every_days
@@ -303,5 +300,5 @@ def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: 
         message += f"; the latest drill, {drills[0].verified_at:%Y-%m-%d}, failed"
         late = True
     return DR_DRILL.result(
-        target.name, status=Status.WARN if late else Status.OK, value=round(age, 1), message=message, **common
+        target.name, Status.WARN if late else Status.OK, value=round(age, 1), message=message, **common
     )

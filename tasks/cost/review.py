@@ -29,7 +29,7 @@ COMPONENT = "costs"
 EXPORT_GATE = declare(
     "cost.export_gate",
     title="FOCUS export gate",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="findings",
@@ -47,7 +47,7 @@ EXPORT_GATE = declare(
 EXPORT_OVERLAP = declare(
     "cost.export_overlap",
     title="Overlapping exports",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="months",
@@ -59,7 +59,7 @@ EXPORT_OVERLAP = declare(
 MONTH_TOTAL = declare(
     "cost.month_total",
     title="Month's cost",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
@@ -68,11 +68,11 @@ MONTH_TOTAL = declare(
 BUDGET = declare(
     "cost.budget",
     title="Budget",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="%",
-    on_fail=("The month is over budget: review the top movers with the service owners and agree cuts or a new budget."),
+    on_fail="The month is over budget: review the top movers with the service owners and agree cuts or a new budget.",
     on_warn="The month is close to its budget: check the top movers and the anomalous days before month end.",
     runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
 )
@@ -80,7 +80,7 @@ BUDGET = declare(
 MONTH_OVER_MONTH = declare(
     "cost.month_over_month",
     title="Month over month",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="%",
@@ -92,7 +92,7 @@ MONTH_OVER_MONTH = declare(
 ANOMALIES = declare(
     "cost.anomalies",
     title="Cost anomalies",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="days",
@@ -104,7 +104,7 @@ ANOMALIES = declare(
 PER_ACTIVE_USER = declare(
     "cost.per_active_user",
     title="Cost per active user",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
@@ -113,7 +113,7 @@ PER_ACTIVE_USER = declare(
 PER_1000_REQUESTS = declare(
     "cost.per_1000_requests",
     title="Cost per 1,000 requests",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
@@ -122,7 +122,7 @@ PER_1000_REQUESTS = declare(
 IDLE_RESOURCES = declare(
     "cost.idle_resources",
     title="Idle resources",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     unit="resources",
@@ -134,7 +134,7 @@ IDLE_RESOURCES = declare(
 RECOMMENDATIONS = declare(
     "cost.recommendations",
     title="Priced recommendations",
-    component="costs",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P3,
     runbook_steps=(
@@ -159,7 +159,7 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
     files = export_files(costs.exports)
     if not files:
         skipped = EXPORT_GATE.result(
-            target="(exports)", status=Status.SKIPPED, message="no FOCUS exports configured or matched (costs.exports)"
+            "(exports)", Status.SKIPPED, message="no FOCUS exports configured or matched (costs.exports)"
         )
         return LoadedExports(pd.DataFrame(), [skipped])
     frames, results, gates = [], [], []
@@ -219,8 +219,8 @@ def _supersede_overlaps(frames: list[pd.DataFrame]) -> tuple[list[pd.DataFrame],
         for key, versions in sorted(clashes.items())
     ]
     return kept, EXPORT_OVERLAP.result(
-        target="(exports)",
-        status=Status.WARN,
+        "(exports)",
+        Status.WARN,
         value=float(len(clashes)),
         unit="months",
         message="the same account and month are in more than one export; the newest file counts, so nothing is "
@@ -254,13 +254,7 @@ def _gate_result(
         status = Status.ERROR
         message = f"gate failed, export left out: {'; '.join(gate.reasons)}"
     return EXPORT_GATE.result(
-        target=name,
-        status=status,
-        value=float(len(gate.findings)),
-        unit="findings",
-        message=message,
-        details=details,
-        duration_ms=ms,
+        name, status, value=float(len(gate.findings)), unit="findings", message=message, details=details, duration_ms=ms
     )
 
 

@@ -29,11 +29,11 @@ COMPONENT = "database"
 CONNECTIONS_CHECK = declare(
     "database.connections",
     title="Connections",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="%",
-    on_fail=("Connections are nearly exhausted: find the client holding them (details: by state) and add a pooler."),
+    on_fail="Connections are nearly exhausted: find the client holding them (details: by state) and add a pooler.",
     on_warn="Connection use is high: check for leaks (idle sessions) before raising max_connections.",
     runbook_steps=("Daily Database Health Check / Checking connection pool status",),
 )
@@ -41,10 +41,10 @@ CONNECTIONS_CHECK = declare(
 IDLE_IN_TRANSACTION_CHECK = declare(
     "database.idle_in_transaction",
     title="Idle in transaction",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
-    on_fail=("Terminate the oldest idle transaction (pg_terminate_backend(pid)) and fix the client that left it open."),
+    on_fail="Terminate the oldest idle transaction (pg_terminate_backend(pid)) and fix the client that left it open.",
     on_warn="A session sits idle in a transaction: find its application (details) before it blocks VACUUM.",
     runbook_steps=("Daily Database Health Check / Checking connection pool status",),
 )
@@ -52,7 +52,7 @@ IDLE_IN_TRANSACTION_CHECK = declare(
 BLOCKED_QUERIES_CHECK = declare(
     "database.blocked_queries",
     title="Blocked queries",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Queries wait on a lock: find the blocking pid (details) and end its transaction.",
@@ -63,7 +63,7 @@ BLOCKED_QUERIES_CHECK = declare(
 LONG_RUNNING_QUERIES_CHECK = declare(
     "database.long_running_queries",
     title="Long-running queries",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Cancel the runaway statement (pg_cancel_backend(pid)) if it is not expected.",
@@ -74,7 +74,7 @@ LONG_RUNNING_QUERIES_CHECK = declare(
 SLOW_QUERIES_CHECK = declare(
     "database.slow_queries",
     title="Slow queries",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="ms",
@@ -89,7 +89,7 @@ SLOW_QUERIES_CHECK = declare(
 SIZE_CHECK = declare(
     "database.size",
     title="Size",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="MB",
@@ -101,7 +101,7 @@ SIZE_CHECK = declare(
 CACHE_HIT_RATE_CHECK = declare(
     "database.cache_hit_rate",
     title="Cache hit rate",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="%",
@@ -113,7 +113,7 @@ CACHE_HIT_RATE_CHECK = declare(
 UNUSED_INDEXES_CHECK = declare(
     "database.unused_indexes",
     title="Unused indexes",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Unused indexes cost every write: confirm no rare job needs them, then DROP INDEX CONCURRENTLY.",
@@ -124,7 +124,7 @@ UNUSED_INDEXES_CHECK = declare(
 DUPLICATE_INDEXES_CHECK = declare(
     "database.duplicate_indexes",
     title="Duplicate indexes",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Drop the duplicate index; the index covering it serves the same queries.",
@@ -135,20 +135,18 @@ DUPLICATE_INDEXES_CHECK = declare(
 INVALID_INDEXES_CHECK = declare(
     "database.invalid_indexes",
     title="Invalid indexes",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Rebuild the invalid index: `opsbook run database-maintenance --apply`.",
-    on_warn=(
-        "An invalid index costs writes and helps no read: `opsbook run database-maintenance --apply` rebuilds it."
-    ),
+    on_warn="An invalid index costs writes and helps no read: `opsbook run database-maintenance --apply` rebuilds it.",
     runbook_steps=("Daily Database Health Check / Analyzing index usage",),
 )
 
 MISSING_INDEXES_CHECK = declare(
     "database.missing_indexes",
     title="Missing indexes",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="A large table is read by sequential scans: index the columns its queries filter by.",
@@ -159,7 +157,7 @@ MISSING_INDEXES_CHECK = declare(
 XID_WRAPAROUND_CHECK = declare(
     "database.xid_wraparound",
     title="Transaction-ID wraparound",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="Transaction-ID wraparound is near: VACUUM (FREEZE) the oldest tables now and escalate (P1).",
@@ -169,7 +167,7 @@ XID_WRAPAROUND_CHECK = declare(
 SEQUENCES_CHECK = declare(
     "database.sequences",
     title="Sequences",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="A sequence is about to run out: move the column to bigint now.",
@@ -179,28 +177,28 @@ SEQUENCES_CHECK = declare(
 VACUUM_ANALYZE_CHECK = declare(
     "database.vacuum_analyze",
     title="Vacuum and analyze",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
-    on_fail=("Tables have waited two days for VACUUM/ANALYZE: run them in the maintenance window, tune autovacuum."),
+    on_fail="Tables have waited two days for VACUUM/ANALYZE: run them in the maintenance window, tune autovacuum.",
     on_warn="Tables are due for VACUUM/ANALYZE: the weekly maintenance analyzes them.",
 )
 
 REPLICATION_LAG_CHECK = declare(
     "database.replication_lag",
     title="Replication lag",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="s",
-    on_fail=("The standby lags far behind: check its network, disk and replay conflicts; failover would lose data."),
+    on_fail="The standby lags far behind: check its network, disk and replay conflicts; failover would lose data.",
     on_warn="Replication lags: watch the trend.",
 )
 
 REPLICATION_SLOTS_CHECK = declare(
     "database.replication_slots",
     title="Replication slots",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     on_fail="An inactive slot retains WAL: drop it if its consumer is gone (pg_drop_replication_slot).",

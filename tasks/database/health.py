@@ -28,7 +28,7 @@ from opsbook.tasks.database.connect import connect, describe_database_error
 CONNECTION = declare(
     "database.connection",
     title="Connection",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
     unit="ms",
@@ -44,7 +44,7 @@ CONNECTION = declare(
 CONNECTION_LOST = declare(
     "database.checks",
     title="Database checks",
-    component="database",
+    component=COMPONENT,
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
 )

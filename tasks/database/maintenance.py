@@ -40,7 +40,7 @@ REINDEX = declare(
     component="database",
     alert_type=AlertType.INFRASTRUCTURE,
     severity=Severity.P1,
-    on_fail=("An index could not be rebuilt: read the reason (often duplicate rows for a unique index), fix, re-run."),
+    on_fail="An index could not be rebuilt: read the reason (often duplicate rows for a unique index), fix, re-run.",
     on_warn="Invalid indexes remain: re-run the maintenance with apply.",
     runbook_steps=("Weekly Database Maintenance / Performing index maintenance",),
 )

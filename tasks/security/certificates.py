@@ -25,17 +25,19 @@ from opsbook.config.security import CertificatePolicy, CertificateTarget
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, judge, utcnow
 
+COMPONENT = "security"
+
 CERTIFICATE = declare(
     "security.certificate",
     title="TLS certificate",
-    component="security",
+    component=COMPONENT,
     alert_type=AlertType.SECURITY,
     severity=Severity.P2,
     unit="days",
     on_fail=(
         "Renew or fix the certificate now (expiry under 7 days, wrong name, untrusted chain, old TLS or weak hash)."
     ),
-    on_warn=("The certificate expires within 30 days: renew it and check the automation (certbot/ACME) is running."),
+    on_warn="The certificate expires within 30 days: renew it and check the automation (certbot/ACME) is running.",
     runbook_steps=(
         "Security Health Check / Checking security policy compliance",
         "Weekly Maintenance Routine / Checking SSL certificate status",
@@ -43,7 +45,6 @@ CERTIFICATE = declare(
         "Monthly System Optimization / Reviewing security configurations",
     ),
 )
-COMPONENT = "security"
 _VERSIONS = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 
 
@@ -204,8 +205,8 @@ def judge_certificate(
         "accepts_old": facts.accepts_old,
     }
     return CERTIFICATE.result(
-        target=target.endpoint,
-        status=status,
+        target.endpoint,
+        status,
         value=round(days, 1),
         unit="days",
         threshold=threshold,

@@ -93,7 +93,7 @@ VULNERABILITIES = declare(
     severity=Severity.P1,
     unit="vulnerabilities",
     on_fail="Critical vulnerabilities: upgrade the named packages today and redeploy; re-run the audit.",
-    on_warn=("High or unrated vulnerabilities, or a stale report: plan the upgrades this week and re-run the audit."),
+    on_warn="High or unrated vulnerabilities, or a stale report: plan the upgrades this week and re-run the audit.",
     runbook_steps=(
         "Security Health Check / Checking security scan results",
         "Security Health Check / Reviewing vulnerability status",

@@ -18,10 +18,12 @@ from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
+COMPONENT = "security"
+
 SECURITY_HEADERS = declare(
     "security.headers",
     title="Security headers",
-    component="security",
+    component=COMPONENT,
     alert_type=AlertType.SECURITY,
     severity=Severity.P1,
     unit="missing",
@@ -33,7 +35,6 @@ SECURITY_HEADERS = declare(
         "Monthly System Optimization / Reviewing security configurations",
     ),
 )
-COMPONENT = "security"
 _MAX_AGE = re.compile(r"max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
