@@ -15,9 +15,15 @@ from prefect.states import State
 
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section, Table
-from opsbook.results import CheckResult, Status
+from opsbook.results import CheckResult
 from opsbook.secrets import redact
-from opsbook.tasks.analytics.capacity import CHECK, COMPONENT, capacity_chart, finding_result, plan_capacity, trend_row
+from opsbook.tasks.analytics.capacity import (
+    CAPACITY_PROJECTION,
+    capacity_chart,
+    finding_result,
+    plan_capacity,
+    trend_row,
+)
 
 FLOW_NAME = "capacity-planning"
 TREND_COLUMNS = [
@@ -51,13 +57,7 @@ def capacity_planning(config_path: str = "opsbook.yaml", now: datetime | None = 
     settings = config.analytics.capacity
     findings = plan_capacity(config, now)
     results: list[CheckResult] = [finding_result(f, settings) for f in findings] or [
-        CheckResult(
-            check=CHECK,
-            target="(none)",
-            component=COMPONENT,
-            status=Status.SKIPPED,
-            message="no resources configured under analytics.capacity.resources",
-        )
+        CAPACITY_PROJECTION.skipped("no resources configured under analytics.capacity.resources")
     ]
     rows = [trend_row(f) for f in findings]
     section = Section(

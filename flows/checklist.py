@@ -20,11 +20,12 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
 from prefect.states import Completed, Failed, State
 
+from opsbook.checks import Check
 from opsbook.config import EstateConfig, Limit, load_config
 from opsbook.maintenance import silence_during
 from opsbook.reports import Report, Section
 from opsbook.reports.trends import check_trend_chart
-from opsbook.results import CheckResult, Status, Verdict, describe_exception, error_result, utcnow, verdict_of
+from opsbook.results import CheckResult, Status, Verdict, describe_exception, utcnow, verdict_of
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.tasks.alerts import process_alerts
 from opsbook.tasks.history import annotate_run, store_results
@@ -51,8 +52,7 @@ class Step:
     title: str
     task: Any  # a prefect Task returning list[CheckResult]
     args: tuple[Any, ...] = ()
-    check: str = "step"
-    component: str = "checklist"
+    check: Check = field(kw_only=True)  # what a crashed or timed-out step reports under
     trends: Sequence[Trend] = ()
 
 
@@ -105,7 +105,7 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
         else:
             cause = state.result(raise_on_failure=False) if state.is_failed() else None
             reason = describe_exception(cause) if isinstance(cause, BaseException) else (state.message or state.name)
-            results = [error_result(step.check, "(step)", step.component, f"step did not finish: {reason}")]
+            results = [step.check.error("(step)", f"step did not finish: {reason}")]
         charts = (
             [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days) for t in step.trends]
             if config is not None

@@ -15,8 +15,8 @@ from prefect.states import State
 from opsbook.config import EstateConfig
 from opsbook.flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps, when
 from opsbook.reports.app_metrics import figures_tables
-from opsbook.tasks.analytics.performance_review import review_performance
-from opsbook.tasks.analytics.slo import evaluate_slos
+from opsbook.tasks.analytics.performance_review import PERFORMANCE_REVIEW, review_performance
+from opsbook.tasks.analytics.slo import ERROR_BUDGET, evaluate_slos
 from opsbook.tasks.app_metrics import (
     check_api_performance,
     check_app_resources,
@@ -26,11 +26,21 @@ from opsbook.tasks.app_metrics import (
     check_user_engagement,
     check_web_vitals,
 )
-from opsbook.tasks.backups.verify import verify_backups
-from opsbook.tasks.database.health import check_database_health
-from opsbook.tasks.platforms import check_platform_health
-from opsbook.tasks.resources import check_resource_utilisation
-from opsbook.tasks.security.checks import check_security_status
+from opsbook.tasks.backups.verify import VERIFY, verify_backups
+from opsbook.tasks.database.checks import SIZE_CHECK
+from opsbook.tasks.database.health import CONNECTION, check_database_health
+from opsbook.tasks.json_api import (
+    API_PERFORMANCE,
+    APP_RESOURCES,
+    ENGAGEMENT,
+    ERROR_RATE,
+    RUM,
+    SECURITY_DASHBOARD,
+    WEB_VITALS,
+)
+from opsbook.tasks.platforms import PLATFORM_HEALTH, check_platform_health
+from opsbook.tasks.resources import DISK, UTILISATION, check_resource_utilisation
+from opsbook.tasks.security.checks import SECURITY_STATUS, check_security_status
 
 FLOW_NAME = "daily-checklist"
 
@@ -44,9 +54,8 @@ def daily_steps(config: EstateConfig, run_id: str) -> list[Step]:
             "Platform health",
             check_platform_health,
             (config,),
-            check="platform.health",
-            component="platforms",
-            trends=[Trend("platform.health", "Health-check latency, 30 days", "ms", thresholds.http.latency_ms)],
+            check=PLATFORM_HEALTH,
+            trends=[Trend(PLATFORM_HEALTH.id, "Health-check latency, 30 days", "ms", thresholds.http.latency_ms)],
         ),
         *when(
             config.databases,
@@ -54,64 +63,52 @@ def daily_steps(config: EstateConfig, run_id: str) -> list[Step]:
                 "Database health",
                 check_database_health,
                 (config,),
-                check="database.connection",
-                component="database",
-                trends=[Trend("database.size", "Database size, 30 days", "MB")],
+                check=CONNECTION,
+                trends=[Trend(SIZE_CHECK.id, "Database size, 30 days", "MB")],
             ),
         ),
         *when(
             config.backups.repositories,
-            Step("Backup verification", verify_backups, (config, run_id), check="backup.verify", component="backups"),
+            Step("Backup verification", verify_backups, (config, run_id), check=VERIFY),
         ),
         *when(
             config.security.configured,
-            Step("Security status", check_security_status, (config,), check="security.status", component="security"),
+            Step("Security status", check_security_status, (config,), check=SECURITY_STATUS),
         ),
         *when(
             app,
-            Step("Core Web Vitals", check_web_vitals, (config,), check="app.web_vitals", component="application"),
+            Step("Core Web Vitals", check_web_vitals, (config,), check=WEB_VITALS),
             Step(
                 "API performance",
                 check_api_performance,
                 (config,),
-                check="app.api_performance",
-                component="application",
+                check=API_PERFORMANCE,
             ),
-            Step("User engagement", check_user_engagement, (config,), check="app.engagement", component="application"),
-            Step(
-                "Security dashboard", check_security_dashboard, (config,), check="app.security", component="application"
-            ),
-            Step(
-                "Application resources", check_app_resources, (config,), check="app.resources", component="application"
-            ),
-            Step(
-                "Real User Monitoring", check_real_user_monitoring, (config,), check="app.rum", component="application"
-            ),
+            Step("User engagement", check_user_engagement, (config,), check=ENGAGEMENT),
+            Step("Security dashboard", check_security_dashboard, (config,), check=SECURITY_DASHBOARD),
+            Step("Application resources", check_app_resources, (config,), check=APP_RESOURCES),
+            Step("Real User Monitoring", check_real_user_monitoring, (config,), check=RUM),
             Step(
                 "Error rate, last 24 h",
                 check_error_rate_24h,
                 (config,),
-                check="app.error_rate",
-                component="application",
+                check=ERROR_RATE,
             ),
         ),
         Step(
             "Resource utilisation",
             check_resource_utilisation,
             (config,),
-            check="resource.utilisation",
-            component="resources",
-            trends=[Trend("resource.disk", "Disk usage, 30 days", "%", thresholds.resources.disk_pct)],
+            check=UTILISATION,
+            trends=[Trend(DISK.id, "Disk usage, 30 days", "%", thresholds.resources.disk_pct)],
         ),
         *when(
             config.analytics.performance.series,
-            Step(
-                "Performance review", review_performance, (config,), check="performance.review", component="performance"
-            ),
+            Step("Performance review", review_performance, (config,), check=PERFORMANCE_REVIEW),
         ),
         *when(
             config.analytics.slos,
-            Step("SLOs and error budgets", evaluate_slos, (config,), check="slo.error_budget", component="slo"),
+            Step("SLOs and error budgets", evaluate_slos, (config,), check=ERROR_BUDGET),
         ),
     ]
 

@@ -7,17 +7,19 @@ invalid or bloated indexes), 3. "query plan cache cleanup" (pg_stat_statements s
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect import flow
 from prefect.states import State
 from pydantic import BaseModel, ConfigDict, Field
 
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, trend_chart
-from opsbook.results import error_result
-from opsbook.tasks.database.health import check_database_health
+from opsbook.tasks.database.checks import SIZE_CHECK
+from opsbook.tasks.database.health import CONNECTION, check_database_health
 from opsbook.tasks.database.maintenance import (
+    ANALYZE,
+    MAINTENANCE,
     PLAN_CACHE_NOTE,
+    QUERY_STATS,
+    REINDEX,
     Timeouts,
     analyze_stale_tables_task,
     reindex_indexes_task,
@@ -57,7 +59,6 @@ def database_maintenance(
     selected = [d for d in config.databases if not params.databases or d.name in params.databases]
     scoped = config.model_copy(update={"databases": selected})
     timeouts = Timeouts(params.lock_timeout_s, params.analyze_timeout_s, params.reindex_timeout_s)
-    common: dict[str, Any] = dict(component="database")
 
     # Evidence first, before maintenance changes it; then one action at a time.
     (health,) = run_steps(
@@ -66,8 +67,7 @@ def database_maintenance(
                 "7-day database health and tuning recommendations",
                 check_database_health,
                 (scoped,),
-                check="database.connection",
-                **common,
+                check=CONNECTION,
             )
         ]
     )
@@ -77,8 +77,7 @@ def database_maintenance(
                 "Statistics update (ANALYZE of stale tables)",
                 analyze_stale_tables_task,
                 (selected, params.apply, timeouts),
-                check="database.maintenance.analyze",
-                **common,
+                check=ANALYZE,
             )
         ]
     )
@@ -88,8 +87,7 @@ def database_maintenance(
                 "Index maintenance (REINDEX CONCURRENTLY of invalid or bloated indexes)",
                 reindex_indexes_task,
                 (selected, params.apply, timeouts),
-                check="database.maintenance.reindex",
-                **common,
+                check=REINDEX,
             )
         ]
     )
@@ -99,19 +97,15 @@ def database_maintenance(
                 "Query plan cache cleanup (pg_stat_statements snapshot and reset)",
                 snapshot_and_reset_statements_task,
                 (selected, params.apply, timeouts, config.history.url),
-                check="database.maintenance.query_stats",
-                **common,
+                check=QUERY_STATS,
             )
         ]
     )
 
-    analyze.results += [
-        error_result("database.maintenance", name, "database", f"no database named {name!r} in the config")
-        for name in unknown
-    ]
+    analyze.results += [MAINTENANCE.error(name, f"no database named {name!r} in the config") for name in unknown]
     plans.intro = PLAN_CACHE_NOTE
     health.intro = "Checked at the start of the window, before any maintenance ran."
-    health.charts.append(trend_chart(config, health.results, "database.size", "Database size, 7 days", "MB", days=7))
+    health.charts.append(trend_chart(config, health.results, SIZE_CHECK.id, "Database size, 7 days", "MB", days=7))
     health.tables += [
         seven_day_summary(config.history.url, [d.name for d in selected]),
         top_queries_table(plans.results),

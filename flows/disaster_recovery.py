@@ -24,11 +24,14 @@ from prefect.input import RunInput
 from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
+from opsbook.checks import Check
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section
 from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.tasks.disaster_recovery import (
-    COMPONENT,
+    DR_RPO,
+    DR_RTO,
+    SWITCH_OVER,
     assess_components,
     communicate_dr,
     record_dr_run,
@@ -65,8 +68,8 @@ class Approval(RunInput):
     note: str = Field("", max_length=500)
 
 
-def _result(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:
-    return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
+def _result(check: Check, target: str, status: Status, message: str, **extra: Any) -> CheckResult:
+    return check.result(target, status, message=message, **extra)
 
 
 def _completed(task: Task[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -115,7 +118,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
 
     actions: list[CheckResult] = []
     for action in dr.switch_over:
-        check = f"dr.switch_over.{action.name}"
+        check = SWITCH_OVER.instance(action.name)
         if params.drill:
             actions.append(_result(check, action.name, Status.SKIPPED, "drill: not run (would wait for approval)"))
         elif not restore_ok:
@@ -161,7 +164,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     )
     measured = [
         _result(
-            "dr.rto",
+            DR_RTO,
             target.name,
             status if restore_ok else Status.FAIL,
             f"{mode} took {rto / 60:.1f} min from activation to "
@@ -172,13 +175,13 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         )
     ]
     if rpo is None:
-        measured.append(_result("dr.rpo", target.name, Status.ERROR, "no backup restored: RPO unknown"))
+        measured.append(_result(DR_RPO, target.name, Status.ERROR, "no backup restored: RPO unknown"))
     else:
         repo = config.backups.repository(target.repository)
         status, threshold = judge(rpo, repo.rpo_s.warn, repo.rpo_s.fail)
         measured.append(
             _result(
-                "dr.rpo",
+                DR_RPO,
                 target.name,
                 status,
                 f"achieved RPO {rpo / 3600:.2f} h of data lost",
@@ -204,7 +207,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         Section("Restore and validate", restored),
         Section(
             "Switch-over",
-            actions or [_result("dr.switch_over", "(none)", Status.SKIPPED, "no switch-over actions configured")],
+            actions or [_result(SWITCH_OVER, "(none)", Status.SKIPPED, "no switch-over actions configured")],
         ),
         Section("RTO and RPO achieved", measured),
         Section("Communicate", closing),

@@ -11,8 +11,14 @@ from pydantic import BaseModel, Field
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.incidents import IncidentError, add_event
 from opsbook.store import open_store
-from opsbook.tasks.investigation import baseline_comparison, external_dependencies, recent_deployments
-from opsbook.tasks.platforms import check_platform_health
+from opsbook.tasks.investigation import (
+    DEPENDENCY_HEALTH,
+    RECENT_DEPLOYS,
+    baseline_comparison,
+    external_dependencies,
+    recent_deployments,
+)
+from opsbook.tasks.platforms import PLATFORM_HEALTH, check_platform_health
 
 FLOW_NAME = "performance-investigation"
 
@@ -25,7 +31,7 @@ class InvestigationRequest(BaseModel):
         None, pattern=r"^INC-\d{8}-\d{6}$", description="record the report on this incident"
     )
     metrics: list[str] = Field(
-        default_factory=lambda: ["platform.health"],
+        default_factory=lambda: [PLATFORM_HEALTH.id],
         min_length=1,
         max_length=20,
         description="metric names in the history to compare with their baseline",
@@ -42,15 +48,13 @@ def performance_investigation(request: InvestigationRequest) -> State:
                 "Recent deployments (24 h)",
                 recent_deployments,
                 (config,),
-                check="investigation.deploys",
-                component="performance",
+                check=RECENT_DEPLOYS,
             ),
             Step(
                 "External dependencies",
                 external_dependencies,
                 (config,),
-                check="dependency.health",
-                component="dependencies",
+                check=DEPENDENCY_HEALTH,
             ),
         ]
     )

@@ -13,13 +13,13 @@ from prefect.states import State
 
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
 from opsbook.flows.daily import daily_steps
-from opsbook.tasks.analytics.capacity import update_capacity_plan
-from opsbook.tasks.analytics.kpis import review_operational_kpis
-from opsbook.tasks.analytics.performance_review import review_performance
-from opsbook.tasks.cost.review import review_costs
-from opsbook.tasks.coverage import check_runbook_coverage
-from opsbook.tasks.disaster_recovery import drill_disaster_recovery
-from opsbook.tasks.security.checks import check_security_status
+from opsbook.tasks.analytics.capacity import CAPACITY_PROJECTION, update_capacity_plan
+from opsbook.tasks.analytics.kpis import UPTIME, review_operational_kpis
+from opsbook.tasks.analytics.performance_review import PERFORMANCE_REVIEW, review_performance
+from opsbook.tasks.cost.review import MONTH_TOTAL, review_costs
+from opsbook.tasks.coverage import RUNBOOK_COVERAGE, check_runbook_coverage
+from opsbook.tasks.disaster_recovery import DR_RESTORE, drill_disaster_recovery
+from opsbook.tasks.security.checks import SECURITY_STATUS, check_security_status
 
 FLOW_NAME = "monthly-audit"
 REVIEWS = (review_performance, check_security_status)  # their own monthly steps, not part of the audit
@@ -39,15 +39,12 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
                     "Performance review",
                     review_performance,
                     (config,),
-                    check="performance.review",
-                    component="performance",
+                    check=PERFORMANCE_REVIEW,
                 ),
             ),
             *when(
                 config.security.configured,
-                Step(
-                    "Security review", check_security_status, (config,), check="security.status", component="security"
-                ),
+                Step("Security review", check_security_status, (config,), check=SECURITY_STATUS),
             ),
             *when(
                 config.analytics.capacity.resources,
@@ -55,8 +52,7 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
                     "Capacity planning update",
                     update_capacity_plan,
                     (config,),
-                    check="capacity.projection",
-                    component="capacity",
+                    check=CAPACITY_PROJECTION,
                 ),
             ),
             *when(
@@ -65,16 +61,14 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
                     "Disaster recovery test (drill)",
                     drill_disaster_recovery,
                     (config, run_id),
-                    check="dr.restore",
-                    component="disaster-recovery",
+                    check=DR_RESTORE,
                 ),
             ),
             Step(
                 "Runbook coverage",
                 check_runbook_coverage,
                 (config.maintenance.runbook_path,),
-                check="runbook.coverage",
-                component="documentation",
+                check=RUNBOOK_COVERAGE,
             ),
             *when(
                 config.costs.exports,
@@ -82,16 +76,14 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
                     "Cost review",
                     review_costs,
                     (config.costs, config.history.url),
-                    check="cost.review",
-                    component="costs",
+                    check=MONTH_TOTAL,
                 ),
             ),
             Step(
                 "Operational KPIs, last 30 days",
                 review_operational_kpis,
                 (config.history.url, config.thresholds.kpis),
-                check="kpi",
-                component="kpis",
+                check=UPTIME,
             ),
         ],
         config,

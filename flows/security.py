@@ -12,16 +12,18 @@ from prefect.states import State
 from opsbook.flows.checklist import Step, Trend, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.reports import Section, Table
 from opsbook.results import CheckResult
+from opsbook.tasks.security.certificates import CERTIFICATE
 from opsbook.tasks.security.checks import (
-    ACTIVITY_CHECK,
-    AUTH_CHECK,
-    VULN_CHECK,
+    AUTH_FAILURES,
+    SUSPICIOUS_ACTIVITY,
+    VULNERABILITIES,
     analyze_failed_authentication,
     check_security_headers,
     check_tls_certificates,
     check_vulnerability_status,
     review_suspicious_activity,
 )
+from opsbook.tasks.security.headers import SECURITY_HEADERS
 
 FLOW_NAME = "security-health-check"
 ARTIFACT_KEY = "security-report"
@@ -62,7 +64,7 @@ def _tables(section: Section) -> None:
                     ],
                 )
             )
-        if r.check == VULN_CHECK and d.get("by_severity"):
+        if r.check == VULNERABILITIES.id and d.get("by_severity"):
             section.tables.append(
                 Table(
                     f"Vulnerabilities by severity: {r.target}",
@@ -92,30 +94,26 @@ def security_health_check(config_path: str = "opsbook.yaml") -> State:
                 "Failed authentication",
                 analyze_failed_authentication,
                 (config,),
-                check=AUTH_CHECK,
-                component="security",
-                trends=[Trend(AUTH_CHECK, "Failed logins in the window, 30 days", "failures")],
+                check=AUTH_FAILURES,
+                trends=[Trend(AUTH_FAILURES.id, "Failed logins in the window, 30 days", "failures")],
             ),
-            Step(
-                "Suspicious activity", review_suspicious_activity, (config,), check=ACTIVITY_CHECK, component="security"
-            ),
-            Step("Vulnerability status", check_vulnerability_status, (config,), check=VULN_CHECK, component="security"),
+            Step("Suspicious activity", review_suspicious_activity, (config,), check=SUSPICIOUS_ACTIVITY),
+            Step("Vulnerability status", check_vulnerability_status, (config,), check=VULNERABILITIES),
             Step(
                 "TLS certificates",
                 check_tls_certificates,
                 (config,),
-                check="security.certificate",
-                component="security",
+                check=CERTIFICATE,
                 trends=[
                     Trend(
-                        "security.certificate",
+                        CERTIFICATE.id,
                         "Certificate days left, 30 days",
                         "days",
                         config.security.certificate_policy.days_left,
                     )
                 ],
             ),
-            Step("Security headers", check_security_headers, (config,), check="security.headers", component="security"),
+            Step("Security headers", check_security_headers, (config,), check=SECURITY_HEADERS),
         ],
         config,
     )

@@ -15,16 +15,17 @@ from prefect.states import State
 
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
 from opsbook.starter import PREFECT_YAML
-from opsbook.tasks.alert_rules import validate_alert_rules
-from opsbook.tasks.analytics.alert_noise import review_alert_noise
-from opsbook.tasks.caches import optimize_caches
-from opsbook.tasks.database.maintenance import maintain_databases
-from opsbook.tasks.dependencies import review_dependency_updates
-from opsbook.tasks.history import prune_history
-from opsbook.tasks.logs import rotate_and_clean_logs
-from opsbook.tasks.monitoring import check_monitoring_system
-from opsbook.tasks.notify import deliver_test_alerts
-from opsbook.tasks.patches import review_system_updates
+from opsbook.tasks.alert_rules import ALERT_RULES, validate_alert_rules
+from opsbook.tasks.analytics.alert_noise import ALERT_NOISE, review_alert_noise
+from opsbook.tasks.caches import CACHE_ACTIONS, optimize_caches
+from opsbook.tasks.database.maintenance import MAINTENANCE, maintain_databases
+from opsbook.tasks.dependencies import DEPENDENCIES, review_dependency_updates
+from opsbook.tasks.history import RETENTION, prune_history
+from opsbook.tasks.logs import LOG_CLEANUP, rotate_and_clean_logs
+from opsbook.tasks.monitoring import PREFECT_SERVER, check_monitoring_system
+from opsbook.tasks.notify import ALERT_DELIVERY, deliver_test_alerts
+from opsbook.tasks.patches import PATCHES, review_system_updates
+from opsbook.tasks.security.certificates import CERTIFICATE
 from opsbook.tasks.security.checks import check_tls_certificates
 
 FLOW_NAME = "weekly-maintenance"
@@ -41,19 +42,19 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
                 "System updates and security patches",
                 review_system_updates,
                 (maintenance.patch_reports, maintenance.check_local_patches),
-                check="maintenance.patches",
+                check=PATCHES,
             ),
             Step(
                 "Dependency updates",
                 review_dependency_updates,
                 (maintenance.dependency_reports,),
-                check="maintenance.dependencies",
+                check=DEPENDENCIES,
             ),
             Step(
                 "Log rotation and cleanup",
                 rotate_and_clean_logs,
                 (maintenance.log_directories, config.thresholds.logs.retention_days, apply),
-                check="maintenance.logs",
+                check=LOG_CLEANUP,
             ),
             *when(
                 config.databases,
@@ -61,22 +62,20 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
                     "Database maintenance",
                     maintain_databases,
                     (config.databases, apply, config.history.url),
-                    check="database.maintenance",
-                    component="database",
+                    check=MAINTENANCE,
                 ),
             ),
             Step(
                 "Cache optimisation",
                 optimize_caches,
                 (maintenance.cache_actions, config.http, apply),
-                check="maintenance.cache",
+                check=CACHE_ACTIONS,
             ),
             Step(
                 "History retention",
                 prune_history,
                 (config.history.url, config.history.retention_days, apply),
-                check="history.retention",
-                component="monitoring",
+                check=RETENTION,
             ),
             *when(
                 config.security.certificates,
@@ -84,23 +83,20 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
                     "SSL certificates",
                     check_tls_certificates,
                     (config,),
-                    check="security.certificate",
-                    component="security",
+                    check=CERTIFICATE,
                 ),
             ),
             Step(
                 "Monitoring system",
                 check_monitoring_system,
                 (config.history.url, PREFECT_YAML, maintenance.deadman_hours, config.http),
-                check="monitoring",
-                component="monitoring",
+                check=PREFECT_SERVER,
             ),
             Step(
                 "Alert rules",
                 validate_alert_rules,
                 (config.notifications,),
-                check="alerts.rules",
-                component="monitoring",
+                check=ALERT_RULES,
             ),
             *when(
                 config.notifications.channels,
@@ -108,16 +104,14 @@ def weekly_maintenance(config_path: str = "opsbook.yaml", apply: bool = False) -
                     "Test alert to every channel",
                     deliver_test_alerts,
                     (config,),
-                    check="alerts.delivery",
-                    component="monitoring",
+                    check=ALERT_DELIVERY,
                 ),
             ),
             Step(
                 "Alert noise and thresholds, last 7 days",
                 review_alert_noise,
                 (config.history.url,),
-                check="alerts.noise",
-                component="monitoring",
+                check=ALERT_NOISE,
             ),
         ]
     )

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from opsbook.checks import declared
 from opsbook.config.notifications import NotificationsConfig, Route
 from opsbook.escalation import Severity
 from opsbook.incidents import Incident
@@ -22,33 +23,7 @@ from opsbook.secrets import redact
 from opsbook.store import HistoryStore
 from opsbook.store.incident_models import AlertJudgementRow, AlertRow, SilenceRow
 
-# check-id prefix -> (alert type, severity when it fails). The first matching prefix wins; an
-# `error` (could not measure) is one step less severe than a `fail` of the same check.
-TRIAGE: list[tuple[str, str, Severity]] = [
-    ("platform.", "infrastructure", Severity.P1),
-    ("database.", "infrastructure", Severity.P1),
-    ("backup.", "infrastructure", Severity.P1),
-    ("dr.", "infrastructure", Severity.P1),
-    ("monitoring.", "infrastructure", Severity.P1),  # the monitor itself: server, schedules, dead-man's switch
-    ("resource.", "infrastructure", Severity.P2),
-    ("resources.", "infrastructure", Severity.P2),
-    ("host.", "infrastructure", Severity.P2),
-    ("security.certificate", "security", Severity.P2),
-    ("certificate.", "security", Severity.P2),
-    ("security.", "security", Severity.P1),
-    ("app.security", "security", Severity.P1),
-    ("app.web_vitals", "performance", Severity.P2),
-    ("app.rum", "performance", Severity.P2),
-    ("app.api_performance", "performance", Severity.P2),
-    ("web_vitals.", "performance", Severity.P2),
-    ("rum.", "performance", Severity.P2),
-    ("api.", "performance", Severity.P2),
-    ("performance.", "performance", Severity.P2),
-    ("slo.", "performance", Severity.P2),
-    ("app.", "application", Severity.P2),
-    ("logs.", "application", Severity.P3),
-]
-# When no prefix matches, the component decides the type.
+# An id no task declares (a custom or retired check) is typed by its component, severity P3.
 COMPONENT_TYPES = {
     "platforms": "infrastructure",
     "hosts": "infrastructure",
@@ -65,12 +40,15 @@ COMPONENT_TYPES = {
 
 
 def classify(result: CheckResult) -> tuple[str, Severity]:
-    """Alert type and severity of a failing result; labels `alert_type`/`severity` override."""
-    alert_type, severity = COMPONENT_TYPES.get(result.component, "other"), Severity.P3
-    for prefix, kind, level in TRIAGE:
-        if result.check.startswith(prefix):
-            alert_type, severity = kind, level
-            break
+    """Alert type and severity of a failing result, from its check's declaration.
+
+    An `error` (could not measure) is one step less severe than a `fail` of the same check;
+    labels `alert_type`/`severity` override both.
+    """
+    if check := declared(result.check):
+        alert_type, severity = check.alert_type.value, check.severity
+    else:
+        alert_type, severity = COMPONENT_TYPES.get(result.component, "other"), Severity.P3
     if result.status is Status.ERROR:
         severity = severity.lower()
     if "severity" in result.labels:

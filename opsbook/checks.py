@@ -13,7 +13,7 @@ every task module first when the whole list is needed (coverage, tests).
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from opsbook.escalation import Severity
@@ -44,10 +44,18 @@ class Check:
     on_warn: str = ""  # ... and for a warning
     runbook_steps: tuple[str, ...] = ()  # "Procedure / Step" keys of the runbook it serves
     monitored: bool = False  # live and cheap: the monitor may probe it between checklists
+    per_instance: bool = False  # one id per configured instance, `<id>.<name>` (e.g. a switch-over action)
+
+    def instance(self, name: str) -> Check:
+        """The check of one named instance of a `per_instance` declaration: id `<id>.<name>`."""
+        if not self.per_instance:
+            raise ValueError(f"check {self.id!r} is not declared per instance")
+        return replace(self, id=f"{self.id}.{name}", per_instance=False)
 
     def result(self, target: str, status: Status, **fields: Any) -> CheckResult:
-        """A result of this check: id, component and unit filled in from the declaration."""
-        fields.setdefault("unit", self.unit)
+        """A result of this check: id and component from the declaration, and its unit for a value."""
+        if fields.get("value") is not None:
+            fields.setdefault("unit", self.unit)
         return CheckResult(check=self.id, target=target, component=self.component, status=status, **fields)
 
     def error(self, target: str, error: BaseException | str, **fields: Any) -> CheckResult:
@@ -74,9 +82,12 @@ def declare(
     on_warn: str = "",
     runbook_steps: tuple[str, ...] = (),
     monitored: bool = False,
+    per_instance: bool = False,
 ) -> Check:
     """Declare a check once; a second, different declaration of the same id is a programming error."""
-    check = Check(check_id, title, component, alert_type, severity, unit, on_fail, on_warn, runbook_steps, monitored)
+    check = Check(
+        check_id, title, component, alert_type, severity, unit, on_fail, on_warn, runbook_steps, monitored, per_instance
+    )
     known = _REGISTRY.setdefault(check_id, check)
     if known != check:
         raise ValueError(f"check {check_id!r} is declared twice, differently")
@@ -84,8 +95,19 @@ def declare(
 
 
 def declared(check_id: str) -> Check | None:
-    """The declaration of a check id, if the module that declares it has been imported."""
-    return _REGISTRY.get(check_id)
+    """The declaration of a check id (`<id>.<name>` of a `per_instance` one too), or None when none is.
+
+    A miss imports the whole catalogue once, so a result is judged by its declaration even when
+    the module that emitted it was not imported here (a result read back from the history).
+    """
+    if check_id not in _REGISTRY:
+        from opsbook.tasks.catalog import all_checks  # lazily: the catalogue imports every task module
+
+        all_checks()
+    if found := _REGISTRY.get(check_id):
+        return found
+    parent = _REGISTRY.get(check_id.rpartition(".")[0])
+    return parent.instance(check_id.rpartition(".")[2]) if parent and parent.per_instance else None
 
 
 def registered() -> list[Check]:

@@ -13,11 +13,28 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from opsbook.alerts import Alert, channels_for
+from opsbook.checks import AlertType, declare
 from opsbook.config.notifications import ALERT_TYPES, NotificationsConfig
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 
-CHECK = "alerts.rules"
 COMPONENT = "monitoring"
+
+ALERT_RULES = declare(
+    "alerts.rules",
+    title="Alert rules",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    on_fail=(
+        "Some alerts reach no channel or name a missing one: fix `notifications.routes`/`default_channels`, then "
+        "`opsbook validate`."
+    ),
+    on_warn=(
+        "A route can never match (a catch-all above it stops the walk): reorder the routes or add `continue: true`."
+    ),
+    runbook_steps=("Weekly Monitoring System Check / Validating alert rules",),
+)
 SEVERITIES = ("P0", "P1", "P2", "P3")
 
 
@@ -80,15 +97,10 @@ def validate_alert_rules(config: NotificationsConfig) -> list[CheckResult]:
     findings = rule_findings(config)
     if not findings:
         return [
-            CheckResult(
-                check=CHECK,
-                target="notifications",
-                component=COMPONENT,
-                status=Status.OK,
+            ALERT_RULES.result(
+                "notifications",
+                Status.OK,
                 message=f"{len(config.routes)} route(s) and {len(config.channels)} channel(s) consistent",
             )
         ]
-    return [
-        CheckResult(check=CHECK, target=where, component=COMPONENT, status=status, message=what)
-        for status, where, what in findings
-    ]
+    return [ALERT_RULES.result(where, status, message=what) for status, where, what in findings]

@@ -18,10 +18,10 @@ from opsbook.config import EstateConfig
 from opsbook.config.app_metrics import AppStep, Endpoint, JsonApiSource
 from opsbook.flapping import apply_failure_threshold
 from opsbook.maintenance import active_window, silence
-from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
+from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.tasks.http import fetch, sweep
-from opsbook.tasks.json_api import COMPONENT, Reading, check_id, read_response
+from opsbook.tasks.json_api import APP_CHECKS, Reading, read_response
 
 FLAP_LOOKBACK = timedelta(days=30)
 
@@ -71,15 +71,7 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
         if endpoint.step == step
     ]
     if not jobs:
-        return [
-            CheckResult(
-                check=check_id(step),
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no metrics_sources endpoint feeds this step",
-            )
-        ]
+        return [APP_CHECKS[step].skipped("no metrics_sources endpoint feeds this step")]
 
     readings = await read_endpoints(config, jobs)
     results: list[CheckResult] = []
@@ -90,9 +82,7 @@ async def read_step(config: EstateConfig, step: AppStep) -> list[CheckResult]:
         store.add_samples([s for reading in readings for s in reading.samples])
     except Exception as error:
         store = None
-        problems.append(
-            error_result(check_id(step), "(history)", COMPONENT, f"figures not stored: {describe_exception(error)}")
-        )
+        problems.append(APP_CHECKS[step].error("(history)", f"figures not stored: {describe_exception(error)}"))
     for (source, endpoint), reading in zip(jobs, readings, strict=True):
         results.extend(settle(result, source, endpoint, store) for result in reading.results)
     return results + problems

@@ -6,46 +6,50 @@ import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import HttpSettings
 from opsbook.config.maintenance import CacheAction
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
-CHECK = "maintenance.cache"
 COMPONENT = "maintenance"
+
+CACHE_ACTIONS = declare(
+    "maintenance.cache",
+    title="Cache actions",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=("Weekly Maintenance Routine / Optimizing cache performance",),
+)
 
 
 async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, apply: bool) -> list[CheckResult]:
     async def act(client: httpx.AsyncClient, action: CacheAction) -> CheckResult:
         started = utcnow()
         if not apply:
-            return CheckResult(
-                check=CHECK,
-                target=action.name,
-                component=COMPONENT,
-                status=Status.OK,
+            return CACHE_ACTIONS.result(
+                action.name,
+                Status.OK,
                 started_at=started,
                 message=f"would POST {action.url} (dry run)",
                 details={"dry_run": True},
             )
         outcome = await fetch(client, str(action.url), settings, method="POST", headers=action.headers)
         if isinstance(outcome, FetchFailure):
-            return CheckResult(
-                check=CHECK,
-                target=action.name,
-                component=COMPONENT,
-                status=Status.FAIL,
+            return CACHE_ACTIONS.result(
+                action.name,
+                Status.FAIL,
                 started_at=started,
                 attempts=outcome.attempts,
                 message=f"failed: {outcome.reason}",
             )
         ok = 200 <= outcome.status_code < 300
-        return CheckResult(
-            check=CHECK,
-            target=action.name,
-            component=COMPONENT,
+        return CACHE_ACTIONS.result(
+            action.name,
+            Status.OK if ok else Status.FAIL,
             started_at=started,
-            status=Status.OK if ok else Status.FAIL,
             attempts=outcome.attempts,
             message=f"HTTP {outcome.status_code}",
             details={"dry_run": False},
@@ -58,13 +62,5 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
 async def optimize_caches(actions: list[CacheAction], settings: HttpSettings, apply: bool = False) -> list[CheckResult]:
     """The runbook's `optimize-cache.sh`: each configured action, dry-run unless applied."""
     if not actions:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no cache actions configured",
-            )
-        ]
+        return [CACHE_ACTIONS.skipped("no cache actions configured")]
     return await run_cache_actions(actions, settings, apply)

@@ -1,8 +1,10 @@
-"""Runbook coverage: every step of the runbook mapped to the Prefect task or flow that automates it.
+"""Runbook coverage: every step of the runbook matched to the checks and automation that serve it.
 
 Steps are read from the runbook itself (each `#### Procedure` heading and the numbered
 `echo "N. ..."` lines of its script), so a step added to the runbook shows up as uncovered until
-someone maps it. A mapping that names a task or flow the code does not have counts as uncovered.
+something serves it. A check serves the steps its declaration names (`runbook_steps`); what is
+not a check (report writing, whole flows) is mapped by name in runbook_map.yaml, and a mapping
+that names a task or flow the code does not have counts as uncovered.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -18,10 +21,21 @@ import yaml
 from prefect import Flow, Task, task
 from prefect.cache_policies import NO_CACHE
 
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.checks import AlertType, Check, declare
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, utcnow
+from opsbook.tasks.catalog import all_checks
 
-CHECK = "runbook.coverage"
-COMPONENT = "documentation"
+# The practice's own figure: it tells a lead, it pages nobody (type other).
+RUNBOOK_COVERAGE = declare(
+    "runbook.coverage",
+    title="Runbook coverage",
+    component="documentation",
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="%",
+    runbook_steps=("Monthly System Optimization / Updating operational documentation",),
+)
 MAPPING = Path(str(files("opsbook") / "runbook_map.yaml"))
 _HEADING = re.compile(r"^####\s+(?P<title>.+?)\s*$")
 _STEP = re.compile(r'^\s*echo\s+"(?P<n>\d+)\.\s+(?P<text>[^".]+?)\.{0,3}"\s*$')
@@ -65,14 +79,17 @@ def automation_names() -> set[str]:
     return names
 
 
-def coverage(steps: list[RunbookStep], mapping: dict[str, list[str]], known: set[str]) -> tuple[list[str], list[str]]:
-    """(covered step keys, uncovered step keys with the reason)."""
+def coverage(
+    steps: list[RunbookStep], mapping: dict[str, list[str]], known: set[str], checks: Iterable[Check] = ()
+) -> tuple[list[str], list[str]]:
+    """(covered step keys, uncovered step keys with the reason): served by a check or by mapped automation."""
+    served = {key for check in checks for key in check.runbook_steps}
     covered, uncovered = [], []
     for step in steps:
         names = mapping.get(step.key)
-        if not names:
+        if not names and step.key not in served:
             uncovered.append(f"{step.key}: not mapped")
-        elif missing := [n for n in names if n not in known]:
+        elif missing := [n for n in names or [] if n not in known]:
             uncovered.append(f"{step.key}: no task or flow named {', '.join(missing)}")
         else:
             covered.append(step.key)
@@ -80,33 +97,28 @@ def coverage(steps: list[RunbookStep], mapping: dict[str, list[str]], known: set
 
 
 @task(name="check-runbook-coverage", cache_policy=NO_CACHE)
-def check_runbook_coverage(runbook: Path | None, mapping_file: Path = MAPPING) -> list[CheckResult]:
-    """The runbook's "Documentation coverage: 100 % procedures documented", made measurable."""
+def check_runbook_coverage(
+    runbook: Path | None, mapping_file: Path = MAPPING, checks: Iterable[Check] | None = None
+) -> list[CheckResult]:
+    """The runbook's "Documentation coverage: 100 % procedures documented", made measurable.
+
+    `checks` defaults to every declared check; a test passes its own.
+    """
     if runbook is None:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no runbook configured (runbook_path)",
-            )
-        ]
+        return [RUNBOOK_COVERAGE.skipped("no runbook configured (runbook_path)")]
     try:
         steps = read_steps(runbook.read_text(encoding="utf-8"))
         mapping = yaml.safe_load(mapping_file.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
-        return [error_result(CHECK, str(runbook), COMPONENT, error)]
-    covered, uncovered = coverage(steps, mapping, automation_names())
+        return [RUNBOOK_COVERAGE.error(str(runbook), error)]
+    covered, uncovered = coverage(steps, mapping, automation_names(), all_checks() if checks is None else checks)
     percent = 100.0 * len(covered) / len(steps) if steps else 0.0
     # Target 100 % (the runbook's KPI); under half automated is a failure of the practice.
     status = Status.OK if not uncovered else Status.WARN if percent >= 50 else Status.FAIL
     return [
-        CheckResult(
-            check=CHECK,
-            target=runbook.name,
-            component=COMPONENT,
-            status=status,
+        RUNBOOK_COVERAGE.result(
+            runbook.name,
+            status,
             value=round(percent, 1),
             unit="%",
             threshold=100.0,

@@ -16,10 +16,21 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.checks import AlertType, declare
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, utcnow
 
-CHECK = "maintenance.dependencies"
 COMPONENT = "maintenance"
+
+DEPENDENCIES = declare(
+    "maintenance.dependencies",
+    title="Dependency updates",
+    component=COMPONENT,
+    alert_type=AlertType.APPLICATION,
+    severity=Severity.P3,
+    unit="packages",
+    runbook_steps=("Weekly Maintenance Routine / Checking dependency updates",),
+)
 
 
 @dataclass(frozen=True)
@@ -45,11 +56,9 @@ def parse_outdated(document: Any) -> list[Outdated]:
 def judge_outdated(source: str, outdated: list[Outdated]) -> CheckResult:
     majors = [o for o in outdated if o.major_behind]
     status = Status.WARN if majors else Status.OK
-    return CheckResult(
-        check=CHECK,
-        target=source,
-        component=COMPONENT,
-        status=status,
+    return DEPENDENCIES.result(
+        source,
+        status,
         value=float(len(outdated)),
         unit="packages",
         started_at=utcnow(),
@@ -91,11 +100,11 @@ def review_dependency_updates(reports: list[Path]) -> list[CheckResult]:
         try:
             return [judge_outdated("this Python environment", local_outdated())]
         except (OSError, ValueError, subprocess.SubprocessError) as error:
-            return [error_result(CHECK, "this Python environment", COMPONENT, error)]
+            return [DEPENDENCIES.error("this Python environment", error)]
     results = []
     for report in reports:
         try:
             results.append(judge_outdated(report.name, parse_outdated(json.loads(report.read_text()))))
         except (OSError, ValueError, KeyError, TypeError) as error:
-            results.append(error_result(CHECK, report.name, COMPONENT, f"{report}: {error!r}"))
+            results.append(DEPENDENCIES.error(report.name, f"{report}: {error!r}"))
     return results

@@ -13,19 +13,22 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from markupsafe import escape
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import create_engine, text
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
+from opsbook.escalation import Severity
 from opsbook.reports.messages import Message
-from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
+from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.secrets import redact
 from opsbook.tasks.backups.files import Backup, list_backups
-from opsbook.tasks.backups.integrity import check_encryption, check_integrity, scratch_dir
+from opsbook.tasks.backups.integrity import ENCRYPTION, INTEGRITY, check_encryption, check_integrity, scratch_dir
 from opsbook.tasks.backups.pgtools import database_name, with_database
 from opsbook.tasks.backups.records import record_verification, verified_backups
 from opsbook.tasks.backups.restore import RestoreReport, quote_ident, restore_and_validate, restore_test, user_tables
@@ -35,9 +38,122 @@ from opsbook.tasks.platforms import probe_platforms
 
 COMPONENT = "disaster-recovery"
 
+ASSESS_PLATFORM = declare(
+    "dr.assess.platform",
+    title="Platform reachable",
+    component="platforms",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="ms",
+    runbook_steps=("Disaster Recovery Activation / Assessing disaster scope",),
+)
 
-def _dr(check: str, target: str, status: Status, message: str, **extra) -> CheckResult:
-    return CheckResult(check=check, target=target, component=COMPONENT, status=status, message=message, **extra)
+ASSESS_TARGET = declare(
+    "dr.assess.target",
+    title="DR database server reachable",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Disaster Recovery Activation / Assessing disaster scope",),
+)
+
+ASSESS_REPOSITORY = declare(
+    "dr.assess.repository",
+    title="Backup repository available",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Disaster Recovery Activation / Assessing disaster scope",),
+)
+
+DR_RESTORE = declare(
+    "dr.restore",
+    title="DR restore",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="s",
+    runbook_steps=("Disaster Recovery Activation / Initiating data restoration",),
+)
+
+DR_VALIDATE = declare(
+    "dr.validate",
+    title="DR validation",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Disaster Recovery Activation / Validating system functionality",),
+)
+
+# The monthly drill's backup checks, renamed so they never collide with the daily backup step's.
+DRILL_INTEGRITY = declare(
+    "dr.backup.integrity",
+    title="Drilled backup integrity",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+DRILL_ENCRYPTION = declare(
+    "dr.backup.encryption",
+    title="Drilled backup encryption",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+SWITCH_OVER = declare(
+    "dr.switch_over",
+    title="Switch-over action",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=(
+        "Disaster Recovery Activation / Switching to backup systems",
+        "Disaster Recovery Activation / Updating DNS and traffic routing",
+    ),
+    per_instance=True,
+)
+
+DR_COMMUNICATE = declare(
+    "dr.communicate",
+    title="DR communication",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+DR_RECORD = declare(
+    "dr.record",
+    title="DR record",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+DR_RTO = declare(
+    "dr.rto",
+    title="Achieved RTO",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="s",
+)
+
+DR_RPO = declare(
+    "dr.rpo",
+    title="Achieved RPO",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="s",
+)
+
+_DRILLED = {INTEGRITY.id: DRILL_INTEGRITY.id, ENCRYPTION.id: DRILL_ENCRYPTION.id}
+
+
+def _dr(check: Check, target: str, status: Status, message: str, **extra: Any) -> CheckResult:
+    return check.result(target, status, message=message, **extra)
 
 
 def _database_reachable(url: str) -> str | None:
@@ -55,12 +171,12 @@ def _database_reachable(url: str) -> str | None:
 @task(name="assess-disaster-scope", timeout_seconds=300, cache_policy=NO_CACHE)
 async def assess_components(config: EstateConfig, target: DrTarget) -> list[CheckResult]:
     """Which components are down: every platform, the DR target's server, the backup repository."""
-    results = [r.model_copy(update={"check": "dr.assess.platform"}) for r in await probe_platforms(config)]
+    results = [r.model_copy(update={"check": ASSESS_PLATFORM.id}) for r in await probe_platforms(config)]
     server = with_database(target.url, "postgres")
     problem = _database_reachable(server)
     results.append(
         _dr(
-            "dr.assess.target",
+            ASSESS_TARGET,
             target.name,
             Status.FAIL if problem else Status.OK,
             f"DR database server unreachable: {problem}" if problem else "DR database server reachable",
@@ -70,7 +186,7 @@ async def assess_components(config: EstateConfig, target: DrTarget) -> list[Chec
     exists = repo.path.is_dir()
     results.append(
         _dr(
-            "dr.assess.repository",
+            ASSESS_REPOSITORY,
             repo.name,
             Status.OK if exists else Status.FAIL,
             f"backup repository {repo.path} " + ("available" if exists else "missing"),
@@ -130,7 +246,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     repo = config.backups.repository(target.repository)
     backup, why = choose_backup(config.history.url, repo)
     if backup is None:
-        return [_dr("dr.restore", target.name, Status.FAIL, why)], {}
+        return [_dr(DR_RESTORE, target.name, Status.FAIL, why)], {}
     record: dict = {
         "backup": backup.name,
         "taken_at": backup.taken_at,
@@ -144,7 +260,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         results = [r.model_copy(update={"component": COMPONENT}) for r in (integrity, encryption)]
         if integrity.status is not Status.OK or clear is None:
             results.append(
-                _dr("dr.restore", target.name, Status.FAIL, f"{backup.name} failed its integrity check; not restored")
+                _dr(DR_RESTORE, target.name, Status.FAIL, f"{backup.name} failed its integrity check; not restored")
             )
             return results, record
         timeout = config.backups.restore_server.timeout_s if config.backups.restore_server else 3600.0
@@ -153,7 +269,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         else:
             report = RestoreReport(database=database_name(target.url))
             if problem := _target_is_empty(target.url):
-                results.append(_dr("dr.restore", target.name, Status.FAIL, problem))
+                results.append(_dr(DR_RESTORE, target.name, Status.FAIL, problem))
                 return results, record
             restore_and_validate(repo, backup.manifest, clear, target.url, report, timeout)
     record.update(
@@ -163,7 +279,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     if report.error:
         results.append(
             _dr(
-                "dr.restore",
+                DR_RESTORE,
                 target.name,
                 Status.FAIL,
                 f"restore of {backup.name} into {where} failed: {report.error}",
@@ -175,7 +291,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         rows = sum(report.tables.values())
         results.append(
             _dr(
-                "dr.restore",
+                DR_RESTORE,
                 target.name,
                 Status.OK,
                 f"restored {backup.name} ({why}) into {where}: "
@@ -189,7 +305,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         assert gate is not None
         results.append(
             _dr(
-                "dr.validate",
+                DR_VALIDATE,
                 target.name,
                 Status.OK if gate.passed else Status.FAIL,
                 f"validation: {gate.summary}",
@@ -235,9 +351,9 @@ async def run_switch_over(config: EstateConfig, action: SwitchOverAction, payloa
     try:
         ok, said = await _webhook(config, action, payload) if action.webhook else _command(action)
     except Exception as error:
-        return error_result(f"dr.switch_over.{action.name}", action.name, COMPONENT, error)
+        return SWITCH_OVER.instance(action.name).error(action.name, error)
     return _dr(
-        f"dr.switch_over.{action.name}",
+        SWITCH_OVER.instance(action.name),
         action.name,
         Status.OK if ok else Status.FAIL,
         redact(f"approved by {approver or 'unknown'}; {said}"),
@@ -262,9 +378,7 @@ async def communicate_dr(
     channels = config.notifications.default_channels or [c.name for c in config.notifications.channels]
 
     def result(step: str, status: Status, message: str) -> CheckResult:
-        return CheckResult(
-            check="dr.communicate", target=f"{phase}: {step}", component=COMPONENT, status=status, message=message
-        )
+        return DR_COMMUNICATE.result(f"{phase}: {step}", status, message=message)
 
     if not channels:
         return [
@@ -325,7 +439,7 @@ def record_dr_run(
             **{k: v for k, v in record.items() if k in kept},
         )
     except Exception as error:
-        return _dr("dr.record", target.name, Status.ERROR, f"DR record not written: {describe_exception(error)}")
+        return _dr(DR_RECORD, target.name, Status.ERROR, f"DR record not written: {describe_exception(error)}")
     return None
 
 
@@ -340,7 +454,7 @@ async def drill_disaster_recovery(config: EstateConfig, run_id: str) -> list[Che
     for target in config.backups.disaster_recovery.targets:
         started = utcnow()
         drilled, record = await asyncio.to_thread(restore_and_check, config, target, True)
-        drilled = [r if r.check.startswith("dr.") else r.model_copy(update={"check": f"dr.{r.check}"}) for r in drilled]
+        drilled = [r.model_copy(update={"check": _DRILLED.get(r.check, r.check)}) for r in drilled]
         rpo = rpo_seconds(started, record.get("newest"), record.get("taken_at"))
         problem = await asyncio.to_thread(
             record_dr_run,

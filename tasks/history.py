@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import Sample, open_store
 
@@ -63,7 +65,14 @@ def annotate_run(history_url: str, run_id: str, report_path: str | None, notes: 
     open_store(history_url).annotate_run(run_id, report_path=report_path, notes=notes)
 
 
-RETENTION_CHECK = "history.retention"
+RETENTION = declare(
+    "history.retention",
+    title="History retention",
+    component="monitoring",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="rows",
+)
 
 
 def _describe_pruning(counts: dict[str, int], before: datetime, apply: bool) -> str:
@@ -80,25 +89,14 @@ def _describe_pruning(counts: dict[str, int], before: datetime, apply: bool) -> 
 def prune_history(history_url: str, retention_days: int | None, apply: bool = False) -> list[CheckResult]:
     """The history's own log rotation: what is older than `history.retention_days`, dry run by default."""
     if retention_days is None:
-        return [
-            CheckResult(
-                check=RETENTION_CHECK,
-                target="history",
-                component="monitoring",
-                status=Status.SKIPPED,
-                message="history.retention_days is null: everything is kept",
-            )
-        ]
+        return [RETENTION.skipped("history.retention_days is null: everything is kept", target="history")]
     before = utcnow() - timedelta(days=retention_days)
     counts = open_store(history_url).prune(before, apply=apply)
     return [
-        CheckResult(
-            check=RETENTION_CHECK,
-            target="history",
-            component="monitoring",
-            status=Status.OK,
+        RETENTION.result(
+            "history",
+            Status.OK,
             value=float(sum(counts.values())),
-            unit="rows",
             message=_describe_pruning(counts, before, apply),
             details={"before": before.isoformat(), "apply": apply, **counts},
         )

@@ -13,11 +13,40 @@ import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig, Platform
-from opsbook.results import CheckResult, Status, error_result, judge, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.store import Sample, open_store
 from opsbook.tasks.http import FetchFailure, fetch, new_client, sweep
 from opsbook.tasks.platforms import judge_platform
+
+BASELINE = declare(
+    "investigation.baseline",
+    title="Against the baseline",
+    component="performance",
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P3,
+    unit="x",
+)
+
+RECENT_DEPLOYS = declare(
+    "investigation.deploys",
+    title="Recent deployments",
+    component="performance",
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P3,
+    unit="deploys",
+)
+
+DEPENDENCY_HEALTH = declare(
+    "dependency.health",
+    title="External dependency",
+    component="dependencies",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="ms",
+)
 
 RECENT = timedelta(hours=1)
 # Current against baseline median: 1.5x is worth a look, 2x is a regression.
@@ -33,13 +62,12 @@ def compare_to_baseline(metric: str, samples: list[Sample], now: datetime, days:
     for target, series in sorted(by_target.items()):
         recent = [s.value for s in series if s.ts >= now - RECENT]
         older = [s.value for s in series if now - timedelta(days=days) <= s.ts < now - RECENT]
-        common = dict(check="investigation.baseline", target=f"{metric} {target}", component="performance", unit="x")
         if not recent or len(older) < 3:
             results.append(
-                CheckResult(
-                    status=Status.SKIPPED,
+                BASELINE.result(
+                    f"{metric} {target}",
+                    Status.SKIPPED,
                     message=f"insufficient data: {len(recent)} recent, {len(older)} baseline sample(s)",
-                    **common,
                 )
             )
             continue
@@ -47,13 +75,13 @@ def compare_to_baseline(metric: str, samples: list[Sample], now: datetime, days:
         ratio = current / baseline if baseline else float("inf")
         status, threshold = judge(ratio, RATIO_WARN, RATIO_FAIL)
         results.append(
-            CheckResult(
-                status=status,
+            BASELINE.result(
+                f"{metric} {target}",
+                status,
                 value=round(ratio, 2),
                 threshold=threshold,
                 message=f"now {current:.1f} against a {days}-day median of {baseline:.1f}",
                 details={"current": current, "baseline": baseline, "baseline_samples": len(older)},
-                **common,
             )
         )
     return results
@@ -74,15 +102,7 @@ def baseline_comparison(
             if r.check == metric and r.value is not None
         ]
         results += compare_to_baseline(metric, samples, now, config.incidents.baseline_days)
-    return results or [
-        CheckResult(
-            check="investigation.baseline",
-            target="(none)",
-            component="performance",
-            status=Status.SKIPPED,
-            message="no metrics asked for",
-        )
-    ]
+    return results or [BASELINE.skipped("no metrics asked for")]
 
 
 def _parse_time(value: str) -> datetime:
@@ -94,32 +114,31 @@ async def recent_deployments(config: EstateConfig, now: datetime | None = None) 
     """Deploys in the last 24 h from the configured deploy log (JSON list of {at, version, ...})."""
     now = now or utcnow()
     source = config.incidents.deploy_log
-    common = dict(check="investigation.deploys", target="deploy log", component="performance")
+    target = "deploy log"
     if not source:
-        return [CheckResult(status=Status.SKIPPED, message="no deploy log configured (incidents.deploy_log)", **common)]
+        return [RECENT_DEPLOYS.skipped("no deploy log configured (incidents.deploy_log)", target)]
     try:
         if source.startswith(("http://", "https://")):
             async with new_client(config.http) as client:
                 outcome = await fetch(client, source, config.http)
             if isinstance(outcome, FetchFailure) or outcome.status_code != 200:
                 reason = outcome.reason if isinstance(outcome, FetchFailure) else f"HTTP {outcome.status_code}"
-                return [error_result(common["check"], common["target"], common["component"], f"deploy log: {reason}")]
+                return [RECENT_DEPLOYS.error(target, f"deploy log: {reason}")]
             text = outcome.text
         else:
             text = Path(source).read_text(encoding="utf-8")
         deploys = [d for d in json.loads(text) if now - timedelta(hours=24) <= _parse_time(str(d["at"])) <= now]
     except (OSError, ValueError, KeyError, TypeError) as error:
-        return [error_result(common["check"], common["target"], common["component"], error)]
+        return [RECENT_DEPLOYS.error(target, error)]
     deploys.sort(key=lambda d: _parse_time(str(d["at"])))
     last = f"; last {deploys[-1].get('version', '?')} at {deploys[-1]['at']}" if deploys else ""
     return [
-        CheckResult(
-            status=Status.WARN if deploys else Status.OK,
+        RECENT_DEPLOYS.result(
+            target,
+            Status.WARN if deploys else Status.OK,
             value=len(deploys),
-            unit="deploys",
             message=f"{len(deploys)} deploy(s) in the last 24 h{last}",
             details={"deploys": deploys},
-            **common,
         )
     ]
 
@@ -128,22 +147,14 @@ async def recent_deployments(config: EstateConfig, now: datetime | None = None) 
 async def external_dependencies(config: EstateConfig) -> list[CheckResult]:
     """Each configured dependency's URL, judged like a platform health endpoint."""
     if not config.incidents.dependencies:
-        return [
-            CheckResult(
-                check="dependency.health",
-                target="(none)",
-                component="dependencies",
-                status=Status.SKIPPED,
-                message="no dependencies configured (incidents.dependencies)",
-            )
-        ]
+        return [DEPENDENCY_HEALTH.skipped("no dependencies configured (incidents.dependencies)")]
     latency = config.thresholds.http.latency_ms
 
     async def probe(client: httpx.AsyncClient, platform: Platform) -> CheckResult:
         started = utcnow()
         outcome = await fetch(client, str(platform.url), config.http)
         result = judge_platform(platform, latency, outcome, started)
-        return result.model_copy(update={"check": "dependency.health", "component": "dependencies"})
+        return result.model_copy(update={"check": DEPENDENCY_HEALTH.id, "component": DEPENDENCY_HEALTH.component})
 
     targets = [Platform(name=d.name, url=d.url) for d in config.incidents.dependencies]
     return await sweep(targets, probe, config.http)

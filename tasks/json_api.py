@@ -15,20 +15,126 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config import Limit, Thresholds
 from opsbook.config.app_metrics import AppStep, ConditionSpec, Endpoint, JsonApiSource, MetricMap
+from opsbook.escalation import Severity
 from opsbook.json_path import PathNotFound, json_type, resolve
 from opsbook.results import CheckResult, Status, error_result, judge
 from opsbook.store import Sample
 from opsbook.tasks.http import FetchedResponse, FetchFailure
 
 COMPONENT = "application"
+
+WEB_VITALS = declare(
+    "app.web_vitals",
+    title="Core Web Vitals",
+    component=COMPONENT,
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P2,
+    on_fail=(
+        "Core Web Vitals are poor: check the last frontend deploy and the largest assets; roll back if it regressed."
+    ),
+    on_warn="A Core Web Vital is past its 'good' level: compare with the 7-day trend and plan a frontend fix.",
+    runbook_steps=("Key Performance Indicators (KPIs) Review",),
+    monitored=True,
+)
+
+API_PERFORMANCE = declare(
+    "app.api_performance",
+    title="API performance",
+    component=COMPONENT,
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P2,
+    on_fail="API response time or error rate is critical: start a performance investigation and check the database.",
+    on_warn="API performance is past its target: compare with the baseline and look at the slowest endpoints.",
+    runbook_steps=(
+        "System Health Validation (08:00 UTC) / Reviewing performance metrics",
+        "Key Performance Indicators (KPIs) Review",
+    ),
+    monitored=True,
+)
+
+ENGAGEMENT = declare(
+    "app.engagement",
+    title="User engagement",
+    component=COMPONENT,
+    alert_type=AlertType.APPLICATION,
+    severity=Severity.P2,
+    on_fail="Engagement figures are past their configured limit: tell the product owner.",
+    on_warn="Engagement is past its warning level: watch the trend.",
+    runbook_steps=("Key Performance Indicators (KPIs) Review",),
+    monitored=True,
+)
+
+SECURITY_DASHBOARD = declare(
+    "app.security",
+    title="Security dashboard",
+    component=COMPONENT,
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    on_fail="The security dashboard is critical: follow the security incident runbook now.",
+    on_warn="Threat level or open vulnerabilities are up: review the security events and patch plan today.",
+    runbook_steps=(
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Key Performance Indicators (KPIs) Review",
+        "Security Health Check / Reviewing security dashboard",
+    ),
+    monitored=True,
+)
+
+APP_RESOURCES = declare(
+    "app.resources",
+    title="Resource utilisation (application API)",
+    component=COMPONENT,
+    alert_type=AlertType.APPLICATION,
+    severity=Severity.P2,
+    on_fail="A resource is nearly exhausted: scale up or free space now, then find what grew.",
+    on_warn="A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical.",
+    runbook_steps=("System Resource Check",),
+    monitored=True,
+)
+
+RUM = declare(
+    "app.rum",
+    title="Real User Monitoring",
+    component=COMPONENT,
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P2,
+    on_fail="Real users see poor page loads (p75): check the last frontend deploy and the CDN.",
+    on_warn="RUM p75 is past its 'good' level: compare with lab vitals and the 7-day trend.",
+    runbook_steps=("Real User Monitoring (RUM) Check",),
+    monitored=True,
+)
+
+ERROR_RATE = declare(
+    "app.error_rate",
+    title="Error rate, last 24 h",
+    component=COMPONENT,
+    alert_type=AlertType.APPLICATION,
+    severity=Severity.P2,
+    on_fail="The 24-hour error rate is critical: open an incident and check recent deploys for a rollback.",
+    on_warn="The 24-hour error rate is above 1 %: read the top errors in the logs and fix the largest source.",
+    runbook_steps=("System Health Validation (08:00 UTC) / Checking error rates",),
+    monitored=True,
+)
+
+# step -> its check: every endpoint feeding a step reports under the step's check id.
+APP_CHECKS: dict[AppStep, Check] = {
+    "web_vitals": WEB_VITALS,
+    "api_performance": API_PERFORMANCE,
+    "engagement": ENGAGEMENT,
+    "security": SECURITY_DASHBOARD,
+    "resources": APP_RESOURCES,
+    "rum": RUM,
+    "error_rate": ERROR_RATE,
+}
 _EXCERPT_CHARS = 120
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
 
 def check_id(step: AppStep) -> str:
-    return f"app.{step}"
+    return APP_CHECKS[step].id
 
 
 class BadValue(ValueError):

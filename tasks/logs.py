@@ -17,11 +17,22 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config.maintenance import LogDirectory
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, utcnow
 
-CHECK = "maintenance.logs"
 COMPONENT = "maintenance"
+
+LOG_CLEANUP = declare(
+    "maintenance.logs",
+    title="Log rotation and cleanup",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="files",
+    runbook_steps=("Weekly Maintenance Routine / Performing log rotation and cleanup",),
+)
 
 
 @dataclass
@@ -78,17 +89,15 @@ def clean_directory(
         if apply:
             apply_plan(plan)
     except OSError as error:
-        return error_result(CHECK, str(directory.path), COMPONENT, error)
+        return LOG_CLEANUP.error(str(directory.path), error)
     verb = "compressed" if apply else "would compress"
     verb_delete = "deleted" if apply else "would delete"
     message = f"{verb} {len(plan.compress)}, {verb_delete} {len(plan.delete)} file(s)"
     if plan.skipped:
         message += f", skipped {len(plan.skipped)} unsafe path(s)"
-    return CheckResult(
-        check=CHECK,
-        target=str(plan.root),
-        component=COMPONENT,
-        status=Status.OK,
+    return LOG_CLEANUP.result(
+        str(plan.root),
+        Status.OK,
         started_at=started,
         value=float(len(plan.delete)),
         unit="files",
@@ -108,13 +117,5 @@ def rotate_and_clean_logs(
 ) -> list[CheckResult]:
     """The runbook's `rotate-logs.sh` and `cleanup-old-logs.sh --retention 30d`, dry-run by default."""
     if not directories:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no log directories configured",
-            )
-        ]
+        return [LOG_CLEANUP.skipped("no log directories configured")]
     return [clean_directory(d, retention_days, apply=apply) for d in directories]

@@ -16,13 +16,44 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from prefect.settings import PREFECT_API_URL
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import HttpSettings
 from opsbook.deployments.serve import expected_schedule_slugs
-from opsbook.results import CheckResult, Status, describe_exception, error_result, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.tasks.http import FetchFailure, fetch, new_client
 
 COMPONENT = "monitoring"
+
+PREFECT_SERVER = declare(
+    "monitoring.prefect_server",
+    title="Prefect server",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="ms",
+    runbook_steps=("Weekly Monitoring System Check / Checking monitoring system health",),
+)
+
+SCHEDULES = declare(
+    "monitoring.schedules",
+    title="Deployment schedules",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Weekly Monitoring System Check / Checking monitoring system health",),
+)
+
+DEADMAN = declare(
+    "monitoring.deadman",
+    title="Dead-man's switch",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="h",
+    runbook_steps=("Weekly Monitoring System Check / Checking monitoring system health",),
+)
 
 
 def _server_url() -> str | None:
@@ -32,30 +63,19 @@ def _server_url() -> str | None:
 async def check_prefect_server(settings: HttpSettings) -> CheckResult:
     url = _server_url()
     if url is None:
-        return CheckResult(
-            check="monitoring.prefect_server",
-            target="prefect",
-            component=COMPONENT,
-            status=Status.SKIPPED,
-            message="no PREFECT_API_URL: runs use a temporary server",
+        return PREFECT_SERVER.result(
+            "prefect", Status.SKIPPED, message="no PREFECT_API_URL: runs use a temporary server"
         )
     async with new_client(settings) as client:
         outcome = await fetch(client, f"{url.rstrip('/')}/health", settings)
     if isinstance(outcome, FetchFailure):
-        return CheckResult(
-            check="monitoring.prefect_server",
-            target=url,
-            component=COMPONENT,
-            status=Status.FAIL,
-            message=f"Prefect server down: {outcome.reason}",
-            attempts=outcome.attempts,
+        return PREFECT_SERVER.result(
+            url, Status.FAIL, message=f"Prefect server down: {outcome.reason}", attempts=outcome.attempts
         )
     healthy = outcome.status_code == 200
-    return CheckResult(
-        check="monitoring.prefect_server",
-        target=url,
-        component=COMPONENT,
-        status=Status.OK if healthy else Status.FAIL,
+    return PREFECT_SERVER.result(
+        url,
+        Status.OK if healthy else Status.FAIL,
         value=round(outcome.elapsed_ms, 1),
         unit="ms",
         message=f"Prefect server {'healthy' if healthy else 'unhealthy'}: HTTP {outcome.status_code}",
@@ -66,15 +86,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
     """Each deployment of prefect.yaml exists on the server with every declared schedule active."""
     url = _server_url()
     if url is None:
-        return [
-            CheckResult(
-                check="monitoring.schedules",
-                target="prefect",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no PREFECT_API_URL: nothing is scheduled",
-            )
-        ]
+        return [SCHEDULES.result("prefect", Status.SKIPPED, message="no PREFECT_API_URL: nothing is scheduled")]
     async with httpx.AsyncClient(base_url=url, timeout=settings.timeout_s) as client:
         response = await client.post("/deployments/filter", json={})
         response.raise_for_status()
@@ -83,15 +95,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
     for name, slugs in expected.items():
         deployment = deployed.get(name)
         if deployment is None:
-            results.append(
-                CheckResult(
-                    check="monitoring.schedules",
-                    target=name,
-                    component=COMPONENT,
-                    status=Status.FAIL,
-                    message="deployment missing on the server",
-                )
-            )
+            results.append(SCHEDULES.result(name, Status.FAIL, message="deployment missing on the server"))
             continue
         active = {s.get("slug") for s in deployment.get("schedules", []) if s.get("active")}
         missing = [slug for slug in slugs if slug not in active]
@@ -102,15 +106,7 @@ async def check_schedules(expected: dict[str, list[str]], settings: HttpSettings
             if ok
             else ("deployment paused" if paused else f"schedule(s) missing or inactive: {', '.join(missing)}")
         )
-        results.append(
-            CheckResult(
-                check="monitoring.schedules",
-                target=name,
-                component=COMPONENT,
-                status=Status.OK if ok else Status.FAIL,
-                message=message,
-            )
-        )
+        results.append(SCHEDULES.result(name, Status.OK if ok else Status.FAIL, message=message))
     return results
 
 
@@ -120,23 +116,13 @@ def check_deadman(store: HistoryStore, flow: str, hours: float, now: datetime | 
     finished = [r.finished_at for r in store.latest_runs(flow, limit=50) if r.finished_at is not None]
     target = f"{flow} within {hours:g} h"
     if not finished:
-        return CheckResult(
-            check="monitoring.deadman",
-            target=target,
-            component=COMPONENT,
-            status=Status.FAIL,
-            threshold=hours,
-            unit="h",
-            message=f"{flow} has never completed",
-        )
+        return DEADMAN.result(target, Status.FAIL, threshold=hours, unit="h", message=f"{flow} has never completed")
     latest = max(finished)
     age_h = (now - latest) / timedelta(hours=1)
     late = age_h > hours
-    return CheckResult(
-        check="monitoring.deadman",
-        target=target,
-        component=COMPONENT,
-        status=Status.FAIL if late else Status.OK,
+    return DEADMAN.result(
+        target,
+        Status.FAIL if late else Status.OK,
         value=round(age_h, 2),
         unit="h",
         threshold=hours,
@@ -161,14 +147,14 @@ async def check_monitoring_system(
     except (OSError, yaml.YAMLError, KeyError, TypeError, AttributeError) as error:
         cause = error.strerror if isinstance(error, OSError) and error.strerror else describe_exception(error)
         message = f"cannot read the expected schedules from {prefect_yaml}: {cause}"
-        results.append(error_result("monitoring.schedules", str(prefect_yaml), COMPONENT, message))
+        results.append(SCHEDULES.error(str(prefect_yaml), message))
     else:
         try:
             results += await check_schedules(expected, settings)
         except httpx.HTTPError as error:
-            results.append(error_result("monitoring.schedules", "prefect", COMPONENT, error))
+            results.append(SCHEDULES.error("prefect", error))
     try:
         results.append(check_deadman(open_store(history_url), "daily-checklist", deadman_hours))
     except Exception as error:
-        results.append(error_result("monitoring.deadman", "daily-checklist", COMPONENT, error))
+        results.append(DEADMAN.error("daily-checklist", error))
     return results

@@ -23,8 +23,10 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from tenacity import AsyncRetrying, RetryError, Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.notifications import EmailChannel, PrefectChannel, SlackChannel, WebhookChannel
+from opsbook.escalation import Severity
 from opsbook.reports.messages import Message, render_message
 from opsbook.results import CheckResult, Status, describe_exception, utcnow
 from opsbook.secrets import redact
@@ -191,15 +193,26 @@ async def send_test_messages(config: EstateConfig) -> list[Delivery]:
     return deliveries
 
 
+ALERT_DELIVERY = declare(
+    "alerts.delivery",
+    title="Alert delivery",
+    component="monitoring",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="attempts",
+    on_fail="The test alert did not arrive: check the channel's URL or credentials and run `opsbook notify test`.",
+    on_warn="The test alert needed retries: check the channel's endpoint health.",
+    runbook_steps=("Weekly Monitoring System Check / Testing alert delivery",),
+)
+
+
 @task(name="test-alert-delivery", cache_policy=NO_CACHE, timeout_seconds=300)
 async def deliver_test_alerts(config: EstateConfig) -> list[CheckResult]:
     """The runbook's `test-alert-delivery.sh --all-channels`: one result per channel."""
     return [
-        CheckResult(
-            check="alerts.delivery",
-            target=d.channel,
-            component="monitoring",
-            status=Status.OK if d.ok else Status.FAIL,
+        ALERT_DELIVERY.result(
+            d.channel,
+            Status.OK if d.ok else Status.FAIL,
             value=float(d.attempts),
             unit="attempts",
             message=(

@@ -12,10 +12,24 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.checks import AlertType, declare
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, utcnow
 
-CHECK = "maintenance.patches"
 COMPONENT = "maintenance"
+
+PATCHES = declare(
+    "maintenance.patches",
+    title="System and security updates",
+    component=COMPONENT,
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P3,
+    unit="updates",
+    runbook_steps=(
+        "Weekly Maintenance Routine / Checking for system updates",
+        "Weekly Maintenance Routine / Reviewing security patches",
+    ),
+)
 # openssl/stable-security 3.0.15-1~deb12u1 amd64 [upgradable from: 3.0.14-1~deb12u2]
 _UPGRADABLE = re.compile(
     r"^(?P<package>[^/\s]+)/(?P<suites>\S+)\s+(?P<version>\S+)\s+(?P<arch>\S+)\s+"
@@ -69,11 +83,9 @@ def judge_upgrades(host: str, listing: UpgradeList) -> CheckResult:
     message = f"{words}; {len(listing.upgrades)} upgrade(s) in all"
     if listing.unparsed:
         message += f"; {len(listing.unparsed)} line(s) not understood"
-    return CheckResult(
-        check=CHECK,
-        target=host,
-        component=COMPONENT,
-        status=status,
+    return PATCHES.result(
+        host,
+        status,
         value=float(len(security)),
         unit="updates",
         threshold=1,
@@ -110,14 +122,10 @@ def review_system_updates(reports: list[Path], check_local: bool = True) -> list
         try:
             results.append(judge_upgrades("this host", parse_upgradable(local_upgradable())))
         except (OSError, subprocess.SubprocessError) as error:
-            results.append(error_result(CHECK, "this host", COMPONENT, error))
+            results.append(PATCHES.error("this host", error))
     for report in reports:
         try:
             results.append(judge_upgrades(report.stem, parse_upgradable(report.read_text())))
         except OSError as error:
-            results.append(error_result(CHECK, report.stem, COMPONENT, error))
-    return results or [
-        CheckResult(
-            check=CHECK, target="(none)", component=COMPONENT, status=Status.SKIPPED, message="no hosts to review"
-        )
-    ]
+            results.append(PATCHES.error(report.stem, error))
+    return results or [PATCHES.skipped("no hosts to review")]

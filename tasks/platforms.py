@@ -6,12 +6,30 @@ import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig, Limit, Platform
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
-CHECK = "platform.health"
-COMPONENT = "platforms"
+PLATFORM_HEALTH = declare(
+    "platform.health",
+    title="Platform health",
+    component="platforms",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="ms",
+    on_fail=(
+        "Open the platform's dashboard and recent deploys; if it stays down for 15 minutes, open a P1 incident "
+        "(`opsbook incident open`) and follow the escalation matrix."
+    ),
+    on_warn="Latency is above target: compare with the 7-day baseline and run a performance investigation.",
+    runbook_steps=(
+        "System Health Validation (08:00 UTC) / Checking platform health",
+        "Monthly System Optimization / Performing comprehensive system health audit",
+    ),
+    monitored=True,
+)
 _EXCERPT_CHARS = 200
 _MESSAGE_EXCERPT_CHARS = 120
 
@@ -24,14 +42,7 @@ def _excerpt(text: str, limit: int) -> str:
 
 def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> CheckResult:
     """Turn one fetch outcome into a result: down or wrong status is fail, slow is warn or fail."""
-    common = dict(
-        check=CHECK,
-        target=platform.name,
-        component=COMPONENT,
-        unit="ms",
-        started_at=started_at,
-        labels={"url": str(platform.url)},
-    )
+    common = dict(started_at=started_at, labels={"url": str(platform.url)})
     if isinstance(outcome, FetchFailure):
         details: dict[str, object] = {"url": str(platform.url), "failure": outcome.kind}
         message = f"down: {outcome.reason}"
@@ -40,8 +51,9 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
             details["body_excerpt"] = _excerpt(outcome.last_response.text, _EXCERPT_CHARS)
             if said := _excerpt(outcome.last_response.text, _MESSAGE_EXCERPT_CHARS):
                 message += f": {said}"
-        return CheckResult(
-            status=Status.FAIL,
+        return PLATFORM_HEALTH.result(
+            platform.name,
+            Status.FAIL,
             message=message,
             duration_ms=outcome.elapsed_ms,
             attempts=outcome.attempts,
@@ -55,8 +67,9 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
         message = f"HTTP {outcome.status_code}, expected {expected}"
         if said := _excerpt(outcome.text, _MESSAGE_EXCERPT_CHARS):
             message += f": {said}"
-        return CheckResult(
-            status=Status.FAIL,
+        return PLATFORM_HEALTH.result(
+            platform.name,
+            Status.FAIL,
             value=outcome.elapsed_ms,
             duration_ms=outcome.elapsed_ms,
             attempts=outcome.attempts,
@@ -66,8 +79,9 @@ def judge_platform(platform: Platform, latency: Limit, outcome, started_at) -> C
         )
     status, threshold = judge(outcome.elapsed_ms, latency.warn, latency.fail)
     words = {Status.OK: "healthy", Status.WARN: "slow", Status.FAIL: "too slow"}[status]
-    return CheckResult(
-        status=status,
+    return PLATFORM_HEALTH.result(
+        platform.name,
+        status,
         value=round(outcome.elapsed_ms, 1),
         threshold=threshold,
         duration_ms=outcome.elapsed_ms,
@@ -104,13 +118,5 @@ async def check_platform_health(config: EstateConfig) -> list[CheckResult]:
     Async so that Prefect's task timeout can interrupt it (a worker thread cannot be).
     """
     if not config.platforms:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no platforms configured",
-            )
-        ]
+        return [PLATFORM_HEALTH.skipped("no platforms configured")]
     return await probe_platforms(config)

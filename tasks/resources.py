@@ -14,19 +14,72 @@ from dataclasses import dataclass, field
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config import EstateConfig, Limit
 from opsbook.config.resources import HostSource, PrometheusSource
-from opsbook.results import CheckResult, Status, error_result, judge, stopwatch, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, judge, stopwatch, utcnow
 from opsbook.tasks.host import measure_host
 from opsbook.tasks.http import new_client
 from opsbook.tasks.prometheus import PrometheusError, Series, instant_query
 
 COMPONENT = "resources"
-# figure -> (check id, words). The check ids double as the metric names of backfilled samples.
-FIGURES: dict[str, tuple[str, str]] = {
-    "cpu_pct": ("resource.cpu", "CPU"),
-    "memory_pct": ("resource.memory", "memory"),
-    "disk_pct": ("resource.disk", "disk"),
+
+CPU = declare(
+    "resource.cpu",
+    title="CPU",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P2,
+    unit="%",
+    on_fail="CPU is saturated: find the busiest processes or pods, scale out or up, and check for a runaway job.",
+    on_warn="CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
+    runbook_steps=("System Resource Check",),
+    monitored=True,
+)
+
+MEMORY = declare(
+    "resource.memory",
+    title="Memory",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P2,
+    unit="%",
+    on_fail=(
+        "Memory is nearly exhausted: look for leaks or oversized caches, restart or scale before the OOM killer acts."
+    ),
+    on_warn="Memory is above 80 %: check its growth over the last days and plan more headroom.",
+    runbook_steps=("System Resource Check",),
+    monitored=True,
+)
+
+DISK = declare(
+    "resource.disk",
+    title="Disk",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P2,
+    unit="%",
+    on_fail="The disk is nearly full: clean old logs and backups (dry-run first) or grow the volume now.",
+    on_warn="Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
+    runbook_steps=("System Resource Check",),
+    monitored=True,
+)
+
+# The step when no resource source is configured.
+UTILISATION = declare(
+    "resource.utilisation",
+    title="Resource utilisation",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P2,
+    runbook_steps=("System Resource Check",),
+)
+# figure -> (check, words). The check ids double as the metric names of backfilled samples.
+FIGURES: dict[str, tuple[Check, str]] = {
+    "cpu_pct": (CPU, "CPU"),
+    "memory_pct": (MEMORY, "memory"),
+    "disk_pct": (DISK, "disk"),
 }
 _PERCENT_SLACK = 0.5  # rounding in a rate() may overshoot 100 % a little; more is bad data
 
@@ -59,41 +112,27 @@ def limit_for(config: EstateConfig, figure: str) -> Limit:
 def judge_reading(reading: Reading, limit: Limit) -> CheckResult:
     """A percentage against its limit; NaN, infinities and values outside 0-100 are errors."""
     check, words = FIGURES[reading.figure]
-    common = dict(
-        check=check,
-        target=reading.target,
-        component=COMPONENT,
-        labels=reading.labels,
-        details={"source": reading.source, **reading.details},
-    )
+    common = dict(labels=reading.labels, details={"source": reading.source, **reading.details})
     if not math.isfinite(reading.value):
-        return error_result(
-            check,
+        return check.error(
             reading.target,
-            COMPONENT,
             f"{words} is {reading.value} from {reading.source}, not a number "
             "(a division by zero or a series without data?)",
-            labels=reading.labels,
-            details=common["details"],
+            **common,
         )
     if not -_PERCENT_SLACK <= reading.value <= 100 + _PERCENT_SLACK:
-        return error_result(
-            check,
-            reading.target,
-            COMPONENT,
-            f"{words} is {reading.value:g} from {reading.source}, not a percentage",
-            labels=reading.labels,
-            details=common["details"],
+        return check.error(
+            reading.target, f"{words} is {reading.value:g} from {reading.source}, not a percentage", **common
         )
     value = round(min(max(reading.value, 0.0), 100.0), 2)
     status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
     where = f" on {reading.mountpoint}" if reading.mountpoint else ""
     level = {Status.WARN: "warning", Status.FAIL: "critical"}.get(status)
     above = f", above the {level} level of {threshold:g} %" if level else ""
-    return CheckResult(
-        status=status,
+    return check.result(
+        reading.target,
+        status,
         value=value,
-        unit="%",
         threshold=threshold,
         message=f"{words}{where} at {value:.1f} %{above}",
         **common,
@@ -130,10 +169,8 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
                 series = await instant_query(client, source, config.http, promql)
             except PrometheusError as error:
                 return [
-                    error_result(
-                        check,
+                    check.error(
                         "prometheus",
-                        COMPONENT,
                         f"{words}: {error}",
                         details=context | {"failure": error.kind},
                         started_at=started_at,
@@ -143,10 +180,8 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
         if not readings:
             watched = f" for mount points {source.mountpoints}" if series and source.mountpoints else ""
             return [
-                error_result(
-                    check,
+                check.error(
                     "prometheus",
-                    COMPONENT,
                     f"{words}: no series{watched} (query matched nothing: is node exporter scraped?)",
                     details=context | {"failure": "no_series"},
                     started_at=started_at,
@@ -180,10 +215,8 @@ def host_results(config: EstateConfig, source: HostSource) -> list[CheckResult]:
     for mountpoint, usage in figures.disk_pct.items():
         if isinstance(usage, str):
             results.append(
-                error_result(
-                    "resource.disk",
+                DISK.error(
                     f"{figures.instance} {mountpoint}",
-                    COMPONENT,
                     f"disk on {mountpoint}: {usage}",
                     started_at=started_at,
                     labels={"instance": figures.instance, "source": "host", "mountpoint": mountpoint},
@@ -204,7 +237,7 @@ async def measure_resources(config: EstateConfig) -> list[CheckResult]:
     if sources.host is not None:
         jobs.append(asyncio.to_thread(host_results, config, sources.host))
     batches = await asyncio.gather(*jobs)
-    order = {check: index for index, (check, _) in enumerate(FIGURES.values())}
+    order = {check.id: index for index, (check, _) in enumerate(FIGURES.values())}
     return sorted((r for batch in batches for r in batch), key=lambda r: order[r.check])
 
 
@@ -212,13 +245,5 @@ async def measure_resources(config: EstateConfig) -> list[CheckResult]:
 async def check_resource_utilisation(config: EstateConfig) -> list[CheckResult]:
     """The runbook's resource check: CPU, memory and disk against `thresholds.resources`."""
     if not config.resources.configured:
-        return [
-            CheckResult(
-                check="resource.utilisation",
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no resource source configured (resources.prometheus or resources.host)",
-            )
-        ]
+        return [UTILISATION.skipped("no resource source configured (resources.prometheus or resources.host)")]
     return await measure_resources(config)

@@ -21,6 +21,10 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 os.environ["XDG_DATA_HOME"] = os.path.join(_PREFECT_HOME, "xdg")
 
+from tests import check_record  # noqa: E402 - after the environment above: it imports opsbook
+
+# The check catalogue's session record: see the end of this file.
+_SESSION: dict[str, int] = {"deselected": 0, "services_missing": 0}
 POSTGRES_ADMIN_URL = os.environ.get("OPSBOOK_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
 
@@ -50,6 +54,7 @@ def postgres_admin_url() -> str:
     except Exception as error:
         if os.environ.get("OPSBOOK_REQUIRE_POSTGRES"):
             raise
+        _SESSION["services_missing"] = 1
         pytest.skip(
             f"PostgreSQL not reachable at 127.0.0.1:5432 ({type(error).__name__}); "
             "CI sets OPSBOOK_REQUIRE_POSTGRES=1 so this never skips there"
@@ -78,3 +83,33 @@ def history_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'history.db'}"
     return request.getfixturevalue("postgres_url")
+
+
+# -- the check catalogue's session-wide record (tests/test_check_declarations.py) -----------------
+
+check_record.install()
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `after_everything` run last, once every other test has emitted its results."""
+    items.sort(key=lambda item: item.get_closest_marker("after_everything") is not None)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    _SESSION["deselected"] += len(items)
+
+
+@pytest.fixture
+def emitted_check_ids(request: pytest.FixtureRequest) -> set[str]:
+    """Every check id the code emitted so far this session; skips unless the whole suite is running."""
+    collected = {item.path.name for item in request.session.items}
+    every_file = {path.name for path in Path(__file__).parent.glob("test_*.py")}
+    missing = every_file - collected
+    if missing or _SESSION["deselected"]:
+        pytest.skip(f"only meaningful over the whole suite ({len(missing)} file(s) not run, some tests deselected?)")
+    return set(check_record.EMITTED)
+
+
+def services_missing() -> bool:
+    """Whether a service the suite needs (PostgreSQL) was missing, so its tests were skipped."""
+    return bool(_SESSION["services_missing"])

@@ -91,7 +91,8 @@ def test_triage_table() -> None:
     assert classify(result("platform.health", "fly", Status.FAIL)) == ("infrastructure", Severity.P1)
     assert classify(result("platform.health", "fly", Status.ERROR)) == ("infrastructure", Severity.P2)
     assert classify(result("security.headers", "fly", Status.FAIL, "security")) == ("security", Severity.P1)
-    assert classify(result("web_vitals.lcp", "home", Status.FAIL, "web")) == ("performance", Severity.P2)
+    # No task declares web_vitals.* (the old prefix table's entry matched nothing emitted): typed by component, P3.
+    assert classify(result("web_vitals.lcp", "home", Status.FAIL, "web")) == ("performance", Severity.P3)
     assert classify(result("custom.thing", "x", Status.FAIL, "application")) == ("application", Severity.P3)
     assert classify(result("custom.thing", "x", Status.FAIL, "misc")) == ("other", Severity.P3)
     # The check ids the checklists really emit map to their type, not to "other".

@@ -170,7 +170,7 @@ def test_every_relative_path_is_relative_to_the_config_file_not_the_cwd(
         *config.maintenance.patch_reports,
         *config.maintenance.dependency_reports,
         config.maintenance.runbook_path,
-        config.notifications.channels[0].ca_file,  # type: ignore[union-attr]
+        config.notifications.channels[0].ca_file,
         config.notifications.templates_dir,
         config.incidents.status_page,
         config.incidents.deploy_log,

@@ -16,13 +16,31 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from opsbook.alerts import fingerprint
+from opsbook.checks import AlertType, declare
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.models import CheckResultRow
 from opsbook.tasks.analytics.kpis import AlertRecord, alert_records
 
-CHECK = "alerts.noise"
 COMPONENT = "monitoring"
+
+ALERT_NOISE = declare(
+    "alerts.noise",
+    title="Alert noise",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    on_fail="A noisy alert: adopt the suggested threshold in `thresholds`, or silence it while it is fixed.",
+    on_warn=(
+        "A flapping or mostly-false alert: adopt the suggested threshold (held for the suggested results) in "
+        "`thresholds`, or silence it while it is fixed."
+    ),
+    runbook_steps=(
+        "Weekly Monitoring System Check / Reviewing alert noise and false positives",
+        "Weekly Monitoring System Check / Reviewing and updating monitoring thresholds",
+    ),
+)
 ALERTING = ("warn", "fail")
 NORMAL_SPREAD = 6.0  # suggest alerting 6 robust deviations above the median: outside normal noise
 MAD_TO_SIGMA = 1.4826
@@ -102,11 +120,9 @@ def noise_result(review: NoiseReview) -> CheckResult:
             f"robust deviations) would have raised {review.suggested_alerts} alerts"
             + (f" (current {review.current_threshold:.3g})" if review.current_threshold is not None else "")
         )
-    return CheckResult(
-        check=CHECK,
-        target=f"{review.check} {review.target}",
-        component=COMPONENT,
-        status=Status.WARN if noisy else Status.OK,
+    return ALERT_NOISE.result(
+        f"{review.check} {review.target}",
+        Status.WARN if noisy else Status.OK,
         value=float(review.alerts),
         unit="alerts",
         message="; ".join(parts),
@@ -123,15 +139,7 @@ def noise_from_history(
         [{"target": r.target, "status": r.status.value, "value": r.value, "threshold": r.threshold} for r in history]
     )
     if frame.empty:
-        return [
-            CheckResult(
-                check=CHECK,
-                target=check,
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="insufficient data: no results in the period",
-            )
-        ]
+        return [ALERT_NOISE.result(check, Status.SKIPPED, message="insufficient data: no results in the period")]
     return [noise_result(review_noise(group, check, target, judged)) for target, group in frame.groupby("target")]
 
 
@@ -155,14 +163,6 @@ def review_alert_noise(history_url: str, days: int = 7) -> list[CheckResult]:
     since = utcnow() - timedelta(days=days)
     checks = alerting_checks(store, since)
     if not checks:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="estate",
-                component=COMPONENT,
-                status=Status.OK,
-                message=f"no check alerted in the last {days} days",
-            )
-        ]
+        return [ALERT_NOISE.result("estate", Status.OK, message=f"no check alerted in the last {days} days")]
     judged = alert_records(store, since)  # people's true/false-positive verdicts (`opsbook alerts judge`)
     return [result for check in checks for result in noise_from_history(store, check, since, judged)]

@@ -20,16 +20,35 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 from scipy.stats import theilslopes
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig, Limit
 from opsbook.config.analytics import CapacityConfig, CapacityResource
+from opsbook.escalation import Severity
 from opsbook.quality import GateResult
 from opsbook.reports.charts import Band, LineChart, Series, line_chart
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
-CHECK = "capacity.projection"
 COMPONENT = "capacity"
+
+CAPACITY_PROJECTION = declare(
+    "capacity.projection",
+    title="Capacity projection",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="%/month",
+    on_fail="The trend reaches the critical level within the horizon: schedule the recommended scaling now.",
+    on_warn="The trend reaches the warning level within the horizon: plan the recommended scaling.",
+    runbook_steps=(
+        "Resource Capacity Analysis / Analyzing resource usage trends",
+        "Resource Capacity Analysis / Calculating growth rates",
+        "Resource Capacity Analysis / Projecting resource requirements",
+        "Resource Capacity Analysis / Generating scaling recommendations",
+        "Resource Capacity Analysis / Analyzing cost impact",
+    ),
+)
 DAYS_PER_MONTH = 365.25 / 12
 BUCKET = timedelta(hours=1)
 TIE = 0.01  # log-linear wins unless linear fits more than 1 % better
@@ -218,13 +237,12 @@ def _recommend(
 
 def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckResult:
     """Fail when the trend reaches the critical level within the horizon, warn for the warn level."""
-    common = dict(check=CHECK, target=finding.name, component=COMPONENT)
     if finding.insufficient:
-        return CheckResult(
-            status=Status.ERROR,
+        return CAPACITY_PROJECTION.result(
+            finding.name,
+            Status.ERROR,
             message=f"insufficient data: {finding.gate.reason()}",
             details={"gate_findings": finding.gate.findings},
-            **common,
         )
     assert finding.growth_pct_per_month is not None  # set for every finding with enough data
     horizon = settings.horizon_days
@@ -240,14 +258,14 @@ def finding_result(finding: CapacityFinding, settings: CapacityConfig) -> CheckR
         f"{horizon}-day projection {finding.projected:.3g}{unit} "
         f"[{finding.projected_low:.3g}..{finding.projected_high:.3g}]; {finding.recommendation}"
     )
-    return CheckResult(
-        status=status,
+    return CAPACITY_PROJECTION.result(
+        finding.name,
+        status,
         value=round(finding.growth_pct_per_month, 2),
         unit="%/month",
         threshold=None,
         message=message,
         details=trend_row(finding),
-        **common,
     )
 
 
@@ -321,7 +339,7 @@ def plan_capacity(config: EstateConfig, now: datetime | None = None) -> list[Cap
         try:
             findings.append(review_resource(config, resource, now))
         except Exception as error:
-            result = error_result(CHECK, resource.name, COMPONENT, error)
+            result = CAPACITY_PROJECTION.error(resource.name, error)
             findings.append(CapacityFinding(resource.name, resource.unit, GateResult(False, [result.message])))
     return findings
 

@@ -19,14 +19,72 @@ from prefect.cache_policies import NO_CACHE
 from sqlalchemy import select
 
 from opsbook.alerts import episodes_since
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config.thresholds import KpiTargets
+from opsbook.escalation import Severity
 from opsbook.quality import gate
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.store.incident_models import IncidentRow
 from opsbook.tasks.analytics.series import bucketed_outcomes
+from opsbook.tasks.platforms import PLATFORM_HEALTH
 
 COMPONENT = "kpis"
+
+UPTIME = declare(
+    "kpi.uptime",
+    title="Uptime",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="%",
+)
+
+# The support process's own figures: they warn a lead and page nobody (type other, P3).
+MTTD = declare(
+    "kpi.mttd",
+    title="Mean time to detect",
+    component=COMPONENT,
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="min",
+)
+
+MTTR = declare(
+    "kpi.mttr",
+    title="Mean time to restore",
+    component=COMPONENT,
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="min",
+)
+
+WITHIN_TARGET = declare(
+    "kpi.within_target",
+    title="Restored within target",
+    component=COMPONENT,
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="%",
+)
+
+ESCALATION_RATE = declare(
+    "kpi.escalation_rate",
+    title="Escalation rate",
+    component=COMPONENT,
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="%",
+)
+
+ALERT_ACCURACY = declare(
+    "kpi.alert_accuracy",
+    title="Alert accuracy",
+    component=COMPONENT,
+    alert_type=AlertType.OTHER,
+    severity=Severity.P3,
+    unit="%",
+)
 
 
 @dataclass(frozen=True)
@@ -59,21 +117,17 @@ def _minutes(later: pd.Series, earlier: pd.Series) -> pd.Series:
     return (later - earlier).dt.total_seconds() / 60
 
 
-def _insufficient(check: str, why: str) -> CheckResult:
-    return CheckResult(
-        check=check, target="estate", component=COMPONENT, status=Status.SKIPPED, message=f"insufficient data: {why}"
-    )
+def _insufficient(check: Check, why: str) -> CheckResult:
+    return check.skipped(f"insufficient data: {why}", target="estate")
 
 
-def _distribution(check: str, name: str, minutes: pd.Series, target: float) -> CheckResult:
+def _distribution(check: Check, name: str, minutes: pd.Series, target: float) -> CheckResult:
     """Median judged against the target, p90 shown beside it: one long outlier does not hide."""
     median, p90 = float(np.median(minutes)), float(np.quantile(minutes, 0.9))
     status = Status.WARN if median >= target or p90 > 2 * target else Status.OK
-    return CheckResult(
-        check=check,
-        target="estate",
-        component=COMPONENT,
-        status=status,
+    return check.result(
+        "estate",
+        status,
         value=round(median, 1),
         unit="min",
         threshold=target,
@@ -112,14 +166,12 @@ def operational_kpis(
     """One result per KPI; a KPI without data says "insufficient data", never a made-up figure."""
     results = []
     if uptime_pct is None:
-        results.append(_insufficient("kpi.uptime", "no check results in the period"))
+        results.append(_insufficient(UPTIME, "no check results in the period"))
     else:
         results.append(
-            CheckResult(
-                check="kpi.uptime",
-                target="estate",
-                component=COMPONENT,
-                status=Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
+            UPTIME.result(
+                "estate",
+                Status.OK if uptime_pct > targets.uptime_pct else Status.WARN,
                 value=round(uptime_pct, 3),
                 unit="%",
                 threshold=targets.uptime_pct,
@@ -130,26 +182,24 @@ def operational_kpis(
     frame = pd.DataFrame([vars(i) for i in incidents])
     findings = incident_gate(frame) if not frame.empty else ["no incidents in the period"]
     if findings:
-        for check in ("kpi.mttd", "kpi.mttr", "kpi.within_target", "kpi.escalation_rate"):
+        for check in (MTTD, MTTR, WITHIN_TARGET, ESCALATION_RATE):
             results.append(_insufficient(check, "; ".join(findings)))
     else:
         results.append(
-            _distribution("kpi.mttd", "MTTD", _minutes(frame["detected_at"], frame["started_at"]), targets.mttd_minutes)
+            _distribution(MTTD, "MTTD", _minutes(frame["detected_at"], frame["started_at"]), targets.mttd_minutes)
         )
         resolved = frame.dropna(subset=["resolved_at"])
         if resolved.empty:
-            results.append(_insufficient("kpi.mttr", "no resolved incidents"))
-            results.append(_insufficient("kpi.within_target", "no resolved incidents"))
+            results.append(_insufficient(MTTR, "no resolved incidents"))
+            results.append(_insufficient(WITHIN_TARGET, "no resolved incidents"))
         else:
             ttr = _minutes(resolved["resolved_at"], resolved["started_at"])
-            results.append(_distribution("kpi.mttr", "MTTR", ttr, targets.mttr_minutes))
+            results.append(_distribution(MTTR, "MTTR", ttr, targets.mttr_minutes))
             within = float((ttr <= targets.mttr_minutes).mean() * 100)
             results.append(
-                CheckResult(
-                    check="kpi.within_target",
-                    target="estate",
-                    component=COMPONENT,
-                    status=Status.OK if within >= 90 else Status.WARN,
+                WITHIN_TARGET.result(
+                    "estate",
+                    Status.OK if within >= 90 else Status.WARN,
                     value=round(within, 1),
                     unit="%",
                     threshold=90.0,
@@ -159,11 +209,9 @@ def operational_kpis(
             )
         rate = float(frame["escalated"].mean() * 100)
         results.append(
-            CheckResult(
-                check="kpi.escalation_rate",
-                target="estate",
-                component=COMPONENT,
-                status=Status.OK,
+            ESCALATION_RATE.result(
+                "estate",
+                Status.OK,
                 value=round(rate, 1),
                 unit="%",
                 message=f"{rate:.0f} % of {len(frame)} incidents escalated",
@@ -173,17 +221,13 @@ def operational_kpis(
 
     judged = [a for a in alerts if a.true_positive is not None]
     if not judged:
-        results.append(
-            _insufficient("kpi.alert_accuracy", "no alert judged true or false positive (opsbook alerts judge)")
-        )
+        results.append(_insufficient(ALERT_ACCURACY, "no alert judged true or false positive (opsbook alerts judge)"))
     else:
         accuracy = sum(1 for a in judged if a.true_positive) / len(judged) * 100
         results.append(
-            CheckResult(
-                check="kpi.alert_accuracy",
-                target="estate",
-                component=COMPONENT,
-                status=Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
+            ALERT_ACCURACY.result(
+                "estate",
+                Status.OK if accuracy > targets.alert_accuracy_pct else Status.WARN,
                 value=round(accuracy, 1),
                 unit="%",
                 threshold=targets.alert_accuracy_pct,
@@ -224,7 +268,7 @@ def alert_records(store: HistoryStore, since: datetime) -> list[AlertRecord]:
 
 @task(name="review-operational-kpis", cache_policy=NO_CACHE, timeout_seconds=300)
 def review_operational_kpis(
-    history_url: str, targets: KpiTargets, days: int = 30, uptime_check: str = "platform.health"
+    history_url: str, targets: KpiTargets, days: int = 30, uptime_check: str = PLATFORM_HEALTH.id
 ) -> list[CheckResult]:
     """The runbook's Operational Excellence KPIs over the last `days`, from the history store."""
     store = open_store(history_url)

@@ -17,15 +17,38 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.analytics import PerformanceReviewConfig, SeriesRef
+from opsbook.escalation import Severity
 from opsbook.quality import GateResult
-from opsbook.results import CheckResult, Status, error_result, judge, utcnow
+from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import SeriesRules, bucketed_series, check_series, series_unit
 
-CHECK = "performance.review"
 COMPONENT = "performance"
+
+PERFORMANCE_REVIEW = declare(
+    "performance.review",
+    title="Performance review",
+    component=COMPONENT,
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P2,
+    unit="% p95 change",
+    on_fail=(
+        "p95 rose past the fail level against the 7-day baseline: check recent deploys and run a performance "
+        "investigation."
+    ),
+    on_warn=(
+        "A regression or anomaly against the 7-day baseline: read the evidence in the details and watch tomorrow's "
+        "review."
+    ),
+    runbook_steps=(
+        "Daily Performance Review / Analyzing resource utilization",
+        "Daily Performance Review / Identifying optimization opportunities",
+        "Monthly System Optimization / Reviewing performance optimization opportunities",
+    ),
+)
 BUCKET = timedelta(minutes=5)
 DAY, BASELINE = timedelta(hours=24), timedelta(days=7)
 MAD_TO_SIGMA = 1.4826
@@ -131,13 +154,12 @@ def review_series(frame: pd.DataFrame, ref: SeriesRef, settings: PerformanceRevi
 
 def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckResult:
     """Regression size decides warn/fail; an anomaly alone warns. Evidence goes in the details."""
-    common = dict(check=CHECK, target=review.name, component=COMPONENT)
     if review.insufficient:
-        return CheckResult(
-            status=Status.ERROR,
+        return PERFORMANCE_REVIEW.result(
+            review.name,
+            Status.ERROR,
             message=f"insufficient data: {review.gate.reason()}",
             details={"gate_findings": review.gate.findings},
-            **common,
         )
     change = review.p95_change_pct or 0.0
     status, threshold = judge(change, settings.regression_warn_pct, settings.regression_fail_pct)
@@ -175,14 +197,14 @@ def review_result(review: Review, settings: PerformanceReviewConfig) -> CheckRes
         ],
         "opportunities": review.opportunities,
     }
-    return CheckResult(
-        status=status,
+    return PERFORMANCE_REVIEW.result(
+        review.name,
+        status,
         value=round(change, 1),
         unit="% p95 change",
         threshold=threshold,
         message="; ".join(parts),
         details=details,
-        **common,
     )
 
 
@@ -205,15 +227,11 @@ def review_performance(config: EstateConfig, now: datetime | None = None) -> lis
         try:
             results.append(review_result(review_from_store(config, ref, now), settings))
         except Exception as error:
-            results.append(error_result(CHECK, ref.name, COMPONENT, error))
+            results.append(PERFORMANCE_REVIEW.error(ref.name, error))
     if not results:
         results.append(
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no series configured under analytics.performance.series",
+            PERFORMANCE_REVIEW.result(
+                "(none)", Status.SKIPPED, message="no series configured under analytics.performance.series"
             )
         )
     return results

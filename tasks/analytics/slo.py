@@ -15,16 +15,28 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.analytics import SloConfig
 from opsbook.durations import format_duration
+from opsbook.escalation import Severity
 from opsbook.quality import GateResult
-from opsbook.results import CheckResult, Status, error_result, utcnow
+from opsbook.results import CheckResult, Status, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.analytics.series import bucketed_outcomes, check_outcomes
 
-CHECK = "slo.error_budget"
 COMPONENT = "slo"
+
+ERROR_BUDGET = declare(
+    "slo.error_budget",
+    title="SLO error budget",
+    component=COMPONENT,
+    alert_type=AlertType.PERFORMANCE,
+    severity=Severity.P2,
+    unit="% budget left",
+    on_fail="The error budget is burning fast (page) or spent: stop risky changes and work the incident.",
+    on_warn="The error budget burns slowly or is low: open a ticket and prioritise reliability work.",
+)
 BUCKET = timedelta(minutes=1)
 
 
@@ -133,17 +145,16 @@ def slo_status(outcomes: pd.DataFrame, slo: SloConfig, now: datetime, bucket: ti
 
 def slo_result(status: SloStatus) -> CheckResult:
     """Fail when a page rule fires or the budget is spent, warn on a ticket rule or < 25 % left."""
-    common = dict(check=CHECK, target=status.name, component=COMPONENT)
     if not status.total:  # a new install: the checklist's own results have not accumulated yet
-        return CheckResult(
-            status=Status.SKIPPED, message="insufficient data: no results in the SLO period yet", **common
+        return ERROR_BUDGET.result(
+            status.name, Status.SKIPPED, message="insufficient data: no results in the SLO period yet"
         )
     if not status.gate.passed:
-        return CheckResult(
-            status=Status.ERROR,
+        return ERROR_BUDGET.result(
+            status.name,
+            Status.ERROR,
             message=f"insufficient data: {status.gate.reason()}",
             details={"gate_findings": status.gate.findings},
-            **common,
         )
     left = status.budget_left_pct
     assert left is not None and status.attainment_pct is not None
@@ -159,8 +170,9 @@ def slo_result(status: SloStatus) -> CheckResult:
         f"{status.attainment_pct:.3f} % good vs {status.objective_pct:g} % objective; "
         f"{left:.0f} % of the error budget left; {firing}"
     )
-    return CheckResult(
-        status=level,
+    return ERROR_BUDGET.result(
+        status.name,
+        level,
         value=round(left, 1),
         unit="% budget left",
         threshold=0.0,
@@ -172,7 +184,6 @@ def slo_result(status: SloStatus) -> CheckResult:
             "burn_rates": {k: {"long": v[0], "short": v[1]} for k, v in status.burn_rates.items()},
             "firing": [r.name for r in status.firing],
         },
-        **common,
     )
 
 
@@ -195,5 +206,5 @@ def evaluate_slos(config: EstateConfig, now: datetime | None = None) -> list[Che
             )
             results.append(slo_result(slo_status(outcomes, slo, now)))
         except Exception as error:
-            results.append(error_result(CHECK, slo.name, COMPONENT, error))
+            results.append(ERROR_BUDGET.error(slo.name, error))
     return results

@@ -10,8 +10,11 @@ import gzip
 import tempfile
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config.backups import BackupRepository
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, describe_exception
 from opsbook.tasks.backups import crypto
 from opsbook.tasks.backups.files import Backup, checksums
@@ -19,13 +22,56 @@ from opsbook.tasks.backups.pgtools import ToolError, run, tool
 
 COMPONENT = "backups"
 
+COMPLETION = declare(
+    "backup.completion",
+    title="Backup completion",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="h",
+    on_fail=(
+        "The newest backup is missing, empty, stale or much smaller than the last: check the backup job's log and run"
+        " `opsbook backup create` now if it did not run."
+    ),
+    on_warn="The newest backup is getting old: check that the backup job is scheduled.",
+    runbook_steps=(
+        "Daily Backup Verification / Verifying backup completion",
+        "Daily Database Health Check / Verifying backup status",
+    ),
+)
 
-def repo_result(check: str, repo: BackupRepository, status: Status, message: str, **extra) -> CheckResult:
-    return CheckResult(
-        check=check,
-        target=repo.name,
-        component=COMPONENT,
-        status=status,
+ENCRYPTION = declare(
+    "backup.encryption",
+    title="Backup encryption",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail=(
+        "A backup that must be encrypted is readable plaintext, or the configured key cannot decrypt it: fix the "
+        "backup job's encryption and rotate the exposed backup."
+    ),
+    on_warn="An unencrypted backup was found where encryption is optional: consider encrypting.",
+    runbook_steps=("Daily Backup Verification / Verifying backup encryption",),
+)
+
+INTEGRITY = declare(
+    "backup.integrity",
+    title="Backup integrity",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail=(
+        "Do not trust this backup: take a new one (`opsbook backup create`) and find what damaged it (disk, copy, job)."
+    ),
+    on_warn="Backup integrity needs a look: read the message.",
+    runbook_steps=("Daily Backup Verification / Verifying backup integrity",),
+)
+
+
+def repo_result(check: Check, repo: BackupRepository, status: Status, message: str, **extra: Any) -> CheckResult:
+    return check.result(
+        repo.name,
+        status,
         message=message,
         labels={"repository": str(repo.path)},
         **extra,
@@ -34,7 +80,7 @@ def repo_result(check: str, repo: BackupRepository, status: Status, message: str
 
 def check_completion(repo: BackupRepository, backups: list[Backup], now: datetime) -> CheckResult:
     """The newest backup exists, is not empty, is younger than max_age and not much smaller than the last."""
-    check = "backup.completion"
+    check = COMPLETION
     if not backups:
         return repo_result(check, repo, Status.FAIL, f"no {repo.format} backups in {repo.path}")
     newest = backups[0]
@@ -76,7 +122,7 @@ def check_encryption(repo: BackupRepository, backup: Backup, workdir: Path) -> t
     Returns the result and the plaintext to read further: the decrypted copy in workdir, the
     backup itself when it is not encrypted, or None when it cannot be read.
     """
-    check = "backup.encryption"
+    check = ENCRYPTION
     policy = repo.encryption
     if not policy.required and not backup.encrypted:
         return repo_result(check, repo, Status.SKIPPED, "encryption not required"), backup.path
@@ -159,7 +205,7 @@ def structural_problem(fmt: str, clear: Path, timeout_s: float = 1800) -> tuple[
 
 def check_integrity(repo: BackupRepository, backup: Backup, clear: Path | None) -> CheckResult:
     """The checksum matches the manifest and the dump reads from end to end."""
-    check = "backup.integrity"
+    check = INTEGRITY
     details: dict[str, object] = {"backup": backup.name}
     if backup.size == 0:
         return repo_result(check, repo, Status.FAIL, f"{backup.name} is empty (0 bytes)", details=details)

@@ -15,12 +15,14 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, RestoreServer
-from opsbook.results import CheckResult, Status, error_result, judge, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.tasks.backups.files import Backup, list_backups
 from opsbook.tasks.backups.integrity import (
-    COMPONENT,
+    COMPLETION,
     check_completion,
     check_encryption,
     check_integrity,
@@ -31,8 +33,68 @@ from opsbook.tasks.backups.records import record_verification, verifications
 from opsbook.tasks.backups.restore import RestoreReport, restore_test
 from opsbook.tasks.backups.retention import plan_retention, prune
 
-CHECK = "backup.verify"
-DRILL_CHECK = "backup.dr_drill"
+RESTORE = declare(
+    "backup.restore",
+    title="Sample restore test",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="s",
+    on_fail=(
+        "The restore test failed: the backup cannot be relied on for recovery. Read the message, fix the dump or the "
+        "restore server, and re-run the verification."
+    ),
+    on_warn="The restore is slower than the RTO target: plan for a faster restore (parallel jobs, smaller dumps).",
+    runbook_steps=("Daily Backup Verification / Testing backup restoration (sample)",),
+)
+
+RPO = declare(
+    "backup.rpo",
+    title="Achieved RPO",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="h",
+    on_fail="The data in the backup is older than the RPO allows: back up more often or check the backup job.",
+    on_warn="The achieved RPO is near its limit: check the backup schedule.",
+    runbook_steps=("Daily Backup Verification / Testing backup restoration (sample)",),
+)
+
+RETENTION = declare(
+    "backup.retention",
+    title="Backup retention",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="backups",
+    runbook_steps=("Daily Backup Verification / Checking backup retention policy",),
+)
+
+# A repository whose verification could not run at all, and the step when nothing is configured.
+VERIFY = declare(
+    "backup.verify",
+    title="Backup verification",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+RECORD = declare(
+    "backup.record",
+    title="Verification record",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
+
+DR_DRILL = declare(
+    "backup.dr_drill",
+    title="DR drill freshness",
+    component="backups",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="days",
+)
 
 
 def restore_results(
@@ -48,7 +110,7 @@ def restore_results(
     dropped = "scratch database dropped" if report.dropped else f"scratch database {report.database} NOT dropped"
     if report.error:
         restore = repo_result(
-            "backup.restore",
+            RESTORE,
             repo,
             Status.FAIL,
             f"restore failed: {report.error}; {dropped}",
@@ -59,7 +121,7 @@ def restore_results(
     elif not report.passed:
         assert report.gate is not None
         restore = repo_result(
-            "backup.restore",
+            RESTORE,
             repo,
             Status.FAIL,
             f"restored, but validation failed: {report.gate.summary}; {dropped}",
@@ -74,7 +136,7 @@ def restore_results(
             status = Status.FAIL
         rows = sum(report.tables.values())
         restore = repo_result(
-            "backup.restore",
+            RESTORE,
             repo,
             status,
             f"restored {len(report.tables)} table(s), {rows:,} row(s) "
@@ -93,11 +155,11 @@ def restore_results(
 def rpo_result(repo: BackupRepository, newest: datetime | None, now: datetime) -> CheckResult:
     """Achieved RPO: how much data a restore of this backup would lose if disaster struck now."""
     if not isinstance(newest, datetime):
-        return repo_result("backup.rpo", repo, Status.ERROR, f"no timestamp found in {repo.rpo_column}")
+        return repo_result(RPO, repo, Status.ERROR, f"no timestamp found in {repo.rpo_column}")
     seconds = (now - newest).total_seconds()
     status, threshold = judge(seconds, repo.rpo_s.warn, repo.rpo_s.fail)
     return repo_result(
-        "backup.rpo",
+        RPO,
         repo,
         status,
         f"achieved RPO {seconds / 3600:.1f} h (newest {repo.rpo_column} {newest.isoformat(timespec='seconds')})",
@@ -113,11 +175,11 @@ def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool)
     try:
         removed = prune(repo, plan, apply=apply)
     except OSError as error:
-        return error_result("backup.retention", repo.name, COMPONENT, error)
+        return RETENTION.error(repo.name, error)
     policy = repo.retention
     words = "pruned" if apply else "would prune"
     return repo_result(
-        "backup.retention",
+        RETENTION,
         repo,
         Status.OK,
         f"keeps {len(plan.keep)} of {len(backups)} (daily {policy.keep_daily}, weekly "
@@ -137,7 +199,7 @@ def verify_repository(
     try:
         backups = list_backups(repo)
     except OSError as error:
-        return [error_result("backup.completion", repo.name, COMPONENT, error)], {}
+        return [COMPLETION.error(repo.name, error)], {}
     results = [check_completion(repo, backups, now)]
     if not backups:
         return results, {}
@@ -154,12 +216,10 @@ def verify_repository(
         results += [integrity, encryption]
         if not repo.restore_test or server is None:
             why = "restore test off for this repository" if server else "no restore_server configured"
-            results.append(repo_result("backup.restore", repo, Status.SKIPPED, why))
+            results.append(repo_result(RESTORE, repo, Status.SKIPPED, why))
         elif integrity.status is not Status.OK or clear is None:
             results.append(
-                repo_result(
-                    "backup.restore", repo, Status.SKIPPED, f"not restored: {newest.name} failed its integrity check"
-                )
+                repo_result(RESTORE, repo, Status.SKIPPED, f"not restored: {newest.name} failed its integrity check")
             )
         else:
             report = restore_test(repo, newest.manifest, clear, server.url, server.timeout_s)
@@ -182,15 +242,7 @@ async def verify_backups(
     """
     section = config.backups
     if not section.repositories:
-        return [
-            CheckResult(
-                check=CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no backup repositories configured",
-            )
-        ]
+        return [VERIFY.skipped("no backup repositories configured")]
     return await asyncio.to_thread(verify_all, config, get_run_logger(), run_id, apply_retention)
 
 
@@ -203,7 +255,7 @@ def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_rete
         try:
             found, record = verify_repository(repo, section.restore_server, now=now, apply_retention=apply_retention)
         except Exception as error:
-            found, record = [error_result(CHECK, repo.name, COMPONENT, error)], {}
+            found, record = [VERIFY.error(repo.name, error)], {}
         logger.info("backups %s: %s", repo.name, ", ".join(f"{r.check}={r.status.value}" for r in found))
         results += found
         if record:
@@ -218,15 +270,13 @@ def verify_all(config: EstateConfig, logger: Any, run_id: str | None, apply_rete
                     **record,
                 )
             except Exception as error:
-                results.append(
-                    error_result("backup.record", repo.name, COMPONENT, f"verification record not written: {error}")
-                )
+                results.append(RECORD.error(repo.name, f"verification record not written: {error}"))
     dr = section.disaster_recovery
     for target in dr.targets:
         try:
             results.append(drill_freshness(config.history.url, target, dr.drill_every_days, utcnow()))
         except Exception as error:
-            results.append(error_result(DRILL_CHECK, target.name, COMPONENT, error))
+            results.append(DR_DRILL.error(target.name, error))
     return results
 
 
@@ -234,11 +284,11 @@ def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: 
     """Has a DR drill (monthly, or `opsbook dr`) restored this target's repository recently, and passed?"""
     drills = verifications(history_url, repository=target.repository, kind="dr-drill")
     passed = [d for d in drills if d.status in (Status.OK.value, Status.WARN.value)]
-    common = dict(check=DRILL_CHECK, target=target.name, component=COMPONENT, unit="days", threshold=every_days)
+    common = dict(unit="days", threshold=every_days)
     if not passed:
         said = f"; the last one, {drills[0].verified_at:%Y-%m-%d}, failed: {drills[0].message}" if drills else ""
-        return CheckResult(
-            status=Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}", **common
+        return DR_DRILL.result(
+            target.name, Status.WARN, message=f"no passing DR drill recorded for {target.repository}{said}", **common
         )
     age = (now - passed[0].verified_at).total_seconds() / 86400
     late = age > every_days
@@ -249,4 +299,6 @@ def drill_freshness(history_url: str, target: DrTarget, every_days: float, now: 
     if drills[0] is not passed[0]:
         message += f"; the latest drill, {drills[0].verified_at:%Y-%m-%d}, failed"
         late = True
-    return CheckResult(status=Status.WARN if late else Status.OK, value=round(age, 1), message=message, **common)
+    return DR_DRILL.result(
+        target.name, Status.WARN if late else Status.OK, value=round(age, 1), message=message, **common
+    )

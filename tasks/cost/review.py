@@ -14,8 +14,10 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config.costs import CostsConfig
-from opsbook.results import CheckResult, Status, error_result, judge, stopwatch
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, judge, stopwatch
 from opsbook.store import open_store
 from opsbook.tasks.cost import analysis
 from opsbook.tasks.cost.expectations import credits_and_refunds, gate_export
@@ -23,6 +25,123 @@ from opsbook.tasks.cost.focus import ExportError, convert_currency, export_files
 from opsbook.tasks.cost.gate import GateReport
 
 COMPONENT = "costs"
+
+EXPORT_GATE = declare(
+    "cost.export_gate",
+    title="FOCUS export gate",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="findings",
+    on_fail=(
+        "Fix or re-export the named file (missing FOCUS column, wrong type, unconverted currency); it is left out of "
+        "the review until then."
+    ),
+    on_warn=(
+        "Read the named rows with the provider: negative usage that is not a credit, or charges outside their billing"
+        " period, usually mean a late correction."
+    ),
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+EXPORT_OVERLAP = declare(
+    "cost.export_overlap",
+    title="Overlapping exports",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="months",
+    on_fail="Remove the older of the two exports of the same month from costs.exports.",
+    on_warn="Remove the older of the two exports of the same month from costs.exports.",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+MONTH_TOTAL = declare(
+    "cost.month_total",
+    title="Month's cost",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+BUDGET = declare(
+    "cost.budget",
+    title="Budget",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="%",
+    on_fail="The month is over budget: review the top movers with the service owners and agree cuts or a new budget.",
+    on_warn="The month is close to its budget: check the top movers and the anomalous days before month end.",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+MONTH_OVER_MONTH = declare(
+    "cost.month_over_month",
+    title="Month over month",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="%",
+    on_fail="Cost grew sharply: find the top movers' owners and confirm the growth was planned.",
+    on_warn="Cost grew past the warning level: confirm the top movers with their owners.",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+ANOMALIES = declare(
+    "cost.anomalies",
+    title="Cost anomalies",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="days",
+    on_fail="Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+    on_warn="Find what started on the flagged days (deploys, scaling, data transfer) in the service breakdown.",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+PER_ACTIVE_USER = declare(
+    "cost.per_active_user",
+    title="Cost per active user",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+PER_1000_REQUESTS = declare(
+    "cost.per_1000_requests",
+    title="Cost per 1,000 requests",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+IDLE_RESOURCES = declare(
+    "cost.idle_resources",
+    title="Idle resources",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="resources",
+    on_fail="Stop, downsize or schedule the idle resources listed (dry-run first).",
+    on_warn="Stop, downsize or schedule the idle resources listed (dry-run first).",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+RECOMMENDATIONS = declare(
+    "cost.recommendations",
+    title="Priced recommendations",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    runbook_steps=(
+        "Monthly System Optimization / Reviewing cost optimization",
+        "Resource Capacity Analysis / Analyzing cost impact",
+    ),
+)
 
 
 @dataclass
@@ -39,12 +158,8 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
     """Read, convert and gate each configured export; keep the rows of those the gate allows."""
     files = export_files(costs.exports)
     if not files:
-        skipped = CheckResult(
-            check="cost.export_gate",
-            target="(exports)",
-            component=COMPONENT,
-            status=Status.SKIPPED,
-            message="no FOCUS exports configured or matched (costs.exports)",
+        skipped = EXPORT_GATE.result(
+            "(exports)", Status.SKIPPED, message="no FOCUS exports configured or matched (costs.exports)"
         )
         return LoadedExports(pd.DataFrame(), [skipped])
     frames, results, gates = [], [], []
@@ -53,7 +168,7 @@ def load_focus_exports(costs: CostsConfig) -> LoadedExports:
             try:
                 frame, converted = convert_currency(read_export(path), costs.currency, costs.exchange_rates)
             except ExportError as error:
-                results.append(error_result("cost.export_gate", path.name, COMPONENT, str(error)))
+                results.append(EXPORT_GATE.error(path.name, str(error)))
                 continue
             gate = gate_export(path.name, frame, costs.currency)
         gates.append(gate)
@@ -103,11 +218,9 @@ def _supersede_overlaps(frames: list[pd.DataFrame]) -> tuple[list[pd.DataFrame],
         f"{key}: kept {versions[-1][1]}, left out {', '.join(name for _, name in versions[:-1])}"
         for key, versions in sorted(clashes.items())
     ]
-    return kept, CheckResult(
-        check="cost.export_overlap",
-        target="(exports)",
-        component=COMPONENT,
-        status=Status.WARN,
+    return kept, EXPORT_OVERLAP.result(
+        "(exports)",
+        Status.WARN,
         value=float(len(clashes)),
         unit="months",
         message="the same account and month are in more than one export; the newest file counts, so nothing is "
@@ -140,16 +253,8 @@ def _gate_result(
     else:
         status = Status.ERROR
         message = f"gate failed, export left out: {'; '.join(gate.reasons)}"
-    return CheckResult(
-        check="cost.export_gate",
-        target=name,
-        component=COMPONENT,
-        status=status,
-        value=float(len(gate.findings)),
-        unit="findings",
-        message=message,
-        details=details,
-        duration_ms=ms,
+    return EXPORT_GATE.result(
+        name, status, value=float(len(gate.findings)), unit="findings", message=message, details=details, duration_ms=ms
     )
 
 
@@ -175,14 +280,12 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     frame = loaded.frame
     if frame.empty:
         reason = "insufficient data: no FOCUS export passed the gate"
-        return CostReview(
-            month, costs.currency, [error_result("cost.month_total", month or "(month)", COMPONENT, reason)]
-        )
+        return CostReview(month, costs.currency, [MONTH_TOTAL.error(month or "(month)", reason)])
     frame = analysis.with_dimensions(frame, costs.environment_tag, costs.application_tag)
     month = month or analysis.latest_month(frame)
     if month is None or not (frame["month"] == month).any():
         reason = f"insufficient data: the exports hold no rows billed in {month}"
-        return CostReview(month, costs.currency, [error_result("cost.month_total", str(month), COMPONENT, reason)])
+        return CostReview(month, costs.currency, [MONTH_TOTAL.error(str(month), reason)])
 
     cur = costs.currency
     totals = analysis.month_totals(frame, month, costs.budget)
@@ -197,7 +300,7 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     results = review.results
     results.append(
         _result(
-            "cost.month_total",
+            MONTH_TOTAL,
             month,
             Status.OK,
             totals.billed,
@@ -217,7 +320,7 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
 
 
 def _result(
-    check: str,
+    check: Check,
     target: str,
     status: Status,
     value: float | None,
@@ -226,11 +329,9 @@ def _result(
     details: dict | None = None,
     threshold: float | None = None,
 ) -> CheckResult:
-    return CheckResult(
-        check=check,
-        target=target,
-        component=COMPONENT,
-        status=status,
+    return check.result(
+        target,
+        status,
         value=value,
         unit=unit,
         threshold=threshold,
@@ -239,18 +340,18 @@ def _result(
     )
 
 
-def _skipped(check: str, month: str, message: str) -> CheckResult:
+def _skipped(check: Check, month: str, message: str) -> CheckResult:
     return _result(check, month, Status.SKIPPED, None, None, message)
 
 
 def _budget_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
     use = totals.budget_use_pct
     if use is None:
-        return _skipped("cost.budget", totals.month, "no monthly budget configured (costs.budget)")
+        return _skipped(BUDGET, totals.month, "no monthly budget configured (costs.budget)")
     limit = costs.budget_use_pct
     status, threshold = judge(use, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
     return _result(
-        "cost.budget",
+        BUDGET,
         totals.month,
         status,
         use,
@@ -264,7 +365,7 @@ def _budget_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckRes
 def _growth_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
     if totals.previous_billed is None:
         return _skipped(
-            "cost.month_over_month", totals.month, f"the exports hold no month before {totals.month} to compare with"
+            MONTH_OVER_MONTH, totals.month, f"the exports hold no month before {totals.month} to compare with"
         )
     growth = totals.change_pct
     details = {
@@ -277,12 +378,10 @@ def _growth_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckRes
         f"in {analysis.previous_month(totals.month)} ({totals.change:+,.2f}"
     )
     if growth is None:
-        return _result("cost.month_over_month", totals.month, Status.OK, None, "%", text + ")", details)
+        return _result(MONTH_OVER_MONTH, totals.month, Status.OK, None, "%", text + ")", details)
     limit = costs.growth_pct
     status, threshold = judge(growth, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
-    return _result(
-        "cost.month_over_month", totals.month, status, growth, "%", f"{text}, {growth:+.1f} %)", details, threshold
-    )
+    return _result(MONTH_OVER_MONTH, totals.month, status, growth, "%", f"{text}, {growth:+.1f} %)", details, threshold)
 
 
 def _anomaly_result(review: CostReview, factor: float, window: int) -> CheckResult:
@@ -290,7 +389,7 @@ def _anomaly_result(review: CostReview, factor: float, window: int) -> CheckResu
     details = {"days": [{"day": d.day.date().isoformat(), "cost": d.cost, "baseline": d.baseline} for d in days]}
     if not days:
         return _result(
-            "cost.anomalies",
+            ANOMALIES,
             review.month or "",
             Status.OK,
             0,
@@ -300,7 +399,7 @@ def _anomaly_result(review: CostReview, factor: float, window: int) -> CheckResu
         )
     listed = ", ".join(f"{d.day:%Y-%m-%d} ({d.cost:,.2f} vs {d.baseline:,.2f})" for d in days[:5])
     return _result(
-        "cost.anomalies",
+        ANOMALIES,
         review.month or "",
         Status.WARN,
         len(days),
@@ -326,8 +425,8 @@ def _unit_cost_results(costs: CostsConfig, totals: analysis.MonthTotals, history
     """Cost per average active user and per 1,000 requests served in the month."""
     out = []
     for check, metric, per, label in (
-        ("cost.per_active_user", costs.units.active_users, 1, "active user"),
-        ("cost.per_1000_requests", costs.units.requests, 1000, "1,000 requests"),
+        (PER_ACTIVE_USER, costs.units.active_users, 1, "active user"),
+        (PER_1000_REQUESTS, costs.units.requests, 1000, "1,000 requests"),
     ):
         if not metric:
             out.append(_skipped(check, totals.month, "no history metric configured"))
@@ -335,7 +434,7 @@ def _unit_cost_results(costs: CostsConfig, totals: analysis.MonthTotals, history
         try:
             samples = history.samples(metric)
         except Exception as error:
-            out.append(error_result(check, totals.month, COMPONENT, error))
+            out.append(check.error(totals.month, error))
             continue
         values = [s.value for s in samples]
         # Active users are a level (average the samples); requests are counts (sum them).
@@ -366,14 +465,14 @@ def _idle_result(
     try:
         samples = history.samples(rule.cpu_metric)
     except Exception as error:
-        return error_result("cost.idle_resources", month, COMPONENT, error)
+        return IDLE_RESOURCES.error(month, error)
     by_resource: dict[str, list[float]] = {}
     for s in samples:
         if rule.resource_label in s.labels:
             by_resource.setdefault(s.labels[rule.resource_label], []).append(s.value)
     if not by_resource:
         return _skipped(
-            "cost.idle_resources", month, f"no {rule.cpu_metric} samples labelled {rule.resource_label} in {month}"
+            IDLE_RESOURCES, month, f"no {rule.cpu_metric} samples labelled {rule.resource_label} in {month}"
         )
     means = {rid: sum(v) / len(v) for rid, v in by_resource.items()}
     review.idle = analysis.idle_resources(frame, month, means, rule.cpu_pct, rule.min_cost)
@@ -381,7 +480,7 @@ def _idle_result(
     details = {"resources": [vars(r) for r in review.idle], "watched": len(means)}
     if not review.idle:
         return _result(
-            "cost.idle_resources",
+            IDLE_RESOURCES,
             month,
             Status.OK,
             0,
@@ -390,7 +489,7 @@ def _idle_result(
             details,
         )
     return _result(
-        "cost.idle_resources",
+        IDLE_RESOURCES,
         month,
         Status.WARN,
         len(review.idle),
@@ -404,10 +503,10 @@ def _idle_result(
 def _recommendation_result(review: CostReview) -> CheckResult:
     month = review.month or ""
     if not review.recommendations:
-        return _skipped("cost.recommendations", month, "no capacity recommendations to price (costs.recommendations)")
+        return _skipped(RECOMMENDATIONS, month, "no capacity recommendations to price (costs.recommendations)")
     change = sum(r.monthly_change for r in review.recommendations)
     return _result(
-        "cost.recommendations",
+        RECOMMENDATIONS,
         month,
         Status.OK,
         change,

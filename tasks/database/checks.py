@@ -17,12 +17,193 @@ import psycopg
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config.databases import Database, DatabaseLimits
 from opsbook.config.thresholds import Limit
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, judge, utcnow
 from opsbook.store import Sample
 
 COMPONENT = "database"
+
+CONNECTIONS_CHECK = declare(
+    "database.connections",
+    title="Connections",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="%",
+    on_fail="Connections are nearly exhausted: find the client holding them (details: by state) and add a pooler.",
+    on_warn="Connection use is high: check for leaks (idle sessions) before raising max_connections.",
+    runbook_steps=("Daily Database Health Check / Checking connection pool status",),
+)
+
+IDLE_IN_TRANSACTION_CHECK = declare(
+    "database.idle_in_transaction",
+    title="Idle in transaction",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Terminate the oldest idle transaction (pg_terminate_backend(pid)) and fix the client that left it open.",
+    on_warn="A session sits idle in a transaction: find its application (details) before it blocks VACUUM.",
+    runbook_steps=("Daily Database Health Check / Checking connection pool status",),
+)
+
+BLOCKED_QUERIES_CHECK = declare(
+    "database.blocked_queries",
+    title="Blocked queries",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Queries wait on a lock: find the blocking pid (details) and end its transaction.",
+    on_warn="Queries are waiting on locks: watch the blocking pid (details).",
+    runbook_steps=("Daily Database Health Check / Analyzing query performance",),
+)
+
+LONG_RUNNING_QUERIES_CHECK = declare(
+    "database.long_running_queries",
+    title="Long-running queries",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Cancel the runaway statement (pg_cancel_backend(pid)) if it is not expected.",
+    on_warn="A statement runs long: check it is expected (a report, a migration).",
+    runbook_steps=("Daily Database Health Check / Analyzing query performance",),
+)
+
+SLOW_QUERIES_CHECK = declare(
+    "database.slow_queries",
+    title="Slow queries",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="ms",
+    on_fail="Queries average far above 1000 ms: EXPLAIN (ANALYZE, BUFFERS) the top one and index or rewrite it.",
+    on_warn="Queries average over the runbook's 1000 ms: EXPLAIN the top one; the weekly report lists them.",
+    runbook_steps=(
+        "Daily Database Health Check / Analyzing query performance",
+        "Daily Database Health Check / Checking for slow queries",
+    ),
+)
+
+SIZE_CHECK = declare(
+    "database.size",
+    title="Size",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="MB",
+    on_fail="The database grows fast: find the growing tables and check disk headroom now.",
+    on_warn="Growth is above usual: check disk headroom and the capacity trend.",
+    runbook_steps=("Daily Database Health Check / Monitoring database size",),
+)
+
+CACHE_HIT_RATE_CHECK = declare(
+    "database.cache_hit_rate",
+    title="Cache hit rate",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="%",
+    on_fail="Most reads miss the cache: the working set no longer fits memory; plan more shared_buffers/RAM.",
+    on_warn="Cache hit rate is under 99 %: watch it; the weekly report recommends a change with evidence.",
+    runbook_steps=("Daily Database Health Check / Analyzing query performance",),
+)
+
+UNUSED_INDEXES_CHECK = declare(
+    "database.unused_indexes",
+    title="Unused indexes",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Unused indexes cost every write: confirm no rare job needs them, then DROP INDEX CONCURRENTLY.",
+    on_warn="Unused indexes cost every write: the weekly report lists each with its size and scan count.",
+    runbook_steps=("Daily Database Health Check / Analyzing index usage",),
+)
+
+DUPLICATE_INDEXES_CHECK = declare(
+    "database.duplicate_indexes",
+    title="Duplicate indexes",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Drop the duplicate index; the index covering it serves the same queries.",
+    on_warn="A duplicate index costs every write: drop it (the details name the index covering it).",
+    runbook_steps=("Daily Database Health Check / Analyzing index usage",),
+)
+
+INVALID_INDEXES_CHECK = declare(
+    "database.invalid_indexes",
+    title="Invalid indexes",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Rebuild the invalid index: `opsbook run database-maintenance --apply`.",
+    on_warn="An invalid index costs writes and helps no read: `opsbook run database-maintenance --apply` rebuilds it.",
+    runbook_steps=("Daily Database Health Check / Analyzing index usage",),
+)
+
+MISSING_INDEXES_CHECK = declare(
+    "database.missing_indexes",
+    title="Missing indexes",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="A large table is read by sequential scans: index the columns its queries filter by.",
+    on_warn="A large table is read mostly by sequential scans: EXPLAIN its queries and consider an index.",
+    runbook_steps=("Daily Database Health Check / Analyzing index usage",),
+)
+
+XID_WRAPAROUND_CHECK = declare(
+    "database.xid_wraparound",
+    title="Transaction-ID wraparound",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Transaction-ID wraparound is near: VACUUM (FREEZE) the oldest tables now and escalate (P1).",
+    on_warn="Transaction IDs are ageing: check autovacuum keeps up on the oldest tables.",
+)
+
+SEQUENCES_CHECK = declare(
+    "database.sequences",
+    title="Sequences",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="A sequence is about to run out: move the column to bigint now.",
+    on_warn="A sequence has used most of its range: plan the move to bigint.",
+)
+
+VACUUM_ANALYZE_CHECK = declare(
+    "database.vacuum_analyze",
+    title="Vacuum and analyze",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="Tables have waited two days for VACUUM/ANALYZE: run them in the maintenance window, tune autovacuum.",
+    on_warn="Tables are due for VACUUM/ANALYZE: the weekly maintenance analyzes them.",
+)
+
+REPLICATION_LAG_CHECK = declare(
+    "database.replication_lag",
+    title="Replication lag",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="s",
+    on_fail="The standby lags far behind: check its network, disk and replay conflicts; failover would lose data.",
+    on_warn="Replication lags: watch the trend.",
+)
+
+REPLICATION_SLOTS_CHECK = declare(
+    "database.replication_slots",
+    title="Replication slots",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="An inactive slot retains WAL: drop it if its consumer is gone (pg_drop_replication_slot).",
+    on_warn="An inactive replication slot retains WAL: drop it if its consumer is gone.",
+)
 _LISTED = 20  # rows kept in a result's details
 
 
@@ -50,7 +231,7 @@ class Probe:
 
     def result(
         self,
-        check: str,
+        check: Check,
         status: Status,
         message: str,
         *,
@@ -59,11 +240,9 @@ class Probe:
         threshold: float | None = None,
         **details: Any,
     ) -> CheckResult:
-        return CheckResult(
-            check=check,
-            target=self.database.name,
-            component=COMPONENT,
-            status=status,
+        return check.result(
+            self.database.name,
+            status,
             value=value,
             unit=unit,
             threshold=threshold,
@@ -71,13 +250,13 @@ class Probe:
             details=_plain(details),
         )
 
-    def judged(self, check: str, value: float, limit: Limit, unit: str, message: str, **details: Any) -> CheckResult:
+    def judged(self, check: Check, value: float, limit: Limit, unit: str, message: str, **details: Any) -> CheckResult:
         status, threshold = judge(value, limit.warn, limit.fail, higher_is_worse=limit.higher_is_worse)
         return self.result(check, status, message, value=round(value, 3), unit=unit, threshold=threshold, **details)
 
     def worst(
         self,
-        check: str,
+        check: Check,
         rows: list[dict[str, Any]],
         key: str,
         limit: Limit,
@@ -93,7 +272,7 @@ class Probe:
         )
 
     def findings(
-        self, check: str, rows: list[dict[str, Any]], limit: Limit, noun: str, listing: str, **details: Any
+        self, check: Check, rows: list[dict[str, Any]], limit: Limit, noun: str, listing: str, **details: Any
     ) -> CheckResult:
         """A count of findings judged against a limit; the message names the first few."""
         count = len(rows)
@@ -102,17 +281,17 @@ class Probe:
         return self.judged(check, count, limit, "", message, rows=rows[:_LISTED], **details)
 
 
-Check = Callable[[Probe], CheckResult]
-CHECKS: list[tuple[str, Check]] = []
-TITLES: dict[str, str] = {}  # check id -> the words that start its message
+DatabaseCheck = Callable[[Probe], CheckResult]
+CHECKS: list[tuple[str, DatabaseCheck]] = []  # (check id, its query), in the order the report lists them
+TITLES: dict[str, str] = {}  # check id -> the words that start its message: the declaration's title
 
 
-def check(check_id: str, title: str) -> Callable[[Check], Check]:
-    """Register a check under its id and title, in the order the report lists them."""
+def check(declaration: Check) -> Callable[[DatabaseCheck], DatabaseCheck]:
+    """Register the query of a declared check, in the order the report lists them."""
 
-    def register(function: Check) -> Check:
-        CHECKS.append((check_id, function))
-        TITLES[check_id] = title
+    def register(function: DatabaseCheck) -> DatabaseCheck:
+        CHECKS.append((declaration.id, function))
+        TITLES[declaration.id] = declaration.title
         return function
 
     return register
@@ -166,7 +345,7 @@ GROUP BY 1 ORDER BY 2 DESC
 """
 
 
-@check("database.connections", "Connections")
+@check(CONNECTIONS_CHECK)
 def connections(probe: Probe) -> CheckResult:
     rows = probe.rows(CONNECTIONS)
     settings = probe.one(
@@ -178,7 +357,7 @@ def connections(probe: Probe) -> CheckResult:
     by_state = {row["state"]: row["sessions"] for row in rows}
     states = ", ".join(f"{n} {state}" for state, n in by_state.items())
     return probe.judged(
-        "database.connections",
+        CONNECTIONS_CHECK,
         pct,
         probe.limits.connections_pct,
         "%",
@@ -201,11 +380,11 @@ ORDER BY state_change
 """
 
 
-@check("database.idle_in_transaction", "Idle in transaction")
+@check(IDLE_IN_TRANSACTION_CHECK)
 def idle_in_transaction(probe: Probe) -> CheckResult:
     rows = probe.rows(IDLE_IN_TRANSACTION)
     return probe.worst(
-        "database.idle_in_transaction",
+        IDLE_IN_TRANSACTION_CHECK,
         rows,
         "idle_s",
         probe.limits.idle_in_transaction_s,
@@ -231,11 +410,11 @@ ORDER BY waiting_s DESC
 """
 
 
-@check("database.blocked_queries", "Blocked queries")
+@check(BLOCKED_QUERIES_CHECK)
 def blocked_queries(probe: Probe) -> CheckResult:
     rows = probe.rows(BLOCKED)
     return probe.worst(
-        "database.blocked_queries",
+        BLOCKED_QUERIES_CHECK,
         rows,
         "waiting_s",
         probe.limits.blocked_wait_s,
@@ -260,12 +439,12 @@ ORDER BY query_start
 """
 
 
-@check("database.long_running_queries", "Long-running queries")
+@check(LONG_RUNNING_QUERIES_CHECK)
 def long_running_queries(probe: Probe) -> CheckResult:
     limit = probe.limits.long_running_s
     rows = probe.rows(LONG_RUNNING, {"min_s": limit.warn if limit.warn is not None else limit.fail})
     return probe.worst(
-        "database.long_running_queries",
+        LONG_RUNNING_QUERIES_CHECK,
         rows,
         "running_s",
         limit,
@@ -323,7 +502,7 @@ def statements_schema(probe: Probe) -> tuple[str | None, str]:
     return schema, ""
 
 
-@check("database.slow_queries", "Slow queries")
+@check(SLOW_QUERIES_CHECK)
 def slow_queries(probe: Probe) -> CheckResult:
     limit, min_calls = probe.slow_query, probe.limits.slow_query_min_calls
     slow_ms = limit.warn if limit.warn is not None else limit.fail
@@ -341,7 +520,7 @@ def slow_queries(probe: Probe) -> CheckResult:
             else f"no query averages {slow_ms:g} ms or more"
         )
         return probe.judged(
-            "database.slow_queries",
+            SLOW_QUERIES_CHECK,
             worst,
             limit,
             "ms",
@@ -358,7 +537,7 @@ def slow_queries(probe: Probe) -> CheckResult:
         else f"no query running for {slow_ms:g} ms or more"
     )
     return probe.judged(
-        "database.slow_queries",
+        SLOW_QUERIES_CHECK,
         worst,
         limit,
         "ms",
@@ -376,13 +555,13 @@ SIZE = "SELECT pg_database_size(current_database())::float AS bytes"
 MB = 1024 * 1024
 
 
-@check("database.size", "Size")
+@check(SIZE_CHECK)
 def size(probe: Probe) -> CheckResult:
     megabytes = probe.one(SIZE)["bytes"] / MB
     history = probe.size_history
     if isinstance(history, str):
         return probe.result(
-            "database.size",
+            SIZE_CHECK,
             Status.OK,
             f"{megabytes:,.1f} MB; growth unknown: {history}",
             value=round(megabytes, 3),
@@ -392,7 +571,7 @@ def size(probe: Probe) -> CheckResult:
     past = [s for s in history if s.ts >= week_ago - timedelta(hours=12)]
     if not past or past[0].value <= 0:
         return probe.result(
-            "database.size",
+            SIZE_CHECK,
             Status.OK,
             f"{megabytes:,.1f} MB; growth: insufficient history (no earlier sample this week)",
             value=round(megabytes, 3),
@@ -404,7 +583,7 @@ def size(probe: Probe) -> CheckResult:
     limit = probe.limits.size_growth_pct_7d
     status, threshold = judge(growth, limit.warn, limit.fail)
     return probe.result(
-        "database.size",
+        SIZE_CHECK,
         status,
         f"{megabytes:,.1f} MB, {growth:+.1f} % since {first.ts:%Y-%m-%d} "
         f"({(megabytes - first.value) / days:+,.1f} MB/day)",
@@ -427,7 +606,7 @@ SELECT (SELECT coalesce(sum(heap_blks_hit), 0) FROM pg_statio_user_tables)::floa
 """
 
 
-@check("database.cache_hit_rate", "Cache hit rate")
+@check(CACHE_HIT_RATE_CHECK)
 def cache_hit_rate(probe: Probe) -> CheckResult:
     row = probe.one(CACHE_HIT)
     rates = {}
@@ -437,7 +616,7 @@ def cache_hit_rate(probe: Probe) -> CheckResult:
             rates[kind] = 100.0 * row[f"{kind}_hits"] / total
     if not rates:
         return probe.result(
-            "database.cache_hit_rate",
+            CACHE_HIT_RATE_CHECK,
             Status.OK,
             f"too few block accesses to judge (fewer than {probe.limits.cache_min_blocks})",
             **row,
@@ -445,7 +624,7 @@ def cache_hit_rate(probe: Probe) -> CheckResult:
     kind, worst = min(rates.items(), key=lambda item: item[1])
     shown = ", ".join(f"{k}s {v:.2f} %" for k, v in rates.items())
     return probe.judged(
-        "database.cache_hit_rate",
+        CACHE_HIT_RATE_CHECK,
         worst,
         probe.limits.cache_hit_pct,
         "%",
@@ -475,12 +654,12 @@ ORDER BY bytes DESC, qualified
 """
 
 
-@check("database.unused_indexes", "Unused indexes")
+@check(UNUSED_INDEXES_CHECK)
 def unused_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(UNUSED_INDEXES, {"min_bytes": probe.limits.unused_index_min_bytes})
     since = probe.one(STATS_SINCE)["stats_reset"]
     return probe.findings(
-        "database.unused_indexes",
+        UNUSED_INDEXES_CHECK,
         rows,
         Limit(warn=1),
         "unused index(es)",
@@ -521,15 +700,13 @@ ORDER BY bytes DESC, index
 """
 
 
-@check("database.duplicate_indexes", "Duplicate indexes")
+@check(DUPLICATE_INDEXES_CHECK)
 def duplicate_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(DUPLICATE_INDEXES)
     seen: dict[str, dict[str, Any]] = {}
     for row in rows:  # an index covered by several others is listed once
         seen.setdefault(row["index"], row)
-    return probe.findings(
-        "database.duplicate_indexes", list(seen.values()), Limit(warn=1), "duplicate index(es)", "index"
-    )
+    return probe.findings(DUPLICATE_INDEXES_CHECK, list(seen.values()), Limit(warn=1), "duplicate index(es)", "index")
 
 
 # Indexes left invalid by a failed CREATE INDEX CONCURRENTLY (still maintained on every write,
@@ -548,13 +725,13 @@ FROM pg_constraint WHERE NOT convalidated ORDER BY 2, 1
 """
 
 
-@check("database.invalid_indexes", "Invalid indexes")
+@check(INVALID_INDEXES_CHECK)
 def invalid_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(INVALID_INDEXES)
     constraints = probe.rows(INVALID_CONSTRAINTS)
     found = rows + [{"index": f"constraint {c['constraint']} on {c['table']}", **c} for c in constraints]
     return probe.findings(
-        "database.invalid_indexes",
+        INVALID_INDEXES_CHECK,
         found,
         Limit(warn=1),
         "invalid index(es) or constraint(s)",
@@ -577,14 +754,14 @@ ORDER BY seq_tup_read DESC
 """
 
 
-@check("database.missing_indexes", "Missing indexes")
+@check(MISSING_INDEXES_CHECK)
 def missing_indexes(probe: Probe) -> CheckResult:
     rows = probe.rows(
         MISSING_INDEXES,
         {"min_rows": probe.limits.missing_index_min_rows, "min_pct": probe.limits.missing_index_use_pct},
     )
     return probe.findings(
-        "database.missing_indexes",
+        MISSING_INDEXES_CHECK,
         rows,
         Limit(warn=1),
         "table(s) read mostly by sequential scans",
@@ -609,12 +786,12 @@ ORDER BY age(c.relfrozenxid) DESC LIMIT 5
 XID_LIMIT = 2**31
 
 
-@check("database.xid_wraparound", "Transaction-ID wraparound")
+@check(XID_WRAPAROUND_CHECK)
 def xid_wraparound(probe: Probe) -> CheckResult:
     rows = probe.rows(XID_AGE)
     worst = rows[0]
     return probe.judged(
-        "database.xid_wraparound",
+        XID_WRAPAROUND_CHECK,
         worst["xid_age"],
         probe.limits.xid_age,
         "xids",
@@ -644,7 +821,7 @@ LEFT JOIN pg_attribute a ON a.attrelid = d.refobjid AND a.attnum = d.refobjsubid
 """
 
 
-@check("database.sequences", "Sequences")
+@check(SEQUENCES_CHECK)
 def sequences(probe: Probe) -> CheckResult:
     rows = probe.rows(SEQUENCES)
     unreadable = [row["sequence"] for row in rows if not row["readable"]]
@@ -670,7 +847,7 @@ def sequences(probe: Probe) -> CheckResult:
         else f"{len(rows)} sequence(s), none used yet"
     ) + note
     return probe.judged(
-        "database.sequences",
+        SEQUENCES_CHECK,
         worst["used_pct"] if worst else 0.0,
         probe.limits.sequence_pct,
         "%",
@@ -704,7 +881,7 @@ WHERE n_dead_tup > 50 + 0.2 * n_live_tup OR n_mod_since_analyze > 50 + 0.1 * n_l
 """
 
 
-@check("database.vacuum_analyze", "Vacuum and analyze")
+@check(VACUUM_ANALYZE_CHECK)
 def vacuum_analyze(probe: Probe) -> CheckResult:
     rows = probe.rows(VACUUM_ANALYZE)
     for row in rows:
@@ -714,7 +891,7 @@ def vacuum_analyze(probe: Probe) -> CheckResult:
         row["overdue_h"] = round(max(ages), 3)
     rows.sort(key=lambda row: row["overdue_h"], reverse=True)
     return probe.worst(
-        "database.vacuum_analyze",
+        VACUUM_ANALYZE_CHECK,
         rows,
         "overdue_h",
         probe.limits.vacuum_age_h,
@@ -744,13 +921,13 @@ FROM pg_stat_replication ORDER BY replay_lag_s DESC
 """
 
 
-@check("database.replication_lag", "Replication lag")
+@check(REPLICATION_LAG_CHECK)
 def replication_lag(probe: Probe) -> CheckResult:
     me = probe.one(REPLICATION)
     if me["standby"]:
         lag = me["replay_lag_s"] or 0.0
         return probe.judged(
-            "database.replication_lag",
+            REPLICATION_LAG_CHECK,
             lag,
             probe.limits.replication_lag_s,
             "s",
@@ -759,10 +936,10 @@ def replication_lag(probe: Probe) -> CheckResult:
         )
     replicas = probe.rows(REPLICAS)
     if not replicas:
-        return probe.result("database.replication_lag", Status.OK, "primary with no standby attached", role="primary")
+        return probe.result(REPLICATION_LAG_CHECK, Status.OK, "primary with no standby attached", role="primary")
     worst = replicas[0]
     return probe.judged(
-        "database.replication_lag",
+        REPLICATION_LAG_CHECK,
         worst["replay_lag_s"],
         probe.limits.replication_lag_s,
         "s",
@@ -781,12 +958,12 @@ FROM pg_replication_slots ORDER BY active, slot_name
 """
 
 
-@check("database.replication_slots", "Replication slots")
+@check(REPLICATION_SLOTS_CHECK)
 def replication_slots(probe: Probe) -> CheckResult:
     rows = probe.rows(SLOTS)
     inactive = [row for row in rows if not row["active"]]
     return probe.findings(
-        "database.replication_slots",
+        REPLICATION_SLOTS_CHECK,
         inactive,
         probe.limits.inactive_slots,
         "inactive replication slot(s)",

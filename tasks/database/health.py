@@ -15,16 +15,40 @@ import psycopg
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.databases import Database
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, describe_exception, error_result, stopwatch, utcnow
 from opsbook.secrets import redact
 from opsbook.store import Sample, open_store
 from opsbook.store.engine import safe_url
-from opsbook.tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, TITLES, Probe
+from opsbook.tasks.database.checks import CHECKS, COMPONENT, MIN_VERSION_NUM, PREFLIGHT, SIZE_CHECK, TITLES, Probe
 from opsbook.tasks.database.connect import connect, describe_database_error
 
-CONNECTION_CHECK = "database.connection"
+CONNECTION = declare(
+    "database.connection",
+    title="Connection",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    unit="ms",
+    on_fail=(
+        "The database is down or refusing opsbook: check the server, then escalate (runbook: --service database "
+        "--severity high)."
+    ),
+    on_warn="Connecting took long: check the server's load and network.",
+    runbook_steps=("System Health Validation (08:00 UTC) / Checking database health",),
+)
+
+# The connection broke between two checks: the rest of that database's checks could not run.
+CONNECTION_LOST = declare(
+    "database.checks",
+    title="Database checks",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
 MAX_PARALLEL_DATABASES = 8
 
 
@@ -32,7 +56,7 @@ def size_history(history_url: str, name: str) -> list[Sample] | str:
     """This database's size samples of the last 8 days, or why they cannot be read."""
     try:
         return open_store(history_url).samples(
-            "database.size", since=utcnow() - timedelta(days=8), labels={"target": name}
+            SIZE_CHECK.id, since=utcnow() - timedelta(days=8), labels={"target": name}
         )
     except Exception as error:
         return redact(f"history not readable: {describe_database_error(error)}")
@@ -43,13 +67,7 @@ def open_probe(
 ) -> tuple[Probe | None, CheckResult]:
     """Connect and check who we are; the result is the `database.connection` check."""
     started = utcnow()
-    common: dict[str, Any] = dict(
-        check=CONNECTION_CHECK,
-        target=database.name,
-        component=COMPONENT,
-        started_at=started,
-        labels={"url": safe_url(database.url)},
-    )
+    common: dict[str, Any] = dict(started_at=started, labels={"url": safe_url(database.url)})
     with stopwatch() as timing:
         try:
             conn = connect(
@@ -59,16 +77,16 @@ def open_probe(
                 read_only=True,
             )
         except psycopg.Error as error:
-            return None, error_result(
-                error=f"cannot connect: {describe_database_error(error)}", duration_ms=timing["ms"], **common
+            return None, CONNECTION.error(
+                database.name, f"cannot connect: {describe_database_error(error)}", duration_ms=timing["ms"], **common
             )
     try:
         with conn.transaction():
             who = Probe(conn, database, database.slow_query_limit(slow_default_ms)).one(PREFLIGHT)
     except psycopg.Error as error:
         conn.close()
-        return None, error_result(
-            error=f"cannot query: {describe_database_error(error)}", duration_ms=timing["ms"], **common
+        return None, CONNECTION.error(
+            database.name, f"cannot query: {describe_database_error(error)}", duration_ms=timing["ms"], **common
         )
     problem = None
     if not who["can_monitor"]:
@@ -80,11 +98,11 @@ def open_probe(
         problem = f"PostgreSQL {who['version']} is not supported (13 or later)"
     if problem:
         conn.close()
-        return None, error_result(error=problem, duration_ms=timing["ms"], details=who, **common)
-    result = CheckResult(
-        status=Status.OK,
+        return None, CONNECTION.error(database.name, problem, duration_ms=timing["ms"], details=who, **common)
+    result = CONNECTION.result(
+        database.name,
+        Status.OK,
         value=round(timing["ms"], 1),
-        unit="ms",
         duration_ms=timing["ms"],
         message=f"Connection: connected as {who['role']} to PostgreSQL {who['version']}",
         details=who,
@@ -127,9 +145,7 @@ def check_database(database: Database, slow_default_ms: float, history: list[Sam
     except psycopg.Error as error:  # the connection itself broke mid-run
         return [
             connection,
-            error_result(
-                "database.checks", database.name, COMPONENT, f"connection lost: {describe_database_error(error)}"
-            ),
+            CONNECTION_LOST.error(database.name, f"connection lost: {describe_database_error(error)}"),
         ]
     finally:
         probe.conn.close()
@@ -139,15 +155,7 @@ def check_database(database: Database, slow_default_ms: float, history: list[Sam
 def check_database_health(config: EstateConfig) -> list[CheckResult]:
     """The runbook's step 2: connections, slow queries, size, indexes, wraparound, vacuum, replication."""
     if not config.databases:
-        return [
-            CheckResult(
-                check=CONNECTION_CHECK,
-                target="(none)",
-                component=COMPONENT,
-                status=Status.SKIPPED,
-                message="no databases configured",
-            )
-        ]
+        return [CONNECTION.skipped("no databases configured")]
 
     def check(database: Database) -> list[CheckResult]:
         history = size_history(config.history.url, database.name)

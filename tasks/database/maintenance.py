@@ -17,11 +17,51 @@ from prefect.cache_policies import NO_CACHE
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config.databases import Database
-from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, stopwatch, utcnow
 from opsbook.store import Sample, open_store
-from opsbook.tasks.database.checks import COMPONENT, INVALID_INDEXES, Probe, statements_schema
+from opsbook.tasks.database.checks import INVALID_INDEXES, Probe, statements_schema
 from opsbook.tasks.database.connect import connect, describe_database_error
+
+ANALYZE = declare(
+    "database.maintenance.analyze",
+    title="Statistics update",
+    component="database",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Weekly Database Maintenance / Updating database statistics",),
+)
+
+REINDEX = declare(
+    "database.maintenance.reindex",
+    title="Index maintenance",
+    component="database",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    on_fail="An index could not be rebuilt: read the reason (often duplicate rows for a unique index), fix, re-run.",
+    on_warn="Invalid indexes remain: re-run the maintenance with apply.",
+    runbook_steps=("Weekly Database Maintenance / Performing index maintenance",),
+)
+
+QUERY_STATS = declare(
+    "database.maintenance.query_stats",
+    title="Query statistics snapshot and reset",
+    component="database",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+    runbook_steps=("Weekly Database Maintenance / Cleaning query plan cache",),
+)
+
+# The weekly step, and a database named for maintenance that the config does not have.
+MAINTENANCE = declare(
+    "database.maintenance",
+    title="Database maintenance",
+    component="database",
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P1,
+)
 
 PLAN_CACHE_NOTE = (
     "PostgreSQL has no server-wide query plan cache (DISCARD PLANS only clears the current "
@@ -53,7 +93,7 @@ def _set_timeouts(conn: psycopg.Connection[Any], lock_s: float, statement_s: flo
 
 
 def _maintain(
-    check: str,
+    check: Check,
     database: Database,
     apply: bool,
     timeouts: Timeouts,
@@ -73,14 +113,12 @@ def _maintain(
             ) as conn:
                 result = action(conn)
         except psycopg.Error as error:
-            result = error_result(check, database.name, COMPONENT, describe_database_error(error))
+            result = check.error(database.name, describe_database_error(error))
     return result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]})
 
 
-def _result(check: str, database: Database, status: Status, message: str, **details: Any) -> CheckResult:
-    return CheckResult(
-        check=check, target=database.name, component=COMPONENT, status=status, message=message, details=details
-    )
+def _result(check: Check, database: Database, status: Status, message: str, **details: Any) -> CheckResult:
+    return check.result(database.name, status, message=message, details=details)
 
 
 # -- statistics update ---------------------------------------------------------------------------------
@@ -103,7 +141,7 @@ ORDER BY n_mod_since_analyze DESC, 3
 
 def analyze_stale_tables(database: Database, apply: bool, timeouts: Timeouts) -> CheckResult:
     """ANALYZE each stale table on its own, so one locked table does not hold up the rest."""
-    check = "database.maintenance.analyze"
+    check = ANALYZE
 
     def action(conn: psycopg.Connection[Any]) -> CheckResult:
         stale = _rows(conn, STALE_TABLES)
@@ -199,7 +237,7 @@ def indexes_to_rebuild(conn: psycopg.Connection[Any], database: Database) -> tup
 
 def reindex_indexes(database: Database, apply: bool, timeouts: Timeouts) -> CheckResult:
     """REINDEX CONCURRENTLY every invalid or bloated index (only with apply), then check the result."""
-    check = "database.maintenance.reindex"
+    check = REINDEX
 
     def action(conn: psycopg.Connection[Any]) -> CheckResult:
         todo, note = indexes_to_rebuild(conn, database)
@@ -272,7 +310,7 @@ SNAPSHOT_SIZE = 100
 
 def snapshot_and_reset_statements(database: Database, apply: bool, timeouts: Timeouts, history_url: str) -> CheckResult:
     """Keep pg_stat_statements' figures in the history, then (with apply) reset them."""
-    check = "database.maintenance.query_stats"
+    check = QUERY_STATS
 
     def action(conn: psycopg.Connection[Any]) -> CheckResult:
         schema, missing = statements_schema(Probe(conn, database, database.slow_query_limit(1000)))

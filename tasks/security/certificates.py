@@ -20,11 +20,31 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
+from opsbook.checks import AlertType, declare
 from opsbook.config.security import CertificatePolicy, CertificateTarget
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, judge, utcnow
 
-CHECK = "security.certificate"
 COMPONENT = "security"
+
+CERTIFICATE = declare(
+    "security.certificate",
+    title="TLS certificate",
+    component=COMPONENT,
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P2,
+    unit="days",
+    on_fail=(
+        "Renew or fix the certificate now (expiry under 7 days, wrong name, untrusted chain, old TLS or weak hash)."
+    ),
+    on_warn="The certificate expires within 30 days: renew it and check the automation (certbot/ACME) is running.",
+    runbook_steps=(
+        "Security Health Check / Checking security policy compliance",
+        "Weekly Maintenance Routine / Checking SSL certificate status",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
 _VERSIONS = {"SSLv3": 0, "TLSv1": 1, "TLSv1.1": 2, "TLSv1.2": 3, "TLSv1.3": 4}
 
 
@@ -188,11 +208,9 @@ def judge_certificate(
         "chain_error": facts.chain_error,
         "accepts_old": facts.accepts_old,
     }
-    return CheckResult(
-        check=CHECK,
-        target=target.endpoint,
-        component=COMPONENT,
-        status=status,
+    return CERTIFICATE.result(
+        target.endpoint,
+        status,
         value=round(days, 1),
         unit="days",
         threshold=threshold,

@@ -16,28 +16,105 @@ from pathlib import Path
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.checks import AlertType, Check, declare
 from opsbook.config import EstateConfig
 from opsbook.config.security import CertificateTarget, SecurityConfig
-from opsbook.results import CheckResult, Status, error_result, stopwatch, utcnow
+from opsbook.escalation import Severity
+from opsbook.results import CheckResult, Status, stopwatch, utcnow
 from opsbook.tasks.security.accesslog import parse_access_log
 from opsbook.tasks.security.authlog import parse_auth_log
-from opsbook.tasks.security.certificates import CHECK as CERT_CHECK
-from opsbook.tasks.security.certificates import inspect_endpoint, judge_certificate
+from opsbook.tasks.security.certificates import CERTIFICATE, inspect_endpoint, judge_certificate
 from opsbook.tasks.security.findings import AuthFindings, access_findings, auth_findings, in_window, web_login_failures
-from opsbook.tasks.security.headers import CHECK as HEADERS_CHECK
-from opsbook.tasks.security.headers import check_headers
+from opsbook.tasks.security.headers import SECURITY_HEADERS, check_headers
 from opsbook.tasks.security.logfile import ParsedLog
 from opsbook.tasks.security.vulns import count_by_severity, read_report
 
-COMPONENT = "security"
-AUTH_CHECK = "security.auth_failures"
-WEB_LOGIN_CHECK = "security.web_logins"
-ACTIVITY_CHECK = "security.suspicious_activity"
-VULN_CHECK = "security.vulnerabilities"
+AUTH_FAILURES = declare(
+    "security.auth_failures",
+    title="Failed authentications",
+    component="security",
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    unit="failures",
+    on_fail=(
+        "A login succeeded after a brute force: treat the account as compromised; lock it, rotate its keys and run "
+        "`opsbook security incident --type brute_force --ip <source> --severity critical`."
+    ),
+    on_warn=(
+        "Brute force or user enumeration: confirm fail2ban/sshd limits, then block the source (`opsbook security "
+        "incident --type brute_force --ip <source>`, dry run first)."
+    ),
+    runbook_steps=(
+        "Security Health Check / Analyzing failed authentications",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
+
+WEB_LOGINS = declare(
+    "security.web_logins",
+    title="Failed web logins",
+    component="security",
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    unit="failures",
+    on_fail="A web login succeeded after many failures: force a password reset and review the session.",
+    on_warn="Repeated failed web logins: rate-limit the login path and block the source if it persists.",
+    runbook_steps=(
+        "Security Health Check / Analyzing failed authentications",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
+
+SUSPICIOUS_ACTIVITY = declare(
+    "security.suspicious_activity",
+    title="Suspicious activity",
+    component="security",
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    unit="requests",
+    on_fail="Review the attack requests in the report and open a security incident for the source.",
+    on_warn=(
+        "Attack traffic, scanners or error bursts: check the targeted paths returned no data (`opsbook security "
+        "incident --type injection_attempt --ip <source>`)."
+    ),
+    runbook_steps=(
+        "Security Health Check / Reviewing suspicious activities",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
+
+VULNERABILITIES = declare(
+    "security.vulnerabilities",
+    title="Vulnerability status",
+    component="security",
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    unit="vulnerabilities",
+    on_fail="Critical vulnerabilities: upgrade the named packages today and redeploy; re-run the audit.",
+    on_warn="High or unrated vulnerabilities, or a stale report: plan the upgrades this week and re-run the audit.",
+    runbook_steps=(
+        "Security Health Check / Checking security scan results",
+        "Security Health Check / Reviewing vulnerability status",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
+
+# The daily step's own id: it says so when no security check is configured at all.
+SECURITY_STATUS = declare(
+    "security.status",
+    title="Security status",
+    component="security",
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+)
 MOSTLY_UNPARSED = 0.5  # above this share of unparsed lines the file is not the format we think
 
 
-def _guarded(check: str, target: str, measure: Callable[[], CheckResult]) -> CheckResult:
+def _guarded(check: Check, target: str, measure: Callable[[], CheckResult]) -> CheckResult:
     """One target's result; its exception becomes an error result for that target only."""
     started = utcnow()
     try:
@@ -45,15 +122,11 @@ def _guarded(check: str, target: str, measure: Callable[[], CheckResult]) -> Che
             result = measure()
         return result.model_copy(update={"started_at": started, "duration_ms": timing["ms"]})
     except Exception as error:
-        return error_result(check, target, COMPONENT, error, started_at=started)
+        return check.error(target, error, started_at=started)
 
 
-def _skipped(check: str, what: str) -> list[CheckResult]:
-    return [
-        CheckResult(
-            check=check, target="(none)", component=COMPONENT, status=Status.SKIPPED, message=f"no {what} configured"
-        )
-    ]
+def _skipped(check: Check, what: str) -> list[CheckResult]:
+    return [check.skipped(f"no {what} configured")]
 
 
 def _unreadable(parsed: ParsedLog) -> str | None:
@@ -69,10 +142,10 @@ def _window(config: SecurityConfig, now: datetime) -> tuple[datetime, str]:
     return now - timedelta(hours=config.window_hours), f"{config.window_hours:g} h"
 
 
-def judge_auth(check: str, target: str, parsed: ParsedLog, found: AuthFindings, span: str) -> CheckResult:
+def judge_auth(check: Check, target: str, parsed: ParsedLog, found: AuthFindings, span: str) -> CheckResult:
     """Success after brute force fails; brute force or user enumeration warns; else ok."""
     if problem := _unreadable(parsed):
-        return error_result(check, target, COMPONENT, problem, details=parsed.account())
+        return check.error(target, problem, details=parsed.account())
     status = Status.FAIL if found.compromised else Status.WARN if found.brute_force or found.enumeration else Status.OK
     sources = len(found.failures_by_ip)
     parts = [
@@ -93,11 +166,9 @@ def judge_auth(check: str, target: str, parsed: ParsedLog, found: AuthFindings, 
         parts.append(f"user enumeration from {len(found.enumeration)} IP(s)")
     if parsed.unparsed_lines:
         parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
-    return CheckResult(
-        check=check,
-        target=target,
-        component=COMPONENT,
-        status=status,
+    return check.result(
+        target,
+        status,
         value=found.failures,
         unit="failures",
         message="; ".join(parts),
@@ -115,16 +186,16 @@ def failed_authentication_results(config: EstateConfig, now: datetime | None = N
     def from_auth_log(path: Path) -> CheckResult:
         parsed = parse_auth_log(path, now, security.syslog_timezone)
         found = auth_findings(in_window(parsed.events, since, now), rule)
-        return judge_auth(AUTH_CHECK, str(path), parsed, found, span)
+        return judge_auth(AUTH_FAILURES, str(path), parsed, found, span)
 
     def from_access_log(path: Path) -> CheckResult:
         parsed = parse_access_log(path)
         logins = web_login_failures(in_window(parsed.events, since, now), security.login_paths)
-        return judge_auth(WEB_LOGIN_CHECK, str(path), parsed, auth_findings(logins, rule), span)
+        return judge_auth(WEB_LOGINS, str(path), parsed, auth_findings(logins, rule), span)
 
-    results = [_guarded(AUTH_CHECK, str(p), partial(from_auth_log, p)) for p in security.auth_logs]
-    results += [_guarded(WEB_LOGIN_CHECK, str(p), partial(from_access_log, p)) for p in security.access_logs]
-    return results or _skipped(AUTH_CHECK, "auth_logs or access_logs")
+    results = [_guarded(AUTH_FAILURES, str(p), partial(from_auth_log, p)) for p in security.auth_logs]
+    results += [_guarded(WEB_LOGINS, str(p), partial(from_access_log, p)) for p in security.access_logs]
+    return results or _skipped(AUTH_FAILURES, "auth_logs or access_logs")
 
 
 def suspicious_activity_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
@@ -136,7 +207,7 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
     def review(path: Path) -> CheckResult:
         parsed = parse_access_log(path)
         if problem := _unreadable(parsed):
-            return error_result(ACTIVITY_CHECK, str(path), COMPONENT, problem, details=parsed.account())
+            return SUSPICIOUS_ACTIVITY.error(str(path), problem, details=parsed.account())
         found = access_findings(in_window(parsed.events, since, now), security.error_burst)
         flagged = bool(found.attack_requests or found.scanners or found.probes or found.bursts)
         parts = [f"{found.requests} requests in {span}"]
@@ -151,19 +222,17 @@ def suspicious_activity_results(config: EstateConfig, now: datetime | None = Non
             parts.append(f"4xx/5xx bursts from {len(found.bursts)} IP(s)")
         if parsed.unparsed_lines:
             parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
-        return CheckResult(
-            check=ACTIVITY_CHECK,
-            target=str(path),
-            component=COMPONENT,
-            status=Status.WARN if flagged else Status.OK,
+        return SUSPICIOUS_ACTIVITY.result(
+            str(path),
+            Status.WARN if flagged else Status.OK,
             value=found.attack_requests,
             unit="requests",
             message="; ".join(parts),
             details={**found.details(), "window": span, "lines": parsed.account()},
         )
 
-    results = [_guarded(ACTIVITY_CHECK, str(p), partial(review, p)) for p in security.access_logs]
-    return results or _skipped(ACTIVITY_CHECK, "access_logs")
+    results = [_guarded(SUSPICIOUS_ACTIVITY, str(p), partial(review, p)) for p in security.access_logs]
+    return results or _skipped(SUSPICIOUS_ACTIVITY, "access_logs")
 
 
 def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> list[CheckResult]:
@@ -182,11 +251,9 @@ def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> 
         message = f"{len(found)} vulnerabilities ({summary}) in a {kind} report"
         if age_days > policy.max_age_days:
             message += f"; report is {age_days:.0f} days old"
-        return CheckResult(
-            check=VULN_CHECK,
-            target=str(path),
-            component=COMPONENT,
-            status=status,
+        return VULNERABILITIES.result(
+            str(path),
+            status,
             value=len(found),
             unit="vulnerabilities",
             message=message,
@@ -198,8 +265,8 @@ def vulnerability_results(config: EstateConfig, now: datetime | None = None) -> 
             },
         )
 
-    results = [_guarded(VULN_CHECK, str(p), partial(ingest, p)) for p in policy.reports]
-    return results or _skipped(VULN_CHECK, "vulnerabilities.reports")
+    results = [_guarded(VULNERABILITIES, str(p), partial(ingest, p)) for p in policy.reports]
+    return results or _skipped(VULNERABILITIES, "vulnerabilities.reports")
 
 
 async def certificate_results(config: EstateConfig) -> list[CheckResult]:
@@ -208,7 +275,7 @@ async def certificate_results(config: EstateConfig) -> list[CheckResult]:
 
     def one(target: CertificateTarget) -> CheckResult:
         return _guarded(
-            CERT_CHECK,
+            CERTIFICATE,
             target.endpoint,
             lambda: judge_certificate(
                 target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)
@@ -216,7 +283,7 @@ async def certificate_results(config: EstateConfig) -> list[CheckResult]:
         )
 
     results = await asyncio.gather(*(asyncio.to_thread(one, t) for t in security.certificates))
-    return list(results) or _skipped(CERT_CHECK, "certificates")
+    return list(results) or _skipped(CERTIFICATE, "certificates")
 
 
 def header_urls(config: EstateConfig) -> list[str]:
@@ -228,7 +295,7 @@ def header_urls(config: EstateConfig) -> list[str]:
 async def header_results(config: EstateConfig) -> list[CheckResult]:
     urls = header_urls(config)
     if not urls:
-        return _skipped(HEADERS_CHECK, "platforms or headers.urls")
+        return _skipped(SECURITY_HEADERS, "platforms or headers.urls")
     return await check_headers(urls, config.security.headers, config.http)
 
 
@@ -275,5 +342,5 @@ async def check_security_status(config: EstateConfig) -> list[CheckResult]:
     )
     certificates, headers = await asyncio.gather(certificate_results(config), header_results(config))
     return [r for r in [*logs, *certificates, *headers] if r.status is not Status.SKIPPED] or _skipped(
-        "security.status", "security checks"
+        SECURITY_STATUS, "security checks"
     )

@@ -11,13 +11,30 @@ from collections.abc import Mapping
 
 import httpx
 
+from opsbook.checks import AlertType, declare
 from opsbook.config import HttpSettings
 from opsbook.config.security import HeaderPolicy
+from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, utcnow
 from opsbook.tasks.http import FetchFailure, fetch, sweep
 
-CHECK = "security.headers"
 COMPONENT = "security"
+
+SECURITY_HEADERS = declare(
+    "security.headers",
+    title="Security headers",
+    component=COMPONENT,
+    alert_type=AlertType.SECURITY,
+    severity=Severity.P1,
+    unit="missing",
+    on_fail="Add the missing security headers in the web server or application and redeploy.",
+    on_warn="Strengthen the weak header values (HSTS max-age of at least 180 days, nosniff, DENY/SAMEORIGIN).",
+    runbook_steps=(
+        "Security Health Check / Checking security policy compliance",
+        "System Health Validation (08:00 UTC) / Checking security status",
+        "Monthly System Optimization / Reviewing security configurations",
+    ),
+)
 _MAX_AGE = re.compile(r"max-age\s*=\s*\"?(\d+)", re.IGNORECASE)
 
 
@@ -40,16 +57,21 @@ def header_problems(headers: Mapping[str, str], policy: HeaderPolicy) -> tuple[l
 
 
 def judge_headers(url: str, outcome, policy: HeaderPolicy) -> CheckResult:
-    common = dict(check=CHECK, target=url, component=COMPONENT, started_at=utcnow())
+    started_at = utcnow()
     if isinstance(outcome, FetchFailure):
-        return CheckResult(
-            status=Status.ERROR, message=f"could not fetch: {outcome.reason}", attempts=outcome.attempts, **common
+        return SECURITY_HEADERS.result(
+            url,
+            Status.ERROR,
+            message=f"could not fetch: {outcome.reason}",
+            attempts=outcome.attempts,
+            started_at=started_at,
         )
     missing, weak = header_problems(outcome.headers, policy)
     status = Status.FAIL if missing else Status.WARN if weak else Status.OK
     parts = ([f"missing {', '.join(missing)}"] if missing else []) + weak
-    return CheckResult(
-        status=status,
+    return SECURITY_HEADERS.result(
+        url,
+        status,
         value=len(missing),
         unit="missing",
         message="; ".join(parts) or "all required headers present",
@@ -60,7 +82,7 @@ def judge_headers(url: str, outcome, policy: HeaderPolicy) -> CheckResult:
             "present": {k: v for k, v in outcome.headers.items() if k in {n.lower() for n in policy.required}},
         },
         attempts=outcome.attempts,
-        **common,
+        started_at=started_at,
     )
 
 
