@@ -97,13 +97,10 @@ def declare(
 def declared(check_id: str) -> Check | None:
     """The declaration of a check id (`<id>.<name>` of a `per_instance` one too), or None when none is.
 
-    A miss imports the whole catalogue once, so a result is judged by its declaration even when
-    the module that emitted it was not imported here (a result read back from the history).
+    The registry holds what the imported task modules declared; the alert pipeline imports the
+    whole catalogue first (`opsbook.tasks.catalog.all_checks`), so results read back from the
+    history are judged by their declarations too.
     """
-    if check_id not in _REGISTRY:
-        from opsbook.tasks.catalog import all_checks  # lazily: the catalogue imports every task module
-
-        all_checks()
     if found := _REGISTRY.get(check_id):
         return found
     parent = _REGISTRY.get(check_id.rpartition(".")[0])

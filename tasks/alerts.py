@@ -33,6 +33,7 @@ from opsbook.reports.messages import Message, render_message
 from opsbook.results import CheckResult, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
+from opsbook.tasks.catalog import all_checks
 from opsbook.tasks.incidents import refresh_status_page
 from opsbook.tasks.notify import Delivery, deliver
 
@@ -124,6 +125,7 @@ async def notify_alerts(config: EstateConfig, now: datetime | None = None) -> li
 
 
 async def handle_results(config: EstateConfig, results: list[CheckResult], now: datetime | None = None) -> AlertSummary:
+    all_checks()  # every declaration registered: triage reads a result's type and severity from it
     now = now or utcnow()
     changed = record_results(open_store(config.history.url), results, now)
     return AlertSummary(changed=changed, deliveries=await notify_alerts(config, now))
