@@ -39,6 +39,7 @@ from opsbook.tasks.json_api import (
     WEB_VITALS,
 )
 from opsbook.tasks.platforms import PLATFORM_HEALTH, check_platform_health
+from opsbook.tasks.redis import REDIS_PING, check_redis_health
 from opsbook.tasks.resources import DISK, UTILISATION, check_resource_utilisation
 from opsbook.tasks.security.checks import SECURITY_STATUS, check_security_status
 
@@ -65,6 +66,16 @@ def daily_steps(config: EstateConfig, run_id: str) -> list[Step]:
                 (config,),
                 check=CONNECTION,
                 trends=[Trend(SIZE_CHECK.id, "Database size, 30 days", "MB")],
+            ),
+        ),
+        *when(
+            config.redis,
+            Step(
+                "Redis health",
+                check_redis_health,
+                (config,),
+                check=REDIS_PING,
+                trends=[Trend(REDIS_PING.id, "Redis PING latency, 30 days", "ms")],
             ),
         ),
         *when(

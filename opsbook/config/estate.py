@@ -21,6 +21,7 @@ from opsbook.config.incidents import IncidentsConfig
 from opsbook.config.maintenance import MaintenanceConfig
 from opsbook.config.notifications import NotificationsConfig
 from opsbook.config.platforms import Platform
+from opsbook.config.redis import RedisList
 from opsbook.config.resources import ResourcesConfig
 from opsbook.config.security import SecurityConfig
 from opsbook.config.thresholds import Section, Thresholds
@@ -81,6 +82,7 @@ class EstateConfig(Section):
     # What is watched, in the runbook's order.
     platforms: list[Platform] = Field(default_factory=list)
     databases: DatabaseList = Field(default_factory=list)
+    redis: RedisList = Field(default_factory=list, description="Redis servers: PING, memory, clients, evictions")
     backups: BackupsConfig = Field(default_factory=BackupsConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     metrics_sources: JsonApiSources = Field(default_factory=list, description="the application's JSON API")
@@ -112,6 +114,7 @@ class EstateConfig(Section):
         watched = [f"{len(self.platforms)} platform(s)"]
         counts = {
             "database(s)": len(self.databases),
+            "Redis server(s)": len(self.redis),
             "backup repositories": len(self.backups.repositories),
             "DR target(s)": len(self.backups.disaster_recovery.targets),
             "metrics source(s)": len(self.metrics_sources),
