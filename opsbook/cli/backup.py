@@ -1,4 +1,4 @@
-"""`opsbook backup create|verify|prune` (issue 6): a backup with its manifest, verification, retention."""
+"""`opsbook backup create|verify|prune`: a backup with its manifest, verification, retention."""
 
 from __future__ import annotations
 

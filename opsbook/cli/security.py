@@ -1,4 +1,4 @@
-"""`opsbook security check|incident` (issue 7): the daily security check and security incidents.
+"""`opsbook security check|incident`: the daily security check and security incidents.
 
 `run_security` is also `opsbook run security`; opsbook.cli registers it under both names.
 """
