@@ -6,9 +6,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from opsbook.config.fields import relative_to_config
+from opsbook.config.fields import HeaderMap, TargetUrl, relative_to_config
 from opsbook.config.thresholds import Section
 from opsbook.maintenance import MaintenanceWindow
 
@@ -60,8 +60,8 @@ class CacheAction(Section):
     """A configured cache action (e.g. a purge endpoint), POSTed during the maintenance window."""
 
     name: str = Field(min_length=1)
-    url: AnyHttpUrl
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: TargetUrl
+    headers: HeaderMap = Field(default_factory=dict)
 
 
 class MaintenanceConfig(Section):

@@ -251,7 +251,9 @@ class HistoryStore:
         dialect = self.engine.dialect
         table = MetricSample.__table__.c
         # COPY skips SQLAlchemy's types: clean and convert each value as the column type would.
-        cleaners = {c: table[c].type for c in _SAMPLE_COLUMNS if isinstance(table[c].type, TypeDecorator)}
+        cleaners: dict[str, TypeDecorator[Any]] = {
+            c: t for c in _SAMPLE_COLUMNS if isinstance(t := table[c].type, TypeDecorator)
+        }
 
         def bound(column: str, value: object) -> object:
             if column in cleaners:
