@@ -60,6 +60,7 @@ def encoded_forms(value: str) -> set[str]:
         each("\\u{n:04x}"),
         each("\\u{n:04X}"),
         "".join(f"\\u{ord(c):04x}" if c in "<>&'" else c for c in json.dumps(value)[1:-1]),
+        "".join(f"\\u{ord(c):04x}" if c in "<>&" else c for c in json.dumps(value)[1:-1]),  # Go's encoding/json
         urllib.parse.quote(value, safe=""),
         urllib.parse.quote(value),
         urllib.parse.quote_plus(value),
