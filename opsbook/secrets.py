@@ -8,10 +8,14 @@ replace it with `***` however it travelled there: inside a URL, a header or an e
 
 from __future__ import annotations
 
+import base64
+import html
+import json
 import logging
 import os
 import re
 import threading
+import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,11 +36,59 @@ class MissingEnvironmentVariable(ValueError):
         self.name = name
 
 
+def encoded_forms(value: str) -> set[str]:
+    """The forms a secret takes once a target echoes it back or a protocol carries it.
+
+    HTML (html.escape with and without quotes, decimal and hex entities), JSON (json.dumps, with and
+    without ensure_ascii, and the \\u00XX escapes of <, >, &, ' that Go and others emit), URLs
+    (percent-encoding of every reserved character or only the unsafe ones, + for space) and base64
+    (standard and URL-safe, with and without padding). A form equal to the value adds nothing.
+    """
+    specials = {c: ord(c) for c in set(value) if not c.isalnum()}
+
+    def each(template: str) -> str:
+        return "".join(template.format(n=specials[c]) if c in specials else c for c in value)
+
+    forms = {
+        html.escape(value),
+        html.escape(value, quote=False),
+        each("&#{n};"),
+        each("&#x{n:x};"),
+        each("&#x{n:X};"),
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        each("\\u{n:04x}"),
+        each("\\u{n:04X}"),
+        "".join(f"\\u{ord(c):04x}" if c in "<>&'" else c for c in json.dumps(value)[1:-1]),
+        "".join(f"\\u{ord(c):04x}" if c in "<>&" else c for c in json.dumps(value)[1:-1]),  # Go's encoding/json
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote(value),
+        urllib.parse.quote_plus(value),
+        urllib.parse.quote(value, safe="").lower(),
+    }
+    raw = value.encode()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        text = encode(raw).decode()
+        forms |= {text, text.rstrip("=")}
+    return {form for form in forms if form != value}
+
+
 def register_secret(value: str) -> None:
-    """Remember a value that must never reach a sink in clear text."""
+    """Remember a value that must never reach a sink in clear text, nor in any encoded form."""
     if value and len(value) >= _MIN_SECRET_LENGTH:
         with _lock:
             _secrets.add(value)
+            _secrets.update(f for f in encoded_forms(value) if len(f) >= _MIN_SECRET_LENGTH)
+
+
+def register_credentials(username: str, password: str) -> None:
+    """A login's password, and the base64 blobs SASL carries it in (AUTH PLAIN `\\0user\\0pass`
+    with and without an authorisation identity; AUTH LOGIN sends base64 of each, covered above)."""
+    register_secret(password)
+    for combo in (f"\0{username}\0{password}", f"{username}\0{username}\0{password}"):
+        blob = base64.b64encode(combo.encode()).decode()
+        with _lock:
+            _secrets.update({blob, blob.rstrip("=")})
 
 
 def interpolate(text: str, environ: Mapping[str, str] | None = None) -> str:

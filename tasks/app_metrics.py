@@ -103,7 +103,11 @@ async def read_endpoints(config: EstateConfig, jobs: list[tuple[JsonApiSource, E
         )
         return read_response(source, endpoint, outcome, config.thresholds, started_at)
 
-    return await sweep(jobs, probe, config.http, verify=lambda job: job[0].verify_tls)
+    def failed(job: tuple[JsonApiSource, Endpoint], error: Exception) -> Reading:
+        source, endpoint = job
+        return Reading([APP_CHECKS[endpoint.step].error(f"{source.name}/{endpoint.name}", error)])
+
+    return await sweep(jobs, probe, config.http, on_error=failed, verify=lambda job: job[0].verify_tls)
 
 
 async def try_mapping(

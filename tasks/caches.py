@@ -55,7 +55,7 @@ async def run_cache_actions(actions: list[CacheAction], settings: HttpSettings, 
             details={"dry_run": False},
         )
 
-    return await sweep(actions, act, settings)
+    return await sweep(actions, act, settings, on_error=lambda action, error: CACHE_ACTIONS.error(action.name, error))
 
 
 @task(name="run-cache-actions", cache_policy=NO_CACHE, timeout_seconds=600)

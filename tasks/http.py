@@ -245,12 +245,15 @@ async def sweep(
     probe: Callable[[httpx.AsyncClient, T], Awaitable[R]],
     settings: HttpSettings,
     *,
+    on_error: Callable[[T, Exception], R],
     verify: Callable[[T], bool] = lambda _item: True,
 ) -> list[R]:
     """Run probe over items with at most `settings.concurrency` in flight; results keep order.
 
     One client per TLS-verification setting, each pooling up to `concurrency` connections, so many
-    endpoints on a few hosts reuse connections instead of reconnecting.
+    endpoints on a few hosts reuse connections instead of reconnecting. A probe that raises (a
+    request the client refuses to build, an answer a parser chokes on) costs its own item only:
+    `on_error` turns the exception into that item's result, required so no sweep can forget it.
     """
     listed = list(items)
     limit = asyncio.Semaphore(settings.concurrency)
@@ -261,7 +264,10 @@ async def sweep(
             want = verify(item)
             if want not in clients:
                 clients[want] = new_client(settings, verify=want, connections=settings.concurrency)
-            return await probe(clients[want], item)
+            try:
+                return await probe(clients[want], item)
+            except Exception as error:  # one target's fault; cancellation and timeouts of the step still propagate
+                return on_error(item, error)
 
     try:
         return list(await asyncio.gather(*(one(item) for item in listed)))

@@ -157,4 +157,4 @@ async def external_dependencies(config: EstateConfig) -> list[CheckResult]:
         return result.model_copy(update={"check": DEPENDENCY_HEALTH.id, "component": DEPENDENCY_HEALTH.component})
 
     targets = [Platform(name=d.name, url=d.url) for d in config.incidents.dependencies]
-    return await sweep(targets, probe, config.http)
+    return await sweep(targets, probe, config.http, on_error=lambda p, error: DEPENDENCY_HEALTH.error(p.name, error))

@@ -169,9 +169,17 @@ def decode_json(response: FetchedResponse) -> Any:
         raise BadValue(f"not JSON: an HTML page ({content_type}): {_said(response)}")
     try:
         return json.loads(response.body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+    except (ValueError, RecursionError) as error:  # also an int past Python's digit limit, nesting past the stack
         where = f" at line {error.lineno}, column {error.colno}" if isinstance(error, json.JSONDecodeError) else ""
-        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        reason = (
+            error.msg
+            if isinstance(error, json.JSONDecodeError)
+            else "not UTF-8"
+            if isinstance(error, UnicodeDecodeError)
+            else "nested too deep"
+            if isinstance(error, RecursionError)
+            else str(error)
+        )
         raise BadValue(f"body is not JSON ({content_type}): {reason}{where}: {_excerpt(text) or '(empty)'}") from None
 
 

@@ -94,6 +94,7 @@ def send_email(channel: EmailChannel, message: Message, retries: int) -> int:
         with attempt:
             attempts += 1
             with smtplib.SMTP(channel.host, channel.port, timeout=channel.timeout_s) as smtp:
+                smtp.set_debuglevel(0)  # its debug output prints the AUTH exchange (base64 of the password)
                 if channel.starttls:
                     context = ssl.create_default_context(cafile=str(channel.ca_file) if channel.ca_file else None)
                     smtp.starttls(context=context)

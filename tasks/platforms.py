@@ -108,7 +108,13 @@ async def probe_platforms(config: EstateConfig) -> list[CheckResult]:
         )
         return judge_platform(platform, platform.latency_ms or default_latency, outcome, started_at)
 
-    return await sweep(config.platforms, probe, config.http, verify=lambda p: p.verify_tls)
+    return await sweep(
+        config.platforms,
+        probe,
+        config.http,
+        on_error=lambda p, error: PLATFORM_HEALTH.error(p.name, error),
+        verify=lambda p: p.verify_tls,
+    )
 
 
 @task(name="check-platform-health", timeout_seconds=900, cache_policy=NO_CACHE)

@@ -8,7 +8,10 @@ SQLAlchemy and as raw database and WAL bytes) are searched for each canary.
 
 from __future__ import annotations
 
+import base64
+import html
 import json
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -213,11 +216,40 @@ def _history_text(db: Path) -> str:
     return "\n".join(rows)
 
 
+# Every character that HTML, JSON, URLs or a shell escape; a secret holding them travels encoded.
+SPECIALS = "&'<>\"\\ %+/=?#"
+
+
+def encoded_forms(secret: str) -> dict[str, str]:
+    """The forms a sink may hold a secret in, computed here independently of opsbook.secrets."""
+    raw = secret.encode()
+    return {
+        "plain": secret,
+        "html": html.escape(secret),
+        "html, quotes kept": html.escape(secret, quote=False),
+        "decimal entities": "".join(f"&#{ord(c)};" if not c.isalnum() else c for c in secret),
+        "hex entities": "".join(f"&#x{ord(c):x};" if not c.isalnum() else c for c in secret),
+        "json": json.dumps(secret)[1:-1],
+        "json \\u00XX": "".join(f"\\u{ord(c):04x}" if not c.isalnum() else c for c in secret),
+        "json, Go-style": json.dumps(secret)[1:-1]
+        .replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e"),
+        "percent-encoded": urllib.parse.quote(secret, safe=""),
+        "percent-encoded, / kept": urllib.parse.quote(secret),
+        "form-encoded": urllib.parse.quote_plus(secret),
+        "base64": base64.b64encode(raw).decode(),
+        "base64 url-safe": base64.urlsafe_b64encode(raw).decode().rstrip("="),
+        "AUTH PLAIN": base64.b64encode(b"\0ops\0" + raw).decode(),
+    }
+
+
+@pytest.mark.parametrize("special", [False, True], ids=["alphanumeric", "every-special-character"])
 def test_no_canary_reaches_any_sink_after_a_full_failing_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str], special: bool
 ) -> None:
     tag = uuid.uuid4().hex[:8]
-    env = {f"OPSBOOK_CANARY_{i}": f"canary{i:02d}x{tag}q" for i in range(len(FIELDS))}
+    env = {f"OPSBOOK_CANARY_{i}": f"canary{i:02d}{SPECIALS if special else 'x'}{tag}q" for i in range(len(FIELDS))}
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with LoopbackServer() as echo:
@@ -247,9 +279,10 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
     # The run did exercise the failing paths: deliveries were attempted and failed.
     assert any(hit.startswith(("/slack", "/hook")) for hit in echo.hits), echo.hits
     leaks = [
-        f"{field} -> {sink}"
+        f"{field} -> {sink} ({form})"
         for field, canary in zip(FIELDS, env.values(), strict=True)
+        for form, encoded in encoded_forms(canary).items()
         for sink, text in sinks.items()
-        if canary in text
+        if encoded in text
     ]
     assert not leaks, "canaries leaked:\n" + "\n".join(leaks)

@@ -11,9 +11,10 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, AnyHttpUrl, Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from opsbook.conditions import Condition, ConditionError, parse_condition
+from opsbook.config.fields import HeaderMap, TargetUrl
 from opsbook.config.thresholds import Limit, Section, Thresholds
 from opsbook.json_path import PathParts, parse_path
 from opsbook.maintenance import MaintenanceWindow
@@ -108,7 +109,7 @@ class Endpoint(Section):
     expected_status: list[int] = Field(default_factory=lambda: [200])
     metrics: list[MetricMap] = Field(default_factory=list)
     conditions: list[ConditionSpec] = Field(default_factory=list)
-    headers: dict[str, str] = Field(default_factory=dict, description="added to the source's headers")
+    headers: HeaderMap = Field(default_factory=dict, description="added to the source's headers")
     failure_threshold: int | None = Field(None, ge=1, le=100, description="overrides the source's")
 
     @field_validator("expected_status", mode="before")
@@ -258,8 +259,8 @@ class JsonApiSource(Section):
 
     kind: Literal["json_api"] = "json_api"
     name: str = Field("app", pattern=_NAME, description="shown on results and stored with every sample")
-    base_url: AnyHttpUrl
-    headers: dict[str, str] = Field(default_factory=dict, description="e.g. Authorization: Bearer ${APP_API_TOKEN}")
+    base_url: TargetUrl
+    headers: HeaderMap = Field(default_factory=dict, description="e.g. Authorization: Bearer ${APP_API_TOKEN}")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
     verify_tls: bool = True
     failure_threshold: int = Field(1, ge=1, le=100, description="consecutive failures before a check fails")

@@ -74,7 +74,7 @@ class HttpSettings(Section):
 
 
 class EstateConfig(Section):
-    estate: str = Field("production", min_length=1, description="name shown on reports")
+    estate: str = Field("production", min_length=1, max_length=200, description="name shown on reports")
     history: HistoryConfig = Field(default_factory=HistoryConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
     http: HttpSettings = Field(default_factory=HttpSettings)

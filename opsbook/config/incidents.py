@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
-from opsbook.config.fields import relative_to_config
+from opsbook.config.fields import TargetUrl, relative_to_config
 from opsbook.config.thresholds import Section
 
 
@@ -22,7 +22,7 @@ class RollbackRule(Section):
 
 class Dependency(Section):
     name: str = Field(min_length=1)
-    url: AnyHttpUrl
+    url: TargetUrl
 
 
 class IncidentsConfig(Section):

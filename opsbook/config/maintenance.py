@@ -2,33 +2,66 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import AnyHttpUrl, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from opsbook.config.fields import relative_to_config
+from opsbook.config.fields import HeaderMap, TargetUrl, relative_to_config
 from opsbook.config.thresholds import Section
 from opsbook.maintenance import MaintenanceWindow
+
+# Folders whose own contents are the system's: cleaning "every log under /var" would reach
+# databases and mail spools. Their subfolders (/var/log, /srv/app/logs) are fine.
+SYSTEM_ROOTS = frozenset(
+    Path(p)
+    for p in (
+        "/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/mnt", "/media", "/opt",
+        "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var", "/var/lib",
+    )
+)  # fmt: skip
 
 
 class LogDirectory(Section):
     """A folder of logs: old files are compressed, expired ones deleted (never outside the folder)."""
 
     path: Path
-    pattern: str = Field("*.log*", description="glob of the files to manage, relative to path")
+    pattern: str | None = Field(
+        None,
+        description="glob of file names to manage (e.g. '*.out'); default: log names only: "
+        "NAME.log, NAME.log.N, NAME.log-YYYYMMDD, each optionally .gz",
+    )
     compress_after_days: int = Field(7, ge=1)
     delete_after_days: int | None = Field(None, ge=1, description="default: thresholds.logs.retention_days")
 
-    _resolve = field_validator("path")(relative_to_config)
+    @field_validator("path")
+    @classmethod
+    def _not_a_system_root(cls, value: Path, info: ValidationInfo) -> Path:
+        path = relative_to_config(value, info)
+        real = Path(os.path.realpath(path))
+        if real in SYSTEM_ROOTS or path in SYSTEM_ROOTS or real == Path.home():
+            raise ValueError(
+                f"{path} is a system folder, not a log folder: name the logs' own folder (e.g. /var/log/app)"
+            )
+        return path
+
+    @field_validator("pattern")
+    @classmethod
+    def _a_name_pattern(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.strip() or "/" in value or "\\" in value or value.startswith("~") or ".." in value:
+            raise ValueError(f"{value!r}: a pattern of file names (e.g. '*.log'), relative, without folders or '..'")
+        return value
 
 
 class CacheAction(Section):
     """A configured cache action (e.g. a purge endpoint), POSTed during the maintenance window."""
 
     name: str = Field(min_length=1)
-    url: AnyHttpUrl
-    headers: dict[str, str] = Field(default_factory=dict)
+    url: TargetUrl
+    headers: HeaderMap = Field(default_factory=dict)
 
 
 class MaintenanceConfig(Section):

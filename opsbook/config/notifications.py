@@ -11,9 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
-from opsbook.config.fields import relative_to_config
+from opsbook.config.fields import HeaderMap, TargetUrl, relative_to_config
 from opsbook.config.thresholds import Section
-from opsbook.secrets import register_secret
+from opsbook.secrets import register_credentials, register_secret
 
 ALERT_TYPES = ("performance", "security", "infrastructure", "application", "other")
 _NAME = r"^[a-z0-9][a-z0-9_-]*$"
@@ -27,7 +27,7 @@ class SlackChannel(_Channel):
     """A Slack-compatible incoming webhook (Slack, Mattermost, Rocket.Chat): posts `{"text": ...}`."""
 
     type: Literal["slack"]
-    url: AnyHttpUrl
+    url: TargetUrl
 
     @field_validator("url")
     @classmethod
@@ -40,10 +40,10 @@ class WebhookChannel(_Channel):
     """A generic JSON webhook; the body is signed with HMAC-SHA256 when a secret is set."""
 
     type: Literal["webhook"]
-    url: AnyHttpUrl
+    url: TargetUrl
     secret: str | None = Field(None, description="HMAC key, from ${ENV}")
     signature_header: str = Field("X-Opsbook-Signature", description="carries `sha256=<hex digest of the body>`")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _secrets(self) -> WebhookChannel:
@@ -75,6 +75,13 @@ class EmailChannel(_Channel):
         return password
 
     _resolve_ca = field_validator("ca_file")(relative_to_config)
+
+    @model_validator(mode="after")
+    def _login_secret(self) -> EmailChannel:
+        """A server echoing the AUTH exchange in an error shows the base64 of user and password."""
+        if self.username and self.password:
+            register_credentials(self.username, self.password)
+        return self
 
 
 class PrefectChannel(_Channel):

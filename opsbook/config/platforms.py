@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import Field, field_validator
 
+from opsbook.config.fields import HeaderMap, TargetUrl
 from opsbook.config.thresholds import Limit, Section
 
 
@@ -13,12 +14,12 @@ class Platform(Section):
     """One health endpoint. Only `name` and `url` are required, as in Gatus."""
 
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-    url: AnyHttpUrl
+    url: TargetUrl
     method: Literal["GET", "HEAD"] = "GET"
     expected_status: list[int] = Field(default_factory=lambda: [200])
     latency_ms: Limit | None = Field(None, description="overrides thresholds.http.latency_ms")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: HeaderMap = Field(default_factory=dict)
     verify_tls: bool = True
 
     @field_validator("expected_status", mode="before")

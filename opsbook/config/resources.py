@@ -6,8 +6,9 @@ where to measure. Either source may be left out; with neither, the resource chec
 
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, Field, field_validator
+from pydantic import Field, field_validator
 
+from opsbook.config.fields import HeaderMap, TargetUrl
 from opsbook.config.thresholds import Section
 
 # Filesystems that hold no user data; their usage is noise (or always 100 %, as squashfs is).
@@ -49,8 +50,8 @@ class PrometheusQueries(Section):
 class PrometheusSource(Section):
     """A Prometheus server (with node exporter behind it) and how to query it."""
 
-    url: AnyHttpUrl = Field(description="base URL, e.g. http://prometheus:9090")
-    headers: dict[str, str] = Field(default_factory=dict, description="sent with every query; secrets through ${ENV}")
+    url: TargetUrl = Field(description="base URL, e.g. http://prometheus:9090")
+    headers: HeaderMap = Field(default_factory=dict, description="sent with every query; secrets through ${ENV}")
     bearer_token: str | None = Field(None, description="sent as `Authorization: Bearer`; use ${ENV}")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
     max_body_bytes: int = Field(

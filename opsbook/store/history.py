@@ -18,16 +18,17 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from pydantic_core import to_jsonable_python
 from sqlalchemy import ColumnElement, CursorResult, Engine, delete, func, select, text
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
 
 from opsbook.results import CheckResult, Status, count_by_status, verdict_of
 from opsbook.secrets import redact
 from opsbook.store.engine import make_engine, safe_url
 from opsbook.store.incident_models import DeliveryRow
-from opsbook.store.models import CheckResultRow, CheckRun, MetricSample, UtcDateTime
+from opsbook.store.models import CheckResultRow, CheckRun, MetricSample
+from opsbook.store.types import bounded_json
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 # Any constant works; it only has to be the same for every opsbook process.
@@ -247,10 +248,18 @@ class HistoryStore:
         streams rows as they are (about 8x faster, bench/history_at_scale.py).
         """
         columns = ", ".join(_SAMPLE_COLUMNS)
-        bind = {
-            "labels": lambda labels: json.dumps(labels),  # COPY skips SQLAlchemy's types: bind as they would
-            "ts": lambda ts: UtcDateTime().process_bind_param(ts, self.engine.dialect),
+        dialect = self.engine.dialect
+        table = MetricSample.__table__.c
+        # COPY skips SQLAlchemy's types: clean and convert each value as the column type would.
+        cleaners: dict[str, TypeDecorator[Any]] = {
+            c: t for c in _SAMPLE_COLUMNS if isinstance(t := table[c].type, TypeDecorator)
         }
+
+        def bound(column: str, value: object) -> object:
+            if column in cleaners:
+                value = cleaners[column].process_bind_param(value, dialect)
+            return json.dumps(value) if column == "labels" else value
+
         with self.engine.begin() as connection:
             driver = connection.connection.driver_connection
             assert driver is not None  # set while the connection is open
@@ -261,7 +270,7 @@ class HistoryStore:
             )
             with cursor.copy(f"COPY incoming_samples ({columns}) FROM STDIN") as copy:
                 for row in rows:
-                    copy.write_row([bind[c](row[c]) if c in bind else row[c] for c in _SAMPLE_COLUMNS])
+                    copy.write_row([bound(c, row[c]) for c in _SAMPLE_COLUMNS])
             cursor.execute(
                 f"INSERT INTO metric_samples ({columns}) SELECT {columns} FROM incoming_samples "
                 f"ON CONFLICT ({', '.join(_SAMPLE_KEY)}) DO NOTHING"
@@ -347,7 +356,7 @@ def _row(run_id: str, result: CheckResult) -> CheckResultRow:
         unit=result.unit,
         threshold=result.threshold,
         message=redact(result.message),
-        details=redact(to_jsonable_python(result.details)),
+        details=redact(bounded_json(result.details)),  # bounded first: redact recurses
         labels=redact(dict(result.labels)),
         started_at=result.started_at,
         duration_ms=result.duration_ms,

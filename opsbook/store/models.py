@@ -8,10 +8,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from opsbook.store.types import BoundedString, CleanJSON, CleanText
 
 
 class UtcDateTime(TypeDecorator[datetime]):
@@ -35,7 +37,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 class Base(DeclarativeBase):
-    type_annotation_map = {dict[str, Any]: JSON, datetime: UtcDateTime}
+    type_annotation_map = {dict[str, Any]: CleanJSON, datetime: UtcDateTime}
 
 
 class CheckRun(Base):
@@ -43,15 +45,15 @@ class CheckRun(Base):
 
     __tablename__ = "check_runs"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    flow: Mapped[str] = mapped_column(String(100), index=True)
-    estate: Mapped[str] = mapped_column(String(200))
+    id: Mapped[str] = mapped_column(BoundedString(64), primary_key=True)
+    flow: Mapped[str] = mapped_column(BoundedString(100), index=True)
+    estate: Mapped[str] = mapped_column(BoundedString(200))
     started_at: Mapped[datetime] = mapped_column(index=True)
     finished_at: Mapped[datetime | None]
-    verdict: Mapped[str] = mapped_column(String(10))
+    verdict: Mapped[str] = mapped_column(BoundedString(10))
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    report_path: Mapped[str | None] = mapped_column(Text)
-    notes: Mapped[str | None] = mapped_column(Text, doc="problems of the run itself, e.g. report not written")
+    report_path: Mapped[str | None] = mapped_column(CleanText)
+    notes: Mapped[str | None] = mapped_column(CleanText, doc="problems of the run itself, e.g. report not written")
 
     results: Mapped[list[CheckResultRow]] = relationship(
         back_populates="run", cascade="all, delete-orphan", order_by="CheckResultRow.id"
@@ -67,14 +69,14 @@ class CheckResultRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     run_id: Mapped[str] = mapped_column(ForeignKey("check_runs.id", ondelete="CASCADE"), index=True)
-    check: Mapped[str] = mapped_column(String(100))
-    target: Mapped[str] = mapped_column(String(300))
-    component: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(10), index=True)
+    check: Mapped[str] = mapped_column(BoundedString(100))
+    target: Mapped[str] = mapped_column(BoundedString(300))
+    component: Mapped[str] = mapped_column(BoundedString(100))
+    status: Mapped[str] = mapped_column(BoundedString(10), index=True)
     value: Mapped[float | None] = mapped_column(Float)
-    unit: Mapped[str | None] = mapped_column(String(30))
+    unit: Mapped[str | None] = mapped_column(BoundedString(30))
     threshold: Mapped[float | None] = mapped_column(Float)
-    message: Mapped[str] = mapped_column(Text, default="")
+    message: Mapped[str] = mapped_column(CleanText, default="")
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     started_at: Mapped[datetime]
@@ -94,11 +96,11 @@ class MetricSample(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    source: Mapped[str] = mapped_column(String(100))
-    metric: Mapped[str] = mapped_column(String(200))
-    labels_key: Mapped[str] = mapped_column(String(500), default="", doc="labels as sorted k=v pairs")
+    source: Mapped[str] = mapped_column(BoundedString(100))
+    metric: Mapped[str] = mapped_column(BoundedString(200))
+    labels_key: Mapped[str] = mapped_column(BoundedString(500), default="", doc="labels as sorted k=v pairs")
     labels: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ts: Mapped[datetime]
     value: Mapped[float] = mapped_column(Float)
-    unit: Mapped[str | None] = mapped_column(String(30))
-    run_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    unit: Mapped[str | None] = mapped_column(BoundedString(30))
+    run_id: Mapped[str | None] = mapped_column(BoundedString(64), index=True)

@@ -9,21 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import Boolean, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsbook.store.models import Base
+from opsbook.store.types import BoundedString, CleanText
 
 
 class SecurityIncident(Base):
     __tablename__ = "security_incidents"
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="the flow-run id that handled it")
-    reference: Mapped[str] = mapped_column(String(40), index=True, doc="SEC-YYYYMMDD-HHMMSS, for people")
+    id: Mapped[str] = mapped_column(BoundedString(64), primary_key=True, doc="the flow-run id that handled it")
+    reference: Mapped[str] = mapped_column(BoundedString(40), index=True, doc="SEC-YYYYMMDD-HHMMSS, for people")
     opened_at: Mapped[datetime] = mapped_column(index=True)
-    incident_type: Mapped[str] = mapped_column(String(40), index=True)
-    severity: Mapped[str] = mapped_column(String(4), doc="P0..P3")
-    source_ip: Mapped[str | None] = mapped_column(String(45), index=True)
+    incident_type: Mapped[str] = mapped_column(BoundedString(40), index=True)
+    severity: Mapped[str] = mapped_column(BoundedString(4), doc="P0..P3")
+    source_ip: Mapped[str | None] = mapped_column(BoundedString(45), index=True)
     escalation_level: Mapped[int] = mapped_column(Integer)
     executive_escalation: Mapped[bool] = mapped_column(Boolean, default=False)
     evidence_events: Mapped[int] = mapped_column(Integer, default=0)
@@ -31,5 +32,5 @@ class SecurityIncident(Base):
     actions: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="what was done or would be done")
     dry_run: Mapped[bool] = mapped_column(Boolean, default=True)
     blocked: Mapped[bool] = mapped_column(Boolean, default=False, doc="the blocklist file was changed")
-    incident_ref: Mapped[str | None] = mapped_column(String(40), doc="the general incident, when one was opened")
-    summary: Mapped[str] = mapped_column(Text, default="")
+    incident_ref: Mapped[str | None] = mapped_column(BoundedString(40), doc="the general incident, when one was opened")
+    summary: Mapped[str] = mapped_column(CleanText, default="")

@@ -90,4 +90,4 @@ async def check_headers(urls: list[str], policy: HeaderPolicy, settings: HttpSet
     async def probe(client: httpx.AsyncClient, url: str) -> CheckResult:
         return judge_headers(url, await fetch(client, url, settings), policy)
 
-    return await sweep(urls, probe, settings)
+    return await sweep(urls, probe, settings, on_error=SECURITY_HEADERS.error)
