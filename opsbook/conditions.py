@@ -1,5 +1,7 @@
 """Gatus-style endpoint conditions: `[STATUS] == 200`, `[RESPONSE_TIME] < 500`,
-`[BODY].status == UP`, `len([BODY].items) > 0`, `has([BODY].errors) == false`.
+`[BODY].status == UP`, `len([BODY].items) > 0`, `has([BODY].errors) == false`,
+`[CERTIFICATE_EXPIRATION] > 30d` (HTTPS: time left on the certificate the server presented;
+the right side is a duration, `720h`, `30d`, or a number of seconds).
 
 Parsed once when the config loads (a bad condition is a config error naming its key path) and
 evaluated against each response. A condition that cannot be evaluated (missing field, wrong
@@ -11,17 +13,20 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal, cast
 
+from opsbook.durations import format_duration, parse_duration
 from opsbook.json_path import PathNotFound, PathParts, format_path, json_type, parse_path, resolve
 
 Operator = Literal["<", "<=", "==", "!=", ">", ">="]
-Subject = Literal["status", "response_time", "body", "len", "has"]
+Subject = Literal["status", "response_time", "certificate_expiration", "body", "len", "has"]
 
 _GRAMMAR = re.compile(
     r"""^\s*(?:
         (?P<status>\[STATUS\])
       | (?P<response_time>\[RESPONSE_TIME\])
+      | (?P<certificate_expiration>\[CERTIFICATE_EXPIRATION\])
       | len\(\s*\[BODY\](?P<len>[^)]*?)\s*\)
       | has\(\s*\[BODY\](?P<has>[^)]*?)\s*\)
       | \[BODY\](?P<body>\S*)
@@ -61,12 +66,32 @@ class Condition:
         expected = self.expected
         return float(expected) if isinstance(expected, (int, float)) and not isinstance(expected, bool) else None
 
-    def evaluate(self, status_code: int, response_time_ms: float, body: Any = None) -> Outcome:
-        """Judge one response; `body` is the decoded JSON (only read when the condition needs it)."""
+    @property
+    def needs_certificate(self) -> bool:
+        return self.subject == "certificate_expiration"
+
+    def evaluate(
+        self,
+        status_code: int,
+        response_time_ms: float,
+        body: Any = None,
+        *,
+        certificate_left_s: float | None = None,
+        no_certificate: str = "no certificate was read",
+    ) -> Outcome:
+        """Judge one response; `body` is the decoded JSON (only read when the condition needs it).
+
+        `certificate_left_s` is the time left on the peer certificate; without it a
+        `[CERTIFICATE_EXPIRATION]` condition cannot be evaluated, for the reason `no_certificate`.
+        """
         if self.subject == "status":
             return self._compare(status_code)
         if self.subject == "response_time":
             return self._compare(round(response_time_ms, 1))
+        if self.subject == "certificate_expiration":
+            if certificate_left_s is None:
+                return Outcome(None, None, no_certificate)
+            return self._compare(certificate_left_s)
         try:
             value = resolve(body, self.path)
         except PathNotFound as missing:
@@ -96,6 +121,8 @@ class Condition:
         else:
             same = _equal(observed, expected)
             passed = same if self.operator == "==" else not same
+        if self.subject == "certificate_expiration":
+            return Outcome(passed, observed, f"{_left(observed)} {self.operator} {_left(cast(float, expected))}")
         return Outcome(passed, observed, f"{_show(observed)} {self.operator} {_show(expected)}")
 
 
@@ -131,6 +158,13 @@ def _show(value: Any) -> str:
     )
 
 
+def _left(seconds: float) -> str:
+    """Time left on a certificate, to the minute (`expired` once it is past)."""
+    if seconds < 0:
+        return f"expired {format_duration(timedelta(seconds=round(-seconds / 60) * 60))} ago"
+    return format_duration(timedelta(seconds=round(seconds / 60) * 60))
+
+
 def _literal(text: str) -> float | str | bool | None:
     if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'":
         return text[1:-1]
@@ -152,14 +186,21 @@ def parse_condition(text: str) -> Condition:
     if match is None:
         raise ConditionError(
             f"cannot parse condition {text!r}: expected `<subject> <operator> <value>` where subject is "
-            "[STATUS], [RESPONSE_TIME], [BODY].path, len([BODY].path) or has([BODY].path) "
+            "[STATUS], [RESPONSE_TIME], [CERTIFICATE_EXPIRATION], [BODY].path, len([BODY].path) or has([BODY].path) "
             "and operator is one of < <= == != > >="
         )
     if not match["right"]:
         raise ConditionError(f"condition {text!r} has no value after {match['op']}")
     expected = _literal(match["right"])
-    subjects: tuple[Subject, ...] = ("status", "response_time", "len", "has", "body")
+    subjects: tuple[Subject, ...] = ("status", "response_time", "certificate_expiration", "len", "has", "body")
     subject = next(name for name in subjects if match[name] is not None)
+    if subject == "certificate_expiration":
+        try:  # a duration as Gatus writes it (`48h`), or a number of seconds
+            expected = parse_duration(match["right"]).total_seconds()
+        except ValueError as error:
+            raise ConditionError(
+                f"condition {text!r}: [CERTIFICATE_EXPIRATION] compares with a duration such as 720h or 30d: {error}"
+            ) from None
     raw_path = match[subject] if subject in ("len", "has", "body") else ""
     if raw_path and raw_path[0] not in ".[":
         raise ConditionError(f"condition {text!r}: a body path starts with '.' or '[' after [BODY]")

@@ -8,22 +8,18 @@ a metric sample. Failures then pass flap control and maintenance windows before 
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import httpx
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from opsbook.config import EstateConfig
 from opsbook.config.app_metrics import AppStep, Endpoint, JsonApiSource
-from opsbook.flapping import apply_failure_threshold
+from opsbook.flapping import settle_flaps
 from opsbook.maintenance import active_window, silence
-from opsbook.results import CheckResult, Status, describe_exception, utcnow
+from opsbook.results import CheckResult, describe_exception, utcnow
 from opsbook.store import HistoryStore, open_store
 from opsbook.tasks.http import fetch, sweep
 from opsbook.tasks.json_api import APP_CHECKS, Reading, read_response
-
-FLAP_LOOKBACK = timedelta(days=30)
 
 # step -> (task name, section title), in the runbook's order.
 STEPS: dict[AppStep, tuple[str, str]] = {
@@ -39,18 +35,7 @@ STEPS: dict[AppStep, tuple[str, str]] = {
 
 def settle(result: CheckResult, source: JsonApiSource, endpoint: Endpoint, store: HistoryStore | None) -> CheckResult:
     """Flap control from the history, then the maintenance mark; both only touch failures."""
-    threshold = endpoint.failure_threshold or source.failure_threshold
-    if result.status is Status.FAIL and threshold > 1:
-        try:
-            if store is None:
-                raise RuntimeError("history store not available")
-            previous = store.result_history(result.check, result.target, since=result.started_at - FLAP_LOOKBACK)
-        except Exception as error:
-            result = result.model_copy(
-                update={"details": {**result.details, "flap_control": f"skipped: {describe_exception(error)}"}}
-            )
-        else:
-            result = apply_failure_threshold(result, previous, threshold)
+    result = settle_flaps(result, store, endpoint.failure_threshold or source.failure_threshold)
     if window := active_window(source.maintenance, result.started_at):
         result = silence(result, window)
     return result
@@ -100,6 +85,7 @@ async def read_endpoints(config: EstateConfig, jobs: list[tuple[JsonApiSource, E
             config.http,
             headers={**source.headers, **endpoint.headers},
             timeout_s=source.timeout_s,
+            max_redirects=source.max_redirects if source.follow_redirects else 0,
         )
         return read_response(source, endpoint, outcome, config.thresholds, started_at)
 
@@ -107,7 +93,13 @@ async def read_endpoints(config: EstateConfig, jobs: list[tuple[JsonApiSource, E
         source, endpoint = job
         return Reading([APP_CHECKS[endpoint.step].error(f"{source.name}/{endpoint.name}", error)])
 
-    return await sweep(jobs, probe, config.http, on_error=failed, verify=lambda job: job[0].verify_tls)
+    return await sweep(
+        jobs,
+        probe,
+        config.http,
+        on_error=failed,
+        trust=lambda job: config.http.trust(job[0].ca_bundle, verify=job[0].verify_tls),
+    )
 
 
 async def try_mapping(

@@ -17,12 +17,13 @@ from typing import Any
 
 from opsbook.checks import AlertType, Check, declare
 from opsbook.config import Limit, Thresholds
-from opsbook.config.app_metrics import AppStep, ConditionSpec, Endpoint, JsonApiSource, MetricMap
+from opsbook.config.app_metrics import AppStep, Endpoint, JsonApiSource, MetricMap
+from opsbook.config.conditions import ConditionSpec
 from opsbook.escalation import Severity
 from opsbook.json_path import PathNotFound, json_type, resolve
 from opsbook.results import CheckResult, Status, error_result, judge
 from opsbook.store import Sample
-from opsbook.tasks.http import FetchedResponse, FetchFailure
+from opsbook.tasks.http import FetchedResponse, FetchFailure, describe_status
 
 COMPONENT = "application"
 
@@ -131,6 +132,7 @@ APP_CHECKS: dict[AppStep, Check] = {
 }
 _EXCERPT_CHARS = 120
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<(?:script|style)\b.*?</(?:script|style)>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 
 
 def check_id(step: AppStep) -> str:
@@ -154,19 +156,29 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= _EXCERPT_CHARS else flat[: _EXCERPT_CHARS - 1] + "…"
 
 
-def _said(response: FetchedResponse) -> str:
+def summarise_body(response: FetchedResponse) -> str:
     """What a body says in one line: an HTML page's title (a proxy's error page), else its start."""
     if title := _TITLE.search(response.text):
         return f"page titled {_excerpt(title.group(1))!r}"
+    if is_html(response) and (words := _excerpt(_TAG.sub(" ", response.text))):
+        return f"page starting {words!r}"
     return _excerpt(response.text)
+
+
+def content_type(response: FetchedResponse) -> str:
+    return response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
+
+
+def is_html(response: FetchedResponse) -> bool:
+    """An HTML page, by its Content-Type or, when that lies or is missing, by its first character."""
+    return "html" in content_type(response) or response.text.lstrip()[:1] == "<"
 
 
 def decode_json(response: FetchedResponse) -> Any:
     """The body as JSON, or BadValue saying what came back instead (an HTML error page, text...)."""
-    content_type = response.headers.get("content-type", "").split(";")[0].strip() or "no content type"
     text = response.text
-    if "html" in content_type or text.lstrip()[:1] == "<":
-        raise BadValue(f"not JSON: an HTML page ({content_type}): {_said(response)}")
+    if is_html(response):
+        raise BadValue(f"not JSON: an HTML page ({content_type(response)}): {summarise_body(response)}")
     try:
         return json.loads(response.body)
     except (ValueError, RecursionError) as error:  # also an int past Python's digit limit, nesting past the stack
@@ -180,7 +192,8 @@ def decode_json(response: FetchedResponse) -> Any:
             if isinstance(error, RecursionError)
             else str(error)
         )
-        raise BadValue(f"body is not JSON ({content_type}): {reason}{where}: {_excerpt(text) or '(empty)'}") from None
+        shown = _excerpt(text) or "(empty)"
+        raise BadValue(f"body is not JSON ({content_type(response)}): {reason}{where}: {shown}") from None
 
 
 def metric_value(body: Any, metric: MetricMap) -> tuple[float, Any]:
@@ -273,15 +286,17 @@ def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> 
         details: dict[str, Any] = {"failure": outcome.kind}
         if outcome.last_response is not None:
             details["status_code"] = outcome.last_response.status_code
-            if said := _said(outcome.last_response):
+            if said := summarise_body(outcome.last_response):
                 cause += f": {said}"
         raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
     details = {"status_code": outcome.status_code}
     if outcome.status_code not in endpoint.expected_status:
-        cause = f"HTTP {outcome.status_code}"
+        cause = describe_status(outcome)
+        if outcome.location:
+            details["location"] = outcome.location
         if outcome.status_code in (401, 403):
             cause += " (the API refused the credentials: check the secret in the source's headers)"
-        if said := _said(outcome):
+        if said := summarise_body(outcome):
             cause += f": {said}"
         raise Unreadable(cause, details, outcome.attempts, outcome.elapsed_ms)
     try:
@@ -304,6 +319,8 @@ def read_response(
     """
     check, url = check_id(endpoint.step), source.url(endpoint)
     labels = {"source": source.name, "endpoint": endpoint.name}
+    if not source.verify_tls:
+        labels["tls"] = "not verified"
 
     def common(name: str) -> dict[str, Any]:
         return dict(
@@ -365,6 +382,7 @@ def read_response(
         )
     )
     read = f"; {len(figures)} figure(s) read" if figures else ""
+    unverified = "" if source.verify_tls else " [TLS not verified: verify_tls is false]"
     reading.results.insert(
         0,
         CheckResult(
@@ -372,7 +390,7 @@ def read_response(
             status=Status.OK,
             value=round(response.elapsed_ms, 1),
             unit="ms",
-            message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}",
+            message=f"HTTP {response.status_code} in {response.elapsed_ms:.0f} ms{read}{unverified}",
             details={"url": url, "status_code": response.status_code, "figures": figures},
             attempts=response.attempts,
             duration_ms=response.elapsed_ms,

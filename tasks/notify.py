@@ -57,9 +57,12 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-async def _post(config: EstateConfig, url: str, body: bytes, headers: dict[str, str]) -> int:
+async def _post(
+    config: EstateConfig, channel: SlackChannel | WebhookChannel, body: bytes, headers: dict[str, str]
+) -> int:
     settings = config.http.model_copy(update={"retries": config.notifications.retries})
-    async with new_client(settings) as client:
+    url = str(channel.url)
+    async with new_client(settings, trust=settings.trust(channel.ca_bundle)) as client:
         outcome = await post_json(client, url, settings, body, headers)
     if isinstance(outcome, FetchFailure):
         raise DeliveryFailed(f"{outcome.reason} after {outcome.attempts} attempt(s)", outcome.attempts)
@@ -131,13 +134,13 @@ async def send(config: EstateConfig, channel_name: str, message: Message) -> Del
     try:
         if isinstance(channel, SlackChannel):
             body = json.dumps({"text": message.text}).encode()
-            attempts = await _post(config, str(channel.url), body, {})
+            attempts = await _post(config, channel, body, {})
         elif isinstance(channel, WebhookChannel):
             body = json.dumps(message.payload, sort_keys=True, default=str).encode()
             headers = dict(channel.headers)
             if channel.secret:
                 headers[channel.signature_header] = sign(channel.secret, body)
-            attempts = await _post(config, str(channel.url), body, headers)
+            attempts = await _post(config, channel, body, headers)
         elif isinstance(channel, EmailChannel):
             attempts = await asyncio.to_thread(send_email, channel, message, retries)
         else:

@@ -90,7 +90,7 @@ async def backfill_resources(
     start = end - timedelta(days=days or source.backfill_days)
     windows = aligned_chunks(start, end, step, source.max_points_per_query)
     outcome = BackfillOutcome(start=start, end=end, step_s=step)
-    async with new_client(config.http) as client:
+    async with new_client(config.http, trust=config.http.trust(source.ca_bundle)) as client:
         for name, (metric, unit) in METRICS.items():
             promql = getattr(source.queries, name)
             for done, (first, last) in enumerate(windows, start=1):

@@ -195,7 +195,8 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
             for r in results
         ]
 
-    async with new_client(config.http, connections=len(FIGURES)) as client:
+    trust = config.http.trust(source.ca_bundle)
+    async with new_client(config.http, trust=trust, connections=len(FIGURES)) as client:
         batches = await asyncio.gather(*(one(client, figure) for figure in FIGURES))
     return [result for batch in batches for result in batch]
 

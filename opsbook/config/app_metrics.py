@@ -8,14 +8,16 @@ endpoint maps JSON paths to named metrics, each judged against a named runbook t
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from opsbook.conditions import Condition, ConditionError, parse_condition
+from opsbook.config.conditions import ConditionSpec
 from opsbook.config.fields import HeaderMap, TargetUrl
 from opsbook.config.thresholds import Limit, Section, Thresholds
+from opsbook.config.tls import ca_bundle_file
 from opsbook.json_path import PathParts, parse_path
 from opsbook.maintenance import MaintenanceWindow
 
@@ -75,31 +77,6 @@ class MetricMap(Section):
         return threshold_limit(thresholds, self.threshold) if self.threshold else self.limit
 
 
-class ConditionSpec(Section):
-    """A condition and how bad it is when it does not hold. A plain string means severity fail."""
-
-    condition: str
-    severity: Literal["warn", "fail"] = "fail"
-
-    @model_validator(mode="before")
-    @classmethod
-    def _from_string(cls, data: object) -> object:
-        return {"condition": data} if isinstance(data, str) else data
-
-    @field_validator("condition")
-    @classmethod
-    def _parses(cls, value: str) -> str:
-        try:
-            parse_condition(value)
-        except ConditionError as error:
-            raise ValueError(str(error)) from None
-        return value
-
-    @property
-    def parsed(self) -> Condition:
-        return parse_condition(self.condition)
-
-
 class Endpoint(Section):
     """One endpoint of the API and the daily step its figures belong to."""
 
@@ -116,6 +93,16 @@ class Endpoint(Section):
     @classmethod
     def _one_or_many(cls, value: object) -> object:
         return [value] if isinstance(value, int) else value
+
+    @field_validator("conditions")
+    @classmethod
+    def _measurable(cls, conditions: list[ConditionSpec]) -> list[ConditionSpec]:
+        if any(spec.parsed.needs_certificate for spec in conditions):
+            raise ValueError(
+                "[CERTIFICATE_EXPIRATION] is measured by platforms[].conditions and security.certificates, "
+                "not by metrics endpoints"
+            )
+        return conditions
 
     @model_validator(mode="after")
     def _unique_metric_names(self) -> Endpoint:
@@ -262,10 +249,15 @@ class JsonApiSource(Section):
     base_url: TargetUrl
     headers: HeaderMap = Field(default_factory=dict, description="e.g. Authorization: Bearer ${APP_API_TOKEN}")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
-    verify_tls: bool = True
+    verify_tls: bool = Field(True, description="false: no certificate check at all; every result says so")
+    ca_bundle: Path | None = Field(None, description="CA certificates (PEM) for this source; overrides http.ca_bundle")
+    follow_redirects: bool = Field(False, description="follow 3xx answers, at most max_redirects hops")
+    max_redirects: int = Field(5, ge=1, le=20)
     failure_threshold: int = Field(1, ge=1, le=100, description="consecutive failures before a check fails")
     maintenance: list[MaintenanceWindow] = Field(default_factory=list)
     endpoints: list[Endpoint] = Field(default_factory=runbook_endpoints, description="default: the runbook's API")
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
 
     @model_validator(mode="after")
     def _unique_names(self) -> JsonApiSource:

@@ -25,6 +25,7 @@ from opsbook.config.redis import RedisList
 from opsbook.config.resources import ResourcesConfig
 from opsbook.config.security import SecurityConfig
 from opsbook.config.thresholds import Section, Thresholds
+from opsbook.config.tls import Trust, ca_bundle_file
 
 
 class HistoryConfig(Section):
@@ -71,6 +72,15 @@ class HttpSettings(Section):
     max_body_bytes: int = Field(1_048_576, ge=1024)
     user_agent: str = "opsbook"
     trust_env: bool = Field(True, description="honour HTTP(S)_PROXY and NO_PROXY from the environment")
+    ca_bundle: Path | None = Field(
+        None, description="extra CA certificates (PEM) every HTTPS call trusts; a target's own ca_bundle overrides it"
+    )
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
+
+    def trust(self, ca_bundle: Path | None = None, *, verify: bool = True) -> Trust:
+        """The trust for one target: its own bundle, else this one; none when verification is off."""
+        return Trust(verify=verify, ca_bundle=(ca_bundle or self.ca_bundle) if verify else None)
 
 
 class EstateConfig(Section):

@@ -13,6 +13,7 @@ from pydantic import AnyHttpUrl, Field, field_validator, model_validator
 
 from opsbook.config.fields import HeaderMap, TargetUrl, relative_to_config
 from opsbook.config.thresholds import Section
+from opsbook.config.tls import ca_bundle_file
 from opsbook.secrets import register_credentials, register_secret
 
 ALERT_TYPES = ("performance", "security", "infrastructure", "application", "other")
@@ -28,6 +29,9 @@ class SlackChannel(_Channel):
 
     type: Literal["slack"]
     url: TargetUrl
+    ca_bundle: Path | None = Field(None, description="CA certificates (PEM) for this URL; overrides http.ca_bundle")
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
 
     @field_validator("url")
     @classmethod
@@ -44,6 +48,9 @@ class WebhookChannel(_Channel):
     secret: str | None = Field(None, description="HMAC key, from ${ENV}")
     signature_header: str = Field("X-Opsbook-Signature", description="carries `sha256=<hex digest of the body>`")
     headers: HeaderMap = Field(default_factory=dict)
+    ca_bundle: Path | None = Field(None, description="CA certificates (PEM) for this URL; overrides http.ca_bundle")
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
 
     @model_validator(mode="after")
     def _secrets(self) -> WebhookChannel:

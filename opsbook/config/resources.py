@@ -6,10 +6,13 @@ where to measure. Either source may be left out; with neither, the resource chec
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, field_validator
 
 from opsbook.config.fields import HeaderMap, TargetUrl
 from opsbook.config.thresholds import Section
+from opsbook.config.tls import ca_bundle_file
 
 # Filesystems that hold no user data; their usage is noise (or always 100 %, as squashfs is).
 _PSEUDO_FS = 'fstype!~"tmpfs|ramfs|devtmpfs|overlay|squashfs|nsfs|fuse.lxcfs|autofs"'
@@ -54,6 +57,7 @@ class PrometheusSource(Section):
     headers: HeaderMap = Field(default_factory=dict, description="sent with every query; secrets through ${ENV}")
     bearer_token: str | None = Field(None, description="sent as `Authorization: Bearer`; use ${ENV}")
     timeout_s: float | None = Field(None, gt=0, le=300, description="overrides http.timeout_s")
+    ca_bundle: Path | None = Field(None, description="CA certificates (PEM) for Prometheus; overrides http.ca_bundle")
     max_body_bytes: int = Field(
         64 * 1024 * 1024, ge=1024, description="a 30-day range answer is far larger than a health check's"
     )
@@ -64,6 +68,8 @@ class PrometheusSource(Section):
     max_points_per_query: int = Field(
         10_000, ge=2, le=11_000, description="Prometheus refuses more than 11,000 points per series"
     )
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
 
     def request_headers(self) -> dict[str, str]:
         headers = dict(self.headers)

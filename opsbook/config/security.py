@@ -13,6 +13,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from opsbook.config.fields import known_zone, relative_to_config
 from opsbook.config.thresholds import Limit, Section, limit
+from opsbook.config.tls import ca_bundle_file
 
 
 class BruteForceRule(Section):
@@ -35,6 +36,12 @@ class CertificateTarget(Section):
 
     endpoint: str = Field(pattern=r"^[^\s:]+:\d{1,5}$", description="host:port")
     server_name: str | None = Field(None, description="SNI and the name the certificate must match")
+    ca_bundle: Path | None = Field(
+        None,
+        description="CA certificates (PEM) for this endpoint; overrides the policy's and http.ca_bundle",
+    )
+
+    _trusted = field_validator("ca_bundle")(ca_bundle_file)
 
     @property
     def host(self) -> str:
@@ -52,11 +59,15 @@ class CertificateTarget(Section):
 class CertificatePolicy(Section):
     days_left: Limit = limit(30, 7, higher_is_worse=False)
     min_tls_version: str = Field("TLSv1.2", pattern=r"^TLSv1(\.[0-3])?$")
-    ca_bundle: Path | None = Field(None, description="extra CA certificates (PEM) trusted besides the system's")
+    ca_bundle: Path | None = Field(
+        None,
+        description="kept for older configs: CA certificates for the certificate check only; "
+        "http.ca_bundle now serves every HTTPS call, this check included",
+    )
     timeout_s: float = Field(10, gt=0, le=120)
     weak_signature_hashes: list[str] = Field(default_factory=lambda: ["md5", "sha1"])
 
-    _absolute = field_validator("ca_bundle")(relative_to_config)
+    _absolute = field_validator("ca_bundle")(ca_bundle_file)
 
     @field_validator("days_left", mode="before")
     @classmethod

@@ -143,13 +143,20 @@ def names_match(names: list[str], wanted: str) -> bool:
     return False
 
 
-def inspect_endpoint(target: CertificateTarget, policy: CertificatePolicy) -> CertificateFacts:
-    """Read the endpoint's certificate and try to verify its chain; network errors propagate."""
+def inspect_endpoint(
+    target: CertificateTarget, policy: CertificatePolicy, ca_bundle: Path | None = None
+) -> CertificateFacts:
+    """Read the endpoint's certificate and try to verify its chain; network errors propagate.
+
+    The chain is verified against the system's CAs plus the first bundle named: the target's own,
+    the policy's (the older key), then `ca_bundle` (the caller passes `http.ca_bundle`).
+    """
     der, protocol = _handshake(target, _reading_context(), policy.timeout_s)
     certificate = x509.load_der_x509_certificate(der)
     chain_error = None
+    bundle = target.ca_bundle or policy.ca_bundle or ca_bundle
     try:
-        _handshake(target, _verifying_context(policy.ca_bundle), policy.timeout_s)
+        _handshake(target, _verifying_context(bundle), policy.timeout_s)
     except ssl.SSLCertVerificationError as error:
         chain_error = error.verify_message or str(error)
     hash_algorithm = certificate.signature_hash_algorithm

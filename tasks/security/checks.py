@@ -278,7 +278,9 @@ async def certificate_results(config: EstateConfig) -> list[CheckResult]:
             CERTIFICATE,
             target.endpoint,
             lambda: judge_certificate(
-                target, security.certificate_policy, inspect_endpoint(target, security.certificate_policy)
+                target,
+                security.certificate_policy,
+                inspect_endpoint(target, security.certificate_policy, config.http.ca_bundle),
             ),
         )
 
