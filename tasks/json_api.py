@@ -23,6 +23,7 @@ from opsbook.json_path import PathNotFound, json_type, resolve
 from opsbook.results import CheckResult, Status, error_result, judge
 from opsbook.store import Sample
 from opsbook.tasks.http import FetchedResponse, FetchFailure
+from opsbook.tasks.resources import RUNBOOK_WARN_SEVERITY
 
 COMPONENT = "application"
 
@@ -93,6 +94,7 @@ APP_RESOURCES = declare(
     on_warn="A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,  # the same figures and rule as resource.*
 )
 
 RUM = declare(

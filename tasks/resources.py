@@ -24,6 +24,10 @@ from opsbook.tasks.http import new_client
 from opsbook.tasks.prometheus import PrometheusError, Series, instant_query
 
 COMPONENT = "resources"
+# The runbook alerts ("Resource utilization warning") as soon as a figure passes 80 %. Nothing is
+# degraded yet, so by its severity table that is Low (P3: respond within 4 h, time to plan);
+# past the critical level it is the declaration's P2 (slow performance is near).
+RUNBOOK_WARN_SEVERITY = Severity.P3
 
 CPU = declare(
     "resource.cpu",
@@ -36,6 +40,7 @@ CPU = declare(
     on_warn="CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 MEMORY = declare(
@@ -51,6 +56,7 @@ MEMORY = declare(
     on_warn="Memory is above 80 %: check its growth over the last days and plan more headroom.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 DISK = declare(
@@ -64,6 +70,7 @@ DISK = declare(
     on_warn="Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 # The step when no resource source is configured.
