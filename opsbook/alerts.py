@@ -1,4 +1,5 @@
-"""Alerts: every failing result raises or updates one alert per (check, target).
+"""Alerts: every failing result (and a warning where the runbook alerts on it) raises or updates
+one alert per (check, target).
 
 Like Alertmanager: a repeat updates count and last-seen, an ok result resolves the alert, a
 silence or a maintenance window mutes it, and notices are batched per group. Everything takes
@@ -42,11 +43,14 @@ COMPONENT_TYPES = {
 def classify(result: CheckResult) -> tuple[str, Severity]:
     """Alert type and severity of a failing result, from its check's declaration.
 
-    An `error` (could not measure) is one step less severe than a `fail` of the same check;
-    labels `alert_type`/`severity` override both.
+    An `error` (could not measure) is one step less severe than a `fail` of the same check; a
+    `warn` of a check that alerts on warnings has its declared `warn_severity`; labels
+    `alert_type`/`severity` override them all.
     """
     if check := declared(result.check):
         alert_type, severity = check.alert_type.value, check.severity
+        if result.status is Status.WARN and check.warn_severity is not None:
+            severity = check.warn_severity
     else:
         alert_type, severity = COMPONENT_TYPES.get(result.component, "other"), Severity.P3
     if result.status is Status.ERROR:
@@ -54,6 +58,12 @@ def classify(result: CheckResult) -> tuple[str, Severity]:
     if "severity" in result.labels:
         severity = Severity.parse(result.labels["severity"])
     return result.labels.get("alert_type", alert_type), severity
+
+
+def raises_alert(result: CheckResult) -> bool:
+    """A fail or an error always alerts; a warn only where its declaration says the runbook alerts on it."""
+    check = declared(result.check)
+    return check.alerts_on(result.status) if check else result.status.is_problem
 
 
 def fingerprint(check: str, target: str) -> str:
@@ -116,7 +126,7 @@ def record_results(store: HistoryStore, results: Iterable[CheckResult], now: dat
         for result in results:
             key = fingerprint(result.check, redact(result.target))
             row = session.scalars(select(AlertRow).where(AlertRow.fingerprint == key)).one_or_none()
-            if result.status.is_problem:
+            if raises_alert(result):
                 alert_type, severity = classify(result)
                 if row is None or row.state == "resolved":
                     row = row or AlertRow(fingerprint=key, check=result.check, target=redact(result.target))

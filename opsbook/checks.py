@@ -45,6 +45,13 @@ class Check:
     runbook_steps: tuple[str, ...] = ()  # "Procedure / Step" keys of the runbook it serves
     monitored: bool = False  # live and cheap: the monitor may probe it between checklists
     per_instance: bool = False  # one id per configured instance, `<id>.<name>` (e.g. a switch-over action)
+    # Where the runbook alerts on the warning level too (resources above 80 %), a `warn` raises an
+    # alert of this severity; None keeps a warning in the report only.
+    warn_severity: Severity | None = None
+
+    def alerts_on(self, status: Status) -> bool:
+        """Whether a result of this status raises (or keeps firing) an alert."""
+        return status.is_problem or (status is Status.WARN and self.warn_severity is not None)
 
     def instance(self, name: str) -> Check:
         """The check of one named instance of a `per_instance` declaration: id `<id>.<name>`."""
@@ -83,10 +90,22 @@ def declare(
     runbook_steps: tuple[str, ...] = (),
     monitored: bool = False,
     per_instance: bool = False,
+    warn_severity: Severity | None = None,
 ) -> Check:
     """Declare a check once; a second, different declaration of the same id is a programming error."""
     check = Check(
-        check_id, title, component, alert_type, severity, unit, on_fail, on_warn, runbook_steps, monitored, per_instance
+        check_id,
+        title,
+        component,
+        alert_type,
+        severity,
+        unit,
+        on_fail,
+        on_warn,
+        runbook_steps,
+        monitored,
+        per_instance,
+        warn_severity,
     )
     known = _REGISTRY.setdefault(check_id, check)
     if known != check:

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
+from types import ModuleType
 
 import yaml
 from prefect import Flow, Task, task
@@ -80,20 +81,93 @@ def automation_names() -> set[str]:
 
 
 def coverage(
-    steps: list[RunbookStep], mapping: dict[str, list[str]], known: set[str], checks: Iterable[Check] = ()
+    steps: list[RunbookStep],
+    mapping: dict[str, list[str]],
+    known: set[str],
+    checks: Iterable[Check] = (),
+    misplaced: Iterable[Misplaced] = (),
 ) -> tuple[list[str], list[str]]:
-    """(covered step keys, uncovered step keys with the reason): served by a check or by mapped automation."""
-    served = {key for check in checks for key in check.runbook_steps}
+    """(covered step keys, uncovered step keys with the reason): served by a check or by mapped automation.
+
+    `misplaced` (from `misplaced_claims`) are claims no owning flow runs: they serve nothing.
+    """
+    wrong = {(claim.step, claim.check): claim for claim in misplaced}
+    served = {key for check in checks for key in check.runbook_steps if (key, check.id) not in wrong}
     covered, uncovered = [], []
     for step in steps:
         names = mapping.get(step.key)
         if not names and step.key not in served:
-            uncovered.append(f"{step.key}: not mapped")
+            claims = [str(claim) for (key, _), claim in wrong.items() if key == step.key]
+            uncovered.append("; ".join(claims) if claims else f"{step.key}: not mapped")
         elif missing := [n for n in names or [] if n not in known]:
             uncovered.append(f"{step.key}: no task or flow named {', '.join(missing)}")
         else:
             covered.append(step.key)
     return covered, uncovered
+
+
+OWNERS = Path(str(files("opsbook") / "runbook_owners.yaml"))
+
+
+def _checks_of(module: ModuleType, seen: set[str]) -> set[str]:
+    """The check ids a module can emit: its own and imported declarations, and those of the task
+    modules and flow modules it uses (followed through imports, as a flow calls its tasks).
+
+    A flow module imports every task it calls (ruff forbids unused imports), so this is what
+    the flow runs, read statically; it may over-count a sibling module's checks, never under-count.
+    """
+    if module.__name__ in seen:
+        return set()
+    seen.add(module.__name__)
+    found = {value.id for value in vars(module).values() if isinstance(value, Check)}
+    package = module.__name__.rpartition(".")[0]
+    for value in vars(module).values():
+        origin = value.fn.__module__ if isinstance(value, Task) else getattr(value, "__module__", None)
+        if not isinstance(origin, str) or origin == module.__name__:
+            continue
+        same_package = origin.rpartition(".")[0] == package
+        if origin.startswith("opsbook.flows.") or (
+            origin.startswith("opsbook.tasks.") and (same_package or isinstance(value, Task))
+        ):
+            found |= _checks_of(importlib.import_module(origin), seen)
+    return found
+
+
+def flow_checks() -> dict[str, set[str]]:
+    """Each flow's name -> the check ids it runs (see `_checks_of`)."""
+    package = importlib.import_module("opsbook.flows")
+    runs: dict[str, set[str]] = {}
+    for module_info in pkgutil.iter_modules(package.__path__):
+        module = importlib.import_module(f"opsbook.flows.{module_info.name}")
+        for value in vars(module).values():
+            if isinstance(value, Flow) and value.fn.__module__ == module.__name__:
+                runs[value.name] = _checks_of(module, set())
+    return runs
+
+
+@dataclass(frozen=True)
+class Misplaced:
+    """A step claimed by a check that no flow owning the step's procedure runs: it serves nothing."""
+
+    step: str
+    check: str
+    owners: tuple[str, ...]
+
+    def __str__(self) -> str:
+        return f"{self.step}: claimed by {self.check}, which {' / '.join(self.owners)} never runs"
+
+
+def misplaced_claims(
+    checks: Iterable[Check], owners: dict[str, list[str]], runs: dict[str, set[str]]
+) -> list[Misplaced]:
+    """Steps a check claims although no flow owning the step's procedure runs that check."""
+    wrong = []
+    for check in checks:
+        for key in check.runbook_steps:
+            flows = owners.get(key.split(" / ")[0])
+            if flows and not any(check.id in runs.get(name, set()) for name in flows):
+                wrong.append(Misplaced(key, check.id, tuple(flows)))
+    return sorted(wrong, key=str)
 
 
 @task(name="check-runbook-coverage", cache_policy=NO_CACHE)
@@ -111,7 +185,13 @@ def check_runbook_coverage(
         mapping = yaml.safe_load(mapping_file.read_text()) or {}
     except (OSError, yaml.YAMLError) as error:
         return [RUNBOOK_COVERAGE.error(str(runbook), error)]
-    covered, uncovered = coverage(steps, mapping, automation_names(), all_checks() if checks is None else checks)
+    checks = all_checks() if checks is None else list(checks)
+    try:
+        owners = yaml.safe_load(OWNERS.read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        return [RUNBOOK_COVERAGE.error(str(OWNERS), error)]
+    misplaced = misplaced_claims(checks, owners, flow_checks())
+    covered, uncovered = coverage(steps, mapping, automation_names(), checks, misplaced)
     percent = 100.0 * len(covered) / len(steps) if steps else 0.0
     # Target 100 % (the runbook's KPI); under half automated is a failure of the practice.
     status = Status.OK if not uncovered else Status.WARN if percent >= 50 else Status.FAIL

@@ -12,18 +12,20 @@ import json
 import math
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opsbook.checks import AlertType, Check, declare
 from opsbook.config import Limit, Thresholds
 from opsbook.config.app_metrics import AppStep, Endpoint, JsonApiSource, MetricMap
 from opsbook.config.conditions import ConditionSpec
+from opsbook.durations import format_duration
 from opsbook.escalation import Severity
-from opsbook.json_path import PathNotFound, json_type, resolve
+from opsbook.json_path import PathNotFound, json_type, parse_path, resolve
 from opsbook.results import CheckResult, Status, error_result, judge
 from opsbook.store import Sample
 from opsbook.tasks.http import FetchedResponse, FetchFailure, describe_status
+from opsbook.tasks.resources import RUNBOOK_WARN_SEVERITY
 
 COMPONENT = "application"
 
@@ -94,6 +96,7 @@ APP_RESOURCES = declare(
     on_warn="A resource is above 80 %: plan capacity (scale, clean up logs, archive data) before it becomes critical.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,  # the same figures and rule as resource.*
 )
 
 RUM = declare(
@@ -305,6 +308,44 @@ def usable_body(endpoint: Endpoint, outcome: FetchedResponse | FetchFailure) -> 
         raise Unreadable(str(error), details, outcome.attempts, outcome.elapsed_ms) from None
 
 
+def _moment(raw: Any) -> datetime:
+    """An API's timestamp: ISO 8601 (a `Z` suffix too) or unix seconds; BadValue otherwise."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool) and math.isfinite(raw):
+        return datetime.fromtimestamp(raw, UTC)
+    if isinstance(raw, str):
+        try:
+            moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        except ValueError:
+            pass
+        else:
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    raise BadValue(f"{_excerpt(json.dumps(raw))} is not a time (ISO 8601 or unix seconds)")
+
+
+def figures_age(endpoint: Endpoint, body: Any, now: datetime) -> float | None:
+    """Seconds since the API computed its figures (None when `generated_at` is not mapped).
+
+    Raises Unreadable when the figures are older than `max_age_s`, or when the mapped time is
+    missing or not a time: then nobody can say the figures are current, so none is judged.
+    """
+    if endpoint.generated_at is None:
+        return None
+    try:
+        moment = _moment(resolve(body, parse_path(endpoint.generated_at)))
+    except (PathNotFound, BadValue) as error:
+        cause = f"generated_at {endpoint.generated_at}: {error}: cannot tell whether the figures are current"
+        raise Unreadable(cause, {"failure": "no_timestamp"}, 1, 0.0) from None
+    age = (now - moment).total_seconds()
+    if age > endpoint.max_age_s:
+        limit = format_duration(timedelta(seconds=endpoint.max_age_s))
+        cause = (
+            f"stale figures: generated at {moment.isoformat(timespec='seconds')}, "
+            f"{format_duration(timedelta(seconds=round(age)))} ago (at most {limit} expected)"
+        )
+        raise Unreadable(cause, {"failure": "stale", "generated_at": moment.isoformat(), "age_s": round(age)}, 1, 0.0)
+    return age
+
+
 def read_response(
     source: JsonApiSource,
     endpoint: Endpoint,
@@ -338,6 +379,20 @@ def read_response(
                     details={"url": url, **problem.details},
                     attempts=problem.attempts,
                     duration_ms=problem.elapsed_ms,
+                )
+            ]
+        )
+    try:
+        age = figures_age(endpoint, body, started_at)
+    except Unreadable as problem:
+        return Reading(
+            [
+                error_result(
+                    **common(endpoint.name),
+                    error=f"{url}: {problem}",
+                    details={"url": url, "status_code": response.status_code, **problem.details},
+                    attempts=response.attempts,
+                    duration_ms=response.elapsed_ms,
                 )
             ]
         )
@@ -381,7 +436,12 @@ def read_response(
             unit="ms",
         )
     )
-    read = f"; {len(figures)} figure(s) read" if figures else ""
+    missing = [str(f["metric"]) for f in figures if f["status"] == "error"]
+    read = f"; {len(figures) - len(missing)} of {len(figures)} figure(s) read" if figures else ""
+    if missing:
+        read += f" (not read: {', '.join(missing)})"
+    if age is not None:
+        read += f", generated {format_duration(timedelta(seconds=round(age)))} ago"
     unverified = "" if source.verify_tls else " [TLS not verified: verify_tls is false]"
     reading.results.insert(
         0,

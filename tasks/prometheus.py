@@ -150,6 +150,13 @@ async def instant_query(
     return await _get(client, source, settings, "/api/v1/query", params, "vector")
 
 
+async def instant_query_raw(
+    client: httpx.AsyncClient, source: PrometheusSource, settings: HttpSettings, promql: str
+) -> list[Series]:
+    """`/api/v1/query` of a range selector (`up[15m]`): the raw samples with their own timestamps."""
+    return await _get(client, source, settings, "/api/v1/query", {"query": promql}, "matrix")
+
+
 async def range_query(
     client: httpx.AsyncClient,
     source: PrometheusSource,

@@ -2,7 +2,8 @@
 
 Figures come from Prometheus (node exporter) and/or the local host (psutil). A source that
 cannot answer gives an `error` result per figure, never a silent ok: unreachable, a rejected
-query (Prometheus' message verbatim), no series, or a value that is not a percentage (NaN).
+query (Prometheus' message verbatim), no series, a value that is not a percentage (NaN), or a
+figure of a target that is down or no longer scraped (tasks/prometheus_freshness.py).
 """
 
 from __future__ import annotations
@@ -22,8 +23,13 @@ from opsbook.results import CheckResult, Status, judge, stopwatch, utcnow
 from opsbook.tasks.host import measure_host
 from opsbook.tasks.http import new_client
 from opsbook.tasks.prometheus import PrometheusError, Series, instant_query
+from opsbook.tasks.prometheus_freshness import TargetFreshness, scrape_freshness
 
 COMPONENT = "resources"
+# The runbook alerts ("Resource utilization warning") as soon as a figure passes 80 %. Nothing is
+# degraded yet, so by its severity table that is Low (P3: respond within 4 h, time to plan);
+# past the critical level it is the declaration's P2 (slow performance is near).
+RUNBOOK_WARN_SEVERITY = Severity.P3
 
 CPU = declare(
     "resource.cpu",
@@ -36,6 +42,7 @@ CPU = declare(
     on_warn="CPU is above 80 %: compare with the 7-day baseline and plan capacity before it turns critical.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 MEMORY = declare(
@@ -51,6 +58,7 @@ MEMORY = declare(
     on_warn="Memory is above 80 %: check its growth over the last days and plan more headroom.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 DISK = declare(
@@ -64,6 +72,7 @@ DISK = declare(
     on_warn="Disk is above 80 %: run the log cleanup and check the capacity projection for when it fills.",
     runbook_steps=("System Resource Check",),
     monitored=True,
+    warn_severity=RUNBOOK_WARN_SEVERITY,
 )
 
 # The step when no resource source is configured.
@@ -81,6 +90,7 @@ FIGURES: dict[str, tuple[Check, str]] = {
     "memory_pct": (MEMORY, "memory"),
     "disk_pct": (DISK, "disk"),
 }
+_BY_ID = {check.id: (check, words) for check, words in FIGURES.values()}
 _PERCENT_SLACK = 0.5  # rounding in a rate() may overshoot 100 % a little; more is bad data
 
 
@@ -195,10 +205,76 @@ async def prometheus_results(config: EstateConfig, source: PrometheusSource) -> 
             for r in results
         ]
 
+    async def freshness(client) -> list[TargetFreshness] | PrometheusError:
+        try:
+            return await scrape_freshness(client, source, config.http)
+        except PrometheusError as error:
+            return error
+
     trust = config.http.trust(source.ca_bundle)
-    async with new_client(config.http, trust=trust, connections=len(FIGURES)) as client:
-        batches = await asyncio.gather(*(one(client, figure) for figure in FIGURES))
-    return [result for batch in batches for result in batch]
+    async with new_client(config.http, trust=trust, connections=len(FIGURES) + 1) as client:
+        targets, batches = await asyncio.gather(
+            freshness(client), asyncio.gather(*(one(client, figure) for figure in FIGURES))
+        )
+    results = [result for batch in batches for result in batch]
+    return judge_freshness(results, targets, source, utcnow().timestamp())
+
+
+def judge_freshness(
+    results: list[CheckResult], targets: list[TargetFreshness] | PrometheusError, source: PrometheusSource, now: float
+) -> list[CheckResult]:
+    """A figure of a target that is down or no longer scraped is an `error` naming the target and the age.
+
+    A figure query that matched nothing while targets are stale is one error per stale target
+    (the usual cause: the exporter stopped, its instant series went stale). When freshness could
+    not be read at all, the figures stand but say so.
+    """
+    if isinstance(targets, PrometheusError):
+        note = f"freshness not checked: {targets}"
+        return [
+            r if r.status is Status.ERROR else r.model_copy(update={"details": r.details | {"freshness": note}})
+            for r in results
+        ]
+    by_instance = {t.instance: t for t in targets}
+    stale = {
+        t.instance: (t, problem)
+        for t in targets
+        if (problem := t.problem(now, source.stale_after_scrapes, source.freshness_window_s))
+    }
+    judged: list[CheckResult] = []
+    for result in results:
+        check, words = _BY_ID[result.check]
+        instance = result.labels.get("instance")
+        if result.details.get("failure") == "no_series" and stale:
+            judged += [
+                check.error(
+                    name,
+                    f"{words}: no series; {problem}",
+                    labels={"instance": name, "source": "prometheus"},
+                    details=result.details | {"failure": "stale", "freshness": target.details},
+                    started_at=result.started_at,
+                )
+                for name, (target, problem) in stale.items()
+            ]
+        elif instance in stale and result.status is not Status.ERROR:
+            target, problem = stale[instance]
+            judged.append(
+                check.error(
+                    result.target,
+                    f"{words}: {problem}; the last value read ({result.value:g} %) is not current",
+                    labels=result.labels,
+                    details=result.details | {"failure": "stale", "freshness": target.details},
+                    started_at=result.started_at,
+                    duration_ms=result.duration_ms,
+                )
+            )
+        elif instance is not None and result.status is not Status.ERROR:
+            known = by_instance.get(instance)
+            freshness = known.details if known else f"no {source.up_selector} series for this instance"
+            judged.append(result.model_copy(update={"details": result.details | {"freshness": freshness}}))
+        else:
+            judged.append(result)
+    return judged
 
 
 # -- the local host -----------------------------------------------------------------------------

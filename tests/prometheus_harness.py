@@ -8,7 +8,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -27,6 +27,12 @@ MISSING = (
 class RunningPrometheus:
     url: str
     node_exporter: str  # the `instance` label of the node exporter's series
+    exporter: subprocess.Popen[bytes] | None = field(default=None, compare=False, repr=False)
+
+    def stop_exporter(self) -> None:
+        """Stop the node exporter while Prometheus keeps scraping (and failing): figures go stale."""
+        assert self.exporter is not None
+        _stop(self.exporter)
 
     def query(self, promql: str) -> httpx.Response:
         """Ask Prometheus directly, to compare opsbook's answer with the source's own."""
@@ -93,7 +99,7 @@ def running_prometheus() -> Iterator[RunningPrometheus]:
         stdout=logs[1],
         stderr=subprocess.STDOUT,
     )
-    running = RunningPrometheus(f"http://{prometheus_address}", exporter_address)
+    running = RunningPrometheus(f"http://{prometheus_address}", exporter_address, exporter)
     try:
         # Ready when a CPU rate exists: that needs two scrapes of the exporter.
         rate = 'rate(node_cpu_seconds_total{mode="idle"}[5m])'

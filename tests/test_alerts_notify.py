@@ -19,6 +19,7 @@ from opsbook.results import CheckResult, Status
 from opsbook.store import open_store
 from opsbook.store.incident_models import DeliveryRow
 from opsbook.tasks.alerts import handle_results, notify_alerts
+from opsbook.tasks.catalog import all_checks
 from tests.helpers import estate
 from tests.receivers import SmtpServer, WebhookReceiver, start_smtp
 
@@ -88,6 +89,7 @@ def verify_signature(recorded) -> None:
 
 
 def test_triage_table() -> None:
+    all_checks()  # as the alert pipeline does: triage reads the declarations, run alone or not
     assert classify(result("platform.health", "fly", Status.FAIL)) == ("infrastructure", Severity.P1)
     assert classify(result("platform.health", "fly", Status.ERROR)) == ("infrastructure", Severity.P2)
     assert classify(result("security.headers", "fly", Status.FAIL, "security")) == ("security", Severity.P1)
@@ -205,3 +207,43 @@ def test_a_failing_channel_is_retried_recorded_and_blocks_no_one(tmp_path: Path,
     assert rows["broken"].ok is False and "HTTP 500" in rows["broken"].error
     assert rows["slack"].ok and rows["slack"].refs == {"alerts": ["platform.health|fly"]}
     assert hooks.url("/fail") not in rows["broken"].error  # a webhook URL is a credential
+
+
+def test_a_disk_above_the_runbooks_80_percent_alerts_at_the_warn_severity_and_resolves(
+    tmp_path: Path, receivers
+) -> None:
+    """The runbook alerts ("Resource utilization warning") at 80 %: a warn is an alert here, not a line in a report."""
+    from opsbook.tasks.resources import Reading, judge_reading, limit_for
+
+    hooks, smtp = receivers
+    config = config_for(tmp_path, hooks, smtp)
+    limit = limit_for(config, "disk_pct")
+
+    def disk(percent: float) -> CheckResult:
+        return judge_reading(Reading("disk_pct", "web-1", percent, "prometheus", "/data"), limit)
+
+    full = disk(85.0)
+    assert full.status is Status.WARN and classify(full) == ("infrastructure", Severity.P3)
+    assert len(run(config, [full], T0).changed) == 1
+    asyncio.run(notify_alerts(config, T0 + timedelta(seconds=61)))
+    [slack] = hooks.on("/slack")
+    assert slack.json["text"].startswith("🚨 1 ALERT(S) FIRING – test estate [infrastructure P3]")
+    assert (
+        "resource.disk on web-1 /data: disk on /data at 85.0 %, above the warning level of 80 %" in slack.json["text"]
+    )
+    [alert] = list_alerts(open_store(config.history.url))
+    assert (alert.state, alert.severity, alert.status) == ("firing", "P3", "warn")
+
+    # Back to 70 %: the alert resolves and the resolve is announced.
+    run(config, [disk(70.0)], T0 + timedelta(minutes=5))
+    asyncio.run(notify_alerts(config, T0 + timedelta(minutes=7)))
+    assert [a.state for a in list_alerts(open_store(config.history.url))] == ["resolved"]
+    assert hooks.on("/slack")[-1].json["text"].startswith("✅ 1 ALERT(S) RESOLVED")
+    assert len(hooks.on("/slack")) == 2
+
+
+def test_a_warning_of_a_check_that_does_not_alert_on_warnings_raises_nothing(tmp_path: Path, receivers) -> None:
+    hooks, smtp = receivers
+    config = config_for(tmp_path, hooks, smtp)
+    assert run(config, [result("platform.health", "fly", Status.WARN)], T0).changed == []
+    assert list_alerts(open_store(config.history.url)) == []

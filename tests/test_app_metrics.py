@@ -531,3 +531,65 @@ def test_metrics_try_reads_now_names_a_wrong_path_and_stores_nothing(
     assert unknown.exit_code == 1 and "no endpoint 'nope'; known: vitals, vitals" in unknown.output
     assert TOKEN not in ok.output + bad.output
     assert not (tmp_path / "h.db").exists()  # nothing was stored, not even a schema
+
+
+# -- what the endpoint's own result claims, and how old its figures are ---------------------------
+
+
+def _host_endpoint(**fields: Any) -> dict[str, Any]:
+    return {
+        "name": "host",
+        "step": "resources",
+        "path": "/host",
+        "metrics": [
+            {"name": "cpu", "path": "cpu", "unit": "%", "threshold": "resources.cpu_pct"},
+            {"name": "memory", "path": "memory", "unit": "%", "threshold": "resources.memory_pct"},
+            {"name": "disk", "path": "disk.usage_percent", "unit": "%", "threshold": "resources.disk_pct"},
+        ],
+        **fields,
+    }
+
+
+def test_the_figure_count_counts_only_figures_really_read_and_names_the_missing(tmp_path: Path) -> None:
+    body = {"cpu": 41.0, "memory": 52.5}  # no disk at all
+    with LoopbackServer({"/host": lambda _r: Reply.json(body)}) as server:
+        results = read(configure(tmp_path, source(server, endpoints=[_host_endpoint()])), "resources")
+    assert "; 2 of 3 figure(s) read (not read: disk)" in results["app/host"].message
+    assert results["app/disk"].status is Status.ERROR and "disk: missing field" in results["app/disk"].message
+
+
+@pytest.mark.parametrize(
+    ("generated_at", "status", "said"),
+    [
+        (lambda now: now.isoformat().replace("+00:00", "Z"), Status.OK, "; 3 of 3 figure(s) read, generated 0s ago"),
+        (lambda now: (now - timedelta(hours=3)).timestamp(), Status.ERROR, "stale figures: generated at "),
+        (lambda now: "yesterday", Status.ERROR, 'generated_at at: "yesterday" is not a time'),
+    ],
+    ids=["fresh-iso", "three-hours-old-unix", "not-a-time"],
+)
+def test_mapped_generated_at_older_than_max_age_is_an_error_and_nothing_is_judged(
+    tmp_path: Path, generated_at: Any, status: Status, said: str
+) -> None:
+    def reply(_request: Request) -> Reply:
+        return Reply.json({"cpu": 41.0, "memory": 52.5, "disk": {"usage_percent": 60}, "at": generated_at(utcnow())})
+
+    endpoint = _host_endpoint(generated_at="at", max_age_s=600)
+    with LoopbackServer({"/host": reply}) as server:
+        config = configure(tmp_path, source(server, endpoints=[endpoint]))
+        results = read(config, "resources")
+    assert results["app/host"].status is status and said in results["app/host"].message, results["app/host"].message
+    if status is Status.ERROR:
+        assert list(results) == ["app/host"]  # no figure judged as if it were current
+        assert open_store(config.history.url).samples("cpu") == []
+    if "stale" in said:
+        assert "3h ago (at most 10m expected)" in results["app/host"].message
+
+
+def test_a_missing_generated_at_path_says_freshness_cannot_be_told(tmp_path: Path) -> None:
+    with LoopbackServer({"/host": lambda _r: Reply.json({"cpu": 41.0})}) as server:
+        results = read(
+            configure(tmp_path, source(server, endpoints=[_host_endpoint(generated_at="meta.at")])), "resources"
+        )
+    assert results["app/host"].status is Status.ERROR
+    assert "generated_at meta.at" in results["app/host"].message
+    assert "cannot tell whether the figures are current" in results["app/host"].message

@@ -144,6 +144,8 @@ def test_bearer_token_from_env_is_sent_and_never_shown(tmp_path: Path, monkeypat
     results, seen = answer_for(tmp_path, vector("42.5"), bearer_token="${OPSBOOK_TEST_PROM_TOKEN}")
     assert {r.status for r in results.values()} == {Status.OK}
     assert results["resource.cpu"].value == 42.5
+    # This fake answers `up[15m]` with a vector: freshness unknown, and the figure says so.
+    assert results["resource.cpu"].details["freshness"].startswith("freshness not checked: expected a matrix")
     assert {r.headers.get("Authorization") for r in seen} == {f"Bearer {canary}"}
     assert {r.path for r in seen} == {"/api/v1/query"} and all("query=" in r.query for r in seen)
     assert all(canary not in json.dumps(r.model_dump(mode="json")) for r in results.values())
@@ -179,7 +181,9 @@ def test_query_timeout_503_is_retried_then_shown_verbatim(tmp_path: Path) -> Non
         {"status": "error", "errorType": "timeout", "error": "query timed out in expression evaluation"}, status=503
     )
     results, seen = answer_for(tmp_path, timeout)
-    assert len(seen) == 3 * 3  # three figures, each tried three times (http.retries = 2)
+    figures = [r for r in seen if not r.query.startswith("query=up%5B")]
+    assert len(figures) == 3 * 3  # three figures, each tried three times (http.retries = 2)
+    assert len(seen) - len(figures) == 3  # ... and the freshness query (`up[15m]`) too
     assert "(timeout): query timed out in expression evaluation" in results["resource.memory"].message
 
 

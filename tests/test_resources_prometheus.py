@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -247,3 +249,52 @@ def test_backfill_flow_fails_when_prometheus_is_down(tmp_path: Path) -> None:
         backfill_resource_history(BackfillParameters(config_path=str(path), days=0.01), return_state=True)
     )
     assert state.is_failed() and "unreachable" in state.message
+
+
+def test_figures_of_a_stopped_exporter_are_errors_naming_the_target_and_the_age(tmp_path: Path) -> None:
+    """With the exporter gone, a 5-minute CPU rate still has points: `up` says they are old."""
+    if not (PROMETHEUS and NODE_EXPORTER):
+        pytest.skip(MISSING)
+    with running_prometheus() as own:  # its own pair: the session's exporter stays up for the others
+        section = {"url": own.url, "mountpoints": ["/"]}
+        fresh = measure(tmp_path, section)
+        assert all(r.status is not Status.ERROR for r in fresh), [r.message for r in fresh]
+        assert all(r.details["freshness"]["up"] is True for r in fresh)
+        assert {r.details["freshness"]["scrape_interval_s"] for r in fresh} == {1.0}  # 1 s, to the tenth
+
+        own.stop_exporter()
+        # Prometheus notices at its next scrape (1 s interval); poll, never sleep a fixed time.
+        deadline = time.monotonic() + 30
+        while own.query("up").json()["data"]["result"][0]["value"][1] != "0":
+            assert time.monotonic() < deadline, "Prometheus never saw the exporter down"
+            time.sleep(0.2)
+        cpu_still_answers = own.query('rate(node_cpu_seconds_total{mode="idle"}[5m])').json()["data"]["result"]
+        assert cpu_still_answers  # the trap: old samples still make a rate
+
+        results = measure(tmp_path, section)
+        by_check = {r.check: r for r in results}
+        assert sorted(by_check) == ["resource.cpu", "resource.disk", "resource.memory"] and len(results) == 3
+        for result in results:
+            assert result.status is Status.ERROR, result.message
+            assert result.target.startswith(own.node_exporter)
+            assert f"target {own.node_exporter} (job node) is down (up == 0)" in result.message
+            assert re.search(r"newest sample \d+s old", result.message), result.message
+            assert result.details["failure"] == "stale" and result.details["freshness"]["up"] is False
+        assert "the last value read" in by_check["resource.cpu"].message  # the figure was there, but old
+        assert "no series" in by_check["resource.memory"].message  # its instant series went stale
+
+
+def test_a_target_no_longer_scraped_is_stale_after_a_few_intervals() -> None:
+    from opsbook.tasks.prometheus_freshness import summarise
+
+    points = [(1000.0 + second, 1.0) for second in range(0, 60, 15)]  # scraped every 15 s until 1045
+    target = summarise({"instance": "web-1:9100", "job": "node"}, points)
+    assert target.interval_s == 15 and target.up
+    assert target.problem(now=1080, stale_after_scrapes=3, window_s=900) is None  # 35 s: within 3 intervals
+    assert target.problem(now=1100, stale_after_scrapes=3, window_s=900) == (
+        "target web-1:9100 (job node) not scraped for 55s (every 15 s expected): newest sample 55s old"
+    )
+    down = summarise({"instance": "web-1:9100", "job": "node"}, [(1000.0, 0.0), (1015.0, 0.0)])
+    assert down.problem(now=1016, stale_after_scrapes=3, window_s=900) == (
+        "target web-1:9100 (job node) is down (up == 0), no successful scrape in the last 15m"
+    )

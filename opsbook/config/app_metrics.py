@@ -88,6 +88,20 @@ class Endpoint(Section):
     conditions: list[ConditionSpec] = Field(default_factory=list)
     headers: HeaderMap = Field(default_factory=dict, description="added to the source's headers")
     failure_threshold: int | None = Field(None, ge=1, le=100, description="overrides the source's")
+    generated_at: str | None = Field(
+        None,
+        min_length=1,
+        description="JSON path of when the API computed its figures (ISO 8601 or unix seconds); "
+        "figures older than max_age_s are stale, an error",
+    )
+    max_age_s: float = Field(900, gt=0, le=30 * 86_400, description="how old `generated_at` may be")
+
+    @field_validator("generated_at")
+    @classmethod
+    def _valid_generated_at(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_path(value)
+        return value
 
     @field_validator("expected_status", mode="before")
     @classmethod
@@ -113,7 +127,7 @@ class Endpoint(Section):
 
     @property
     def needs_body(self) -> bool:
-        return bool(self.metrics) or any(c.parsed.needs_body for c in self.conditions)
+        return bool(self.metrics) or self.generated_at is not None or any(c.parsed.needs_body for c in self.conditions)
 
 
 def _vital(name: str, threshold: str, unit: str | None) -> MetricMap:

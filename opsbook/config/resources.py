@@ -63,6 +63,18 @@ class PrometheusSource(Section):
     )
     queries: PrometheusQueries = Field(default_factory=PrometheusQueries)
     mountpoints: list[str] | None = Field(None, description="disk series to keep; all when left out")
+    up_selector: str = Field(
+        "up",
+        min_length=1,
+        pattern=r"^[A-Za-z_:][A-Za-z0-9_:]*(\{.*\})?$",
+        description='the scrape targets whose `up` says whether figures are current, e.g. up{job="node"}',
+    )
+    stale_after_scrapes: int = Field(
+        3, ge=1, le=100, description="a target whose newest sample is older than this many scrape intervals is stale"
+    )
+    freshness_window_s: float = Field(
+        900, gt=0, le=86_400, description="how far back the last successful scrape is looked for"
+    )
     step_s: float = Field(300, gt=0, le=86_400, description="backfill resolution (default 5 minutes)")
     backfill_days: float = Field(30, gt=0, le=3650, description="how far back a backfill reaches")
     max_points_per_query: int = Field(

@@ -469,12 +469,21 @@ STATEMENTS_SCHEMA = (
 SLOW_STATEMENTS = """
 SELECT queryid::text AS queryid, left(query, 300) AS query, calls,
        round(mean_exec_time::numeric, 1)::float AS mean_ms, round(total_exec_time::numeric, 1)::float AS total_ms,
-       rows
+       rows, count(*) OVER ()::int AS slow_total
 FROM {statements}
 WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
   AND calls >= %(min_calls)s AND mean_exec_time >= %(slow_ms)s
 ORDER BY mean_exec_time DESC
 LIMIT 20
+"""
+
+# The slow statements left out above for too few calls: how many, and the worst mean, so the
+# message never says "no slow query" while a slow one was only too rare to judge.
+RARE_SLOW_STATEMENTS = """
+SELECT count(*)::int AS queries, coalesce(round(max(mean_exec_time)::numeric, 1), 0)::float AS worst_ms
+FROM {statements}
+WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+  AND calls < %(min_calls)s AND mean_exec_time >= %(slow_ms)s
 """
 
 # Fallback without the extension: only statements running right now can be seen.
@@ -508,17 +517,23 @@ def slow_queries(probe: Probe) -> CheckResult:
     slow_ms = limit.warn if limit.warn is not None else limit.fail
     schema, missing = statements_schema(probe)
     if schema is not None:
-        rows = probe.rows(
-            sql.SQL(SLOW_STATEMENTS).format(statements=sql.Identifier(schema, "pg_stat_statements")),
-            {"min_calls": min_calls, "slow_ms": slow_ms},
-        )
+        statements = sql.Identifier(schema, "pg_stat_statements")
+        parameters = {"min_calls": min_calls, "slow_ms": slow_ms}
+        rows = probe.rows(sql.SQL(SLOW_STATEMENTS).format(statements=statements), parameters)
+        [rare] = probe.rows(sql.SQL(RARE_SLOW_STATEMENTS).format(statements=statements), parameters)
         worst = rows[0]["mean_ms"] if rows else 0.0
+        total = rows[0]["slow_total"] if rows else 0
         message = (
-            f"{_queries(len(rows), 'slow')} (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
+            f"{_queries(total, 'slow')} (mean >= {slow_ms:g} ms, >= {min_calls} calls), slowest "
             f"{worst:.0f} ms: {rows[0]['query']}"
             if rows
-            else f"no query averages {slow_ms:g} ms or more"
+            else f"no query called {min_calls} times or more averages {slow_ms:g} ms or more"
         )
+        if rare["queries"]:
+            message += (
+                f"; {_queries(rare['queries'], 'slow')} left out for fewer than {min_calls} calls"
+                f" (worst mean {rare['worst_ms']:,.0f} ms)"
+            )
         return probe.judged(
             SLOW_QUERIES_CHECK,
             worst,
@@ -528,6 +543,8 @@ def slow_queries(probe: Probe) -> CheckResult:
             source="pg_stat_statements",
             min_calls=min_calls,
             rows=rows,
+            slow_total=total,
+            left_out_for_few_calls=rare,
         )
     rows = probe.rows(SLOW_ACTIVITY, {"slow_ms": slow_ms})
     worst = rows[0]["running_ms"] if rows else 0.0
