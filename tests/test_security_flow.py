@@ -68,6 +68,7 @@ def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> No
     html = outcome.report_path.read_text()
     assert outcome.report_path.name.startswith("security-")
     assert "Brute force" in html and "203.0.113.9" in html and "Lines read" in html
+    assert "in the last 60 min" in html  # the auth log says whether its brute force is under way
     assert "expires in 5 days" in html
     stored = HistoryStore(data["history"]["url"]).get_run(outcome.run_id)
     assert stored.flow == "security-health-check" and len(stored.results) == len(outcome.results)
