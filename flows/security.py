@@ -35,14 +35,21 @@ def _tables(section: Section) -> None:
         d = r.details
         if d.get("failures_by_ip"):
             section.tables.append(
-                Table(f"Failed logins by source IP: {r.target}", ["IP", "failures"], d["failures_by_ip"])
+                Table(f"Failed logins by source: {r.target}", ["source", "failures"], d["failures_by_ip"])
             )
         if d.get("brute_force"):
+            # Only auth logs judge whether a brute force is under way (`active_window`).
+            judged = "active_window" in d
             section.tables.append(
                 Table(
                     f"Brute force: {r.target}",
-                    ["IP", "peak in window", "failures", "first", "last"],
-                    [[b["ip"], b["peak"], b["failures"], b["first"], b["last"]] for b in d["brute_force"]],
+                    ["source", "peak in window", "failures", "first", "last"]
+                    + ([f"in the last {d['active_window']}"] if judged else []),
+                    [
+                        [b["ip"], b["peak"], b["failures"], b["first"], b["last"]]
+                        + (["yes" if b["active"] else "no"] if judged else [])
+                        for b in d["brute_force"]
+                    ],
                 )
             )
         if d.get("compromised"):

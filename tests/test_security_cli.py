@@ -22,7 +22,9 @@ def test_incident_with_a_bad_ip_exits_2(tmp_path: Path) -> None:
 
 def test_incident_apply_blocks_and_run_security_exits_1_on_a_compromise(tmp_path: Path) -> None:
     blocklist = tmp_path / "deny.conf"
-    config = _config(tmp_path, blocklist=str(blocklist), brute_force={"failures": 5, "minutes": 10})
+    # The brute force is 20 minutes old: with active_minutes 10 it is an earlier one, which warns.
+    rule = {"failures": 5, "minutes": 10, "active_minutes": 10}
+    config = _config(tmp_path, blocklist=str(blocklist), brute_force=rule)
     dry = CliRunner().invoke(app, ["security", "incident", "--type", "brute_force", "--ip", IP, "-c", str(config)])
     assert dry.exit_code == 0, dry.output
     assert "would add" in dry.output and not blocklist.exists()
@@ -32,7 +34,7 @@ def test_incident_apply_blocks_and_run_security_exits_1_on_a_compromise(tmp_path
     assert applied.exit_code == 0, applied.output
     assert f"deny {IP};" in blocklist.read_text()
     check = CliRunner().invoke(app, ["run", "security", "-c", str(config)])
-    assert check.exit_code == 0, check.output  # brute force warns; no login succeeded
+    assert check.exit_code == 0, check.output  # an earlier brute force warns; no login succeeded
     auth = tmp_path / "auth.log"
     last = auth.read_text().splitlines()[-1]
     auth.write_text(

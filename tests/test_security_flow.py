@@ -20,11 +20,12 @@ from tests.test_daily_flow import read_back
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
-def _estate(tmp_path: Path) -> dict:
+def _estate(tmp_path: Path, attack_minutes_ago: int = 30) -> dict:
+    """A brute force `attack_minutes_ago` (under way within the hour: fail; older: warn) and an attacked web log."""
     now = datetime.now(UTC)
     auth = tmp_path / "auth.log"
     lines = [
-        f"{now - timedelta(minutes=30) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
+        f"{now - timedelta(minutes=attack_minutes_ago) + timedelta(seconds=i):%b %e %H:%M:%S} web1 sshd[7]: "
         f"Failed password for root from 203.0.113.9 port {i} ssh2"
         for i in range(15)
     ]
@@ -58,7 +59,8 @@ def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> No
     assert isinstance(outcome, ChecklistOutcome)
     assert state.is_failed() and outcome.verdict is Verdict.RED
     by_check = {r.check: r for r in outcome.results}
-    assert by_check["security.auth_failures"].status is Status.WARN
+    auth = by_check["security.auth_failures"]
+    assert auth.status is Status.FAIL and "BRUTE FORCE UNDER WAY (last 60 min)" in auth.message
     assert by_check["security.suspicious_activity"].status is Status.WARN
     assert by_check["security.certificate"].status is Status.FAIL
     assert by_check["security.headers"].status is Status.FAIL
@@ -66,6 +68,7 @@ def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> No
     html = outcome.report_path.read_text()
     assert outcome.report_path.name.startswith("security-")
     assert "Brute force" in html and "203.0.113.9" in html and "Lines read" in html
+    assert "in the last 60 min" in html  # the auth log says whether its brute force is under way
     assert "expires in 5 days" in html
     stored = HistoryStore(data["history"]["url"]).get_run(outcome.run_id)
     assert stored.flow == "security-health-check" and len(stored.results) == len(outcome.results)
@@ -75,10 +78,10 @@ def test_security_flow_writes_report_history_and_artifacts(tmp_path: Path) -> No
 
 def test_daily_checklist_has_a_security_status_step(tmp_path: Path) -> None:
     with LoopbackServer({"/h": lambda _r: Reply(200, "ok")}) as server:
-        data = _estate(tmp_path) | {"platforms": [{"name": "fly", "url": server.url("/h")}]}
+        data = _estate(tmp_path, attack_minutes_ago=120) | {"platforms": [{"name": "fly", "url": server.url("/h")}]}
         state = daily_checklist(config_path=str(write_config(tmp_path, data)), return_state=True)
     outcome = state.result(raise_on_failure=False)
-    assert state.is_completed() and outcome.verdict is Verdict.AMBER  # brute force and attacks warn
+    assert state.is_completed() and outcome.verdict is Verdict.AMBER  # a brute force 2 h ago and attacks warn
     html = outcome.report_path.read_text()
     assert "Security status" in html
     checks = {r.check for r in outcome.results}

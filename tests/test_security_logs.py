@@ -62,10 +62,12 @@ def test_every_openssh_line_is_accounted_for() -> None:
     total = len(path.read_text().splitlines())
     assert parsed.total_lines == total
     assert parsed.parsed_lines + parsed.unparsed_lines == total
-    # Expanded events: one per line, plus N - 1 more for each `message repeated N times` line.
-    extra = sum(int(n) - 1 for n in re.findall(r"message repeated (\d+) times", path.read_text()))
-    assert len(parsed.events) == parsed.parsed_lines + extra
-    assert extra > 0
+    # Expanded events: one per line, plus N - 1 more for each `message repeated N times` line
+    # and for each `PAM N more authentication failures` line (N attempts PAM did not log one by one).
+    repeated = sum(int(n) - 1 for n in re.findall(r"message repeated (\d+) times", path.read_text()))
+    more = sum(int(n) - 1 for n in re.findall(r"PAM (\d+) more authentication failures", path.read_text()))
+    assert len(parsed.events) == parsed.parsed_lines + repeated + more
+    assert repeated > 0 and more > 0
 
 
 def test_openssh_failures_match_an_independent_count() -> None:
@@ -73,8 +75,23 @@ def test_openssh_failures_match_an_independent_count() -> None:
     found = auth_findings(parse_auth_log(path, REFERENCE).events, BruteForceRule())
     by_ip = _weighted_lines(path, r"Failed \S+ for (?:invalid user )?.*? from (\S+) port")
     by_user = _weighted_lines(path, r"Failed password for (root) from")
-    assert found.failures == sum(by_ip.values())
-    assert found.failures_by_ip[0] == [by_ip.most_common(1)[0][0], by_ip.most_common(1)[0][1]]
+    # PAM's records count only for a process sshd wrote no `Failed` line for (here: the file
+    # ends between the PAM line and sshd's); `PAM N more authentication failures` is N.
+    text = path.read_text()
+    with_sshd_line = set(re.findall(r"sshd\[(\d+)\]: Failed ", text))
+    pam_only: Counter[str] = Counter()
+    for pid, more, rhost, user in re.findall(
+        r"sshd\[(\d+)\]: (?:pam_unix\(sshd:auth\): authentication failure|PAM (\d+) more authentication failures)"
+        r";.*?rhost=(\S+)(?:\s+user=(\S+))?",
+        text,
+    ):
+        if pid not in with_sshd_line:
+            pam_only[rhost] += int(more or 1)
+            by_user[user] += int(more or 1)
+    assert sum(pam_only.values()) == found.pam_attempts == 1
+    assert found.failures == sum(by_ip.values()) + sum(pam_only.values())
+    by_source = by_ip + pam_only
+    assert found.failures_by_ip[0] == [by_source.most_common(1)[0][0], by_source.most_common(1)[0][1]]
     assert dict(map(tuple, found.failures_by_user))["root"] == by_user["root"]
     top_ip = by_ip.most_common(1)[0][0]
     assert top_ip == "183.62.140.253"  # the file's busiest source of lines, counted with grep
@@ -206,8 +223,14 @@ def test_events_outside_the_window_are_not_counted(tmp_path: Path) -> None:
     log.write_text("\n".join(lines))
     config = estate(tmp_path, security={"auth_logs": [str(log)]})
     (result,) = failed_authentication_results(config, now=NOW)
-    assert result.status is Status.OK and result.value == 0
+    # Nothing in the window measured nothing: an error naming the file's range, never a plain ok.
+    assert result.status is Status.ERROR and result.value is None
+    assert result.message == (
+        "no line in the last 24 h: the file's 30 lines run from 2026-11-26 02:00 UTC to 2026-11-26 02:00 UTC "
+        "(log rotated away, wrong file or logger stopped?)"
+    )
     assert result.details["lines"]["parsed_lines"] == 30
+    assert result.details["lines_in_window"] == 0 and result.details["lines_outside_window"] == 30
 
 
 def _access_log(tmp_path: Path, lines: list[str]) -> Path:

@@ -17,10 +17,15 @@ from opsbook.config.tls import ca_bundle_file
 
 
 class BruteForceRule(Section):
-    """N failures from one source IP within M minutes is a brute force."""
+    """N failures from one source (address or host name) within M minutes is a brute force.
 
-    failures: int = Field(10, ge=2, le=100_000, description="N: failures from one IP")
+    In an auth log, one seen within the last `active_minutes` is under way and fails the check;
+    an older one in the window warns (web logins warn either way).
+    """
+
+    failures: int = Field(10, ge=2, le=100_000, description="N: failures from one source")
     minutes: float = Field(10, gt=0, le=10_080, description="M: within this many minutes")
+    active_minutes: float = Field(60, gt=0, le=10_080, description="a brute force this recent is under way: fail")
     enumeration_users: int = Field(5, ge=2, description="distinct invalid user names from one IP that flag enumeration")
 
 

@@ -1,10 +1,30 @@
 """sshd and PAM lines from syslog (auth.log, secure) as a table of authentication events.
 
 Classic syslog stamps carry no year and no zone: the year is inferred from a reference time
-(the latest year that does not put the line more than a day in the future) and the zone is
-configured. `message repeated N times: [ ... ]` stands for N more copies of the message and is
-expanded into N events. Lines that are syslog but not about authentication are parsed and kept
-as kind `other`; lines that are not syslog at all are reported as unparsed.
+(the latest year that does not put the line more than a day in the future, so a December line
+read in January is last year's) and the zone is configured. `message repeated N times: [ ... ]`
+stands for N more copies of the message and is expanded into N events. Lines that are syslog but
+not about authentication are parsed and kept as kind `other`; lines that are not syslog at all
+are reported as unparsed.
+
+PAM (pam_unix) writes its own record of a failed password, in two forms:
+- classic (older Red Hat and the like): `sshd(pam_unix)[19939]: authentication failure; ...
+  rhost=218.188.2.4  user=root`, `sshd(pam_unix)[19939]: check pass; user unknown`;
+- modern: `sshd[123]: pam_unix(sshd:auth): authentication failure; ... rhost=... user=...`.
+`rhost` is an address or a host name (sshd with UseDNS): either way it is the source. pam_unix
+logs the first failure of a connection and, when the connection ends, `N more authentication
+failures` for the rest; that line stands for N attempts. `check pass; user unknown` is evidence
+(the user does not exist), not another attempt: it marks the failures of its process as
+invalid-user ones.
+
+Counting, never twice: a service's own lines (sshd `Failed password ...`) are the attempts. A
+PAM failure is *paired* with them (kind `pam_paired`, kept as evidence, not counted) when the
+same host and the same process (program and pid) wrote an own failure within `PAIR_SECONDS`
+(sshd writes `Failed` 2 to 12 s after PAM, and a connection's authentication lasts at most
+LoginGraceTime, 120 s by default), and their sources agree where both are addresses (PAM may
+name a host where sshd names its address). An unpaired PAM failure is an attempt (kind
+`failure`, method `pam:<service>`): logs with no sshd lines (the classic form), services with no
+own lines (su, login), or a connection whose sshd line is not written yet.
 """
 
 from __future__ import annotations
@@ -19,7 +39,9 @@ import pandas as pd
 
 from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 
-COLUMNS = ["ts", "line", "host", "program", "kind", "user", "ip", "method", "invalid_user", "repeated"]
+# `ip` is the source: an address, or the host name PAM was given as `rhost`.
+COLUMNS = ["ts", "line", "host", "program", "pid", "kind", "user", "ip", "method", "invalid_user", "repeated"]
+PAIR_SECONDS = 300
 
 _MONTHS = {
     m: i
@@ -27,11 +49,11 @@ _MONTHS = {
 }
 _CLASSIC = re.compile(
     r"^(?P<mon>[A-Z][a-z]{2}) +(?P<day>\d{1,2}) (?P<time>\d\d:\d\d:\d\d) (?P<host>\S+) "
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
+    r"(?P<program>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
 )
 _ISO = re.compile(
     r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) (?P<host>\S+) "
-    r"(?P<program>[^\s\[:]+)(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
+    r"(?P<program>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
 )
 _REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s?(?P<msg>.*?)\s?\]$")
 
@@ -39,8 +61,13 @@ _REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s?(?P<msg>.*?)\s
 _FAILED = re.compile(r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from (?P<ip>\S+) port \d+")
 _ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip>\S+) port \d+")
 _INVALID = re.compile(r"^Invalid user (?P<user>.*?) from (?P<ip>\S+?)(?: port \d+)?$")
-# PAM: for sshd it repeats what sshd says; for other services (sudo, login, su) it is the record.
-_PAM_FAILURE = re.compile(r"^pam_unix\((?P<service>[^:)]+):auth\): authentication failure;(?P<fields>.*)$")
+# pam_unix, modern form: the module and service lead the message; `PAM N more ...` at the end.
+_PAM_PREFIX = re.compile(r"^pam_unix\((?P<service>[^:)]+):auth\): (?P<rest>.*)$")
+_PAM_MORE_PREFIX = re.compile(r"^PAM (?P<rest>\d+ more authentication failures?;.*)$")
+# ... and what pam_unix says, in either form.
+_PAM_FAILURE = re.compile(r"^authentication failure;(?P<fields>.*)$")
+_PAM_MORE = re.compile(r"^(?P<n>\d+) more authentication failures?;(?P<fields>.*)$")
+_PAM_UNKNOWN = re.compile(r"^check pass; user unknown\s*$")
 
 
 def infer_year(month: int, day: int, clock: str, reference: datetime, zone: ZoneInfo) -> datetime:
@@ -94,30 +121,104 @@ def _pam_fields(text: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in text.split() if "=" in part)
 
 
-def classify(message: str) -> dict[str, object]:
-    """The authentication meaning of one sshd/PAM message (kind `other` when it has none)."""
+def _pam_message(message: str, program: str, module: str | None) -> tuple[str, str] | None:
+    """(service, what pam_unix said) when the line is pam_unix's, in either form; else None."""
+    if module == "pam_unix":  # classic: `sshd(pam_unix)[pid]: authentication failure; ...`
+        return program, message
+    if match := _PAM_PREFIX.match(message):
+        return match["service"], match["rest"]
+    if match := _PAM_MORE_PREFIX.match(message):  # written at pam_end, when no module is current
+        return program, match["rest"]
+    return None
+
+
+def _classify_pam(service: str, said: str) -> tuple[dict[str, object], int] | None:
+    """What pam_unix said: a failure (and how many attempts it stands for), or an unknown user."""
+    if match := _PAM_FAILURE.match(said):
+        fields, copies = _pam_fields(match["fields"]), 1
+    elif match := _PAM_MORE.match(said):
+        fields, copies = _pam_fields(match["fields"]), int(match["n"])
+    elif _PAM_UNKNOWN.match(said):
+        return {"kind": "pam_unknown_user", "method": f"pam:{service}", "invalid_user": True}, 1
+    else:
+        return None
+    event: dict[str, object] = {"kind": "pam_failure", "method": f"pam:{service}"}
+    return event | {"user": fields.get("user") or None, "ip": fields.get("rhost") or None}, copies
+
+
+def classify(message: str, program: str = "", module: str | None = None) -> tuple[dict[str, object], int]:
+    """The authentication meaning of one sshd/PAM message (kind `other` when it has none), and
+    how many attempts it stands for (`N more authentication failures` stands for N)."""
     if match := _FAILED.match(message):
-        return {
+        event = {
             "kind": "failure",
             "user": match["user"],
             "ip": match["ip"],
             "method": match["method"],
             "invalid_user": bool(match["invalid"]),
         }
+        return event, 1
     if match := _ACCEPTED.match(message):
-        return {"kind": "success", "user": match["user"], "ip": match["ip"], "method": match["method"]}
+        return {"kind": "success", "user": match["user"], "ip": match["ip"], "method": match["method"]}, 1
     if match := _INVALID.match(message):
-        return {"kind": "invalid_user", "user": match["user"], "ip": match["ip"], "invalid_user": True}
-    if match := _PAM_FAILURE.match(message):
-        fields = _pam_fields(match["fields"])
-        service = match["service"]
-        return {
-            "kind": "pam_failure" if service == "sshd" else "failure",
-            "user": fields.get("user"),
-            "ip": fields.get("rhost") or None,
-            "method": f"pam:{service}",
-        }
-    return {"kind": "other", "ip": first_address(message)}
+        return {"kind": "invalid_user", "user": match["user"], "ip": match["ip"], "invalid_user": True}, 1
+    if (pam := _pam_message(message, program, module)) and (found := _classify_pam(*pam)):
+        return found
+    return {"kind": "other", "ip": first_address(message)}, 1
+
+
+def _is_address(source: object) -> bool:
+    try:
+        ipaddress.ip_address(str(source))
+    except ValueError:
+        return False
+    return True
+
+
+def _nearest_in_process(rows: pd.DataFrame, others: pd.DataFrame) -> pd.DataFrame:
+    """For each row, the nearest of `others` from the same host and process within PAIR_SECONDS."""
+    keys = ["host", "program", "pid"]
+    left = rows[["ts", *keys, "ip"]].reset_index().sort_values("ts")
+    right = others[["ts", *keys, "ip"]].rename(columns={"ip": "other_ip"}).assign(other_ts=others["ts"])
+    merged = pd.merge_asof(
+        left,
+        right.sort_values("ts"),
+        on="ts",
+        by=keys,
+        direction="nearest",
+        tolerance=pd.Timedelta(seconds=PAIR_SECONDS),
+    )
+    return merged.set_index("index")
+
+
+def pair_pam_records(events: pd.DataFrame) -> pd.DataFrame:
+    """PAM failures become attempts (`failure`) unless a service's own line is the attempt (`pam_paired`).
+
+    The rule is the module docstring's: same host, same process, within PAIR_SECONDS, sources
+    agreeing where both are addresses. A PAM failure whose process said `check pass; user
+    unknown` nearby is an invalid-user failure.
+    """
+    pam = events["kind"] == "pam_failure"
+    if not pam.any():
+        return events
+    events = events.copy()
+    own = events.loc[events["kind"] == "failure"]
+    paired = pd.Series(False, index=events.index[pam])
+    if not own.empty:
+        near = _nearest_in_process(events.loc[pam], own)
+        agree = [
+            not (_is_address(mine) and _is_address(theirs))
+            or ipaddress.ip_address(mine) == ipaddress.ip_address(theirs)
+            for mine, theirs in zip(near["ip"], near["other_ip"], strict=True)
+        ]
+        paired = near["other_ts"].notna() & pd.Series(agree, index=near.index)
+    events.loc[paired.index, "kind"] = ["pam_paired" if p else "failure" for p in paired]
+    unknown = events.loc[events["kind"] == "pam_unknown_user"]
+    if not unknown.empty:
+        near = _nearest_in_process(events.loc[pam], unknown)
+        marked = near.index[near["other_ts"].notna()]
+        events.loc[marked, "invalid_user"] = True
+    return events
 
 
 def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> ParsedLog:
@@ -153,16 +254,17 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
             "line": number,
             "host": match["host"],
             "program": match["program"],
+            "pid": match["pid"] or "",
             "user": None,
             "ip": None,
             "method": None,
             "invalid_user": False,
             "repeated": repeated,
-            **classify(message),
         }
-        rows.extend([event] * copies)
+        meaning, attempts = classify(message, match["program"], match["module"])
+        rows.extend([event | meaning] * (copies * attempts))
     if rows:
         frame = pd.DataFrame(rows, columns=COLUMNS)
         frame["ts"] = pd.to_datetime(frame["ts"], utc=True)
-        parsed.events = frame
+        parsed.events = pair_pam_records(frame)
     return parsed

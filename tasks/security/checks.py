@@ -2,7 +2,11 @@
 
 One result per configured file, report, endpoint or URL; a file that cannot be read becomes an
 `error` result for that file only. Findings are judged: a login that succeeded after a brute
-force fails; brute force, enumeration and attack traffic warn; a critical vulnerability fails.
+force fails, and so does a brute force in an auth log seen within the last
+`brute_force.active_minutes` (60 by default: under way); an older brute force in the window,
+enumeration and attack traffic warn; a critical vulnerability fails. An auth log with no line in
+the window is an `error` (nothing was measured: the file was rotated away, is the wrong one, or
+its logger stopped), as is a file mostly not in syslog format.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ from opsbook.results import CheckResult, Status, stopwatch, utcnow
 from opsbook.tasks.security.accesslog import parse_access_log
 from opsbook.tasks.security.authlog import parse_auth_log
 from opsbook.tasks.security.certificates import CERTIFICATE, inspect_endpoint, judge_certificate
-from opsbook.tasks.security.findings import AuthFindings, access_findings, auth_findings, in_window, web_login_failures
+from opsbook.tasks.security.findings import (
+    AuthFindings,
+    Coverage,
+    access_findings,
+    auth_findings,
+    coverage,
+    in_window,
+    web_login_failures,
+)
 from opsbook.tasks.security.headers import SECURITY_HEADERS, check_headers
 from opsbook.tasks.security.logfile import ParsedLog
 from opsbook.tasks.security.vulns import count_by_severity, read_report
@@ -38,11 +50,13 @@ AUTH_FAILURES = declare(
     unit="failures",
     on_fail=(
         "A login succeeded after a brute force: treat the account as compromised; lock it, rotate its keys and run "
-        "`opsbook security incident --type brute_force --ip <source> --severity critical`."
+        "`opsbook security incident --type brute_force --ip <source> --severity critical`. A brute force under way: "
+        "block the source now (`opsbook security incident --type brute_force --ip <source>`, dry run first) and "
+        "confirm fail2ban/sshd limits."
     ),
     on_warn=(
-        "Brute force or user enumeration: confirm fail2ban/sshd limits, then block the source (`opsbook security "
-        "incident --type brute_force --ip <source>`, dry run first)."
+        "Brute force earlier in the window or user enumeration: confirm fail2ban/sshd limits, then block the source "
+        "(`opsbook security incident --type brute_force --ip <source>`, dry run first)."
     ),
     runbook_steps=(
         "Security Health Check / Analyzing failed authentications",
@@ -142,14 +156,48 @@ def _window(config: SecurityConfig, now: datetime) -> tuple[datetime, str]:
     return now - timedelta(hours=config.window_hours), f"{config.window_hours:g} h"
 
 
-def judge_auth(check: Check, target: str, parsed: ParsedLog, found: AuthFindings, span: str) -> CheckResult:
-    """Success after brute force fails; brute force or user enumeration warns; else ok."""
+def _when(iso: str | None) -> str:
+    return f"{datetime.fromisoformat(iso):%Y-%m-%d %H:%M} UTC" if iso else "?"
+
+
+def _nothing_in_window(parsed: ParsedLog, seen: Coverage, span: str) -> str:
+    """Why an auth log measured nothing: empty, or every line outside the window (and how old)."""
+    if not parsed.total_lines:
+        return f"no line in the last {span}: the file is empty (log rotated or logger stopped?)"
+    return (
+        f"no line in the last {span}: the file's {seen.lines_outside_window} lines run from {_when(seen.first_seen)} "
+        f"to {_when(seen.last_seen)} (log rotated away, wrong file or logger stopped?)"
+    )
+
+
+def judge_auth(
+    check: Check,
+    target: str,
+    parsed: ParsedLog,
+    found: AuthFindings,
+    span: str,
+    seen: Coverage | None = None,
+    active_span: str = "",
+) -> CheckResult:
+    """Success after brute force fails; brute force or user enumeration warns; else ok.
+
+    With `seen` (auth logs): a brute force marked active (within `active_span`) fails too, a file
+    with no line in the window is an error, and the message states the file's time range and how
+    many lines fell outside the window.
+    """
     if problem := _unreadable(parsed):
         return check.error(target, problem, details=parsed.account())
-    status = Status.FAIL if found.compromised else Status.WARN if found.brute_force or found.enumeration else Status.OK
+    if seen is not None and not seen.lines_in_window:
+        message = _nothing_in_window(parsed, seen, span)
+        return check.error(target, message, details={**seen.details(), "window": span, "lines": parsed.account()})
+    active = [b for b in found.brute_force if b.get("active")] if seen is not None else []
+    earlier = [b for b in found.brute_force if b not in active]
+    flagged = found.brute_force or found.enumeration
+    status = Status.FAIL if found.compromised or active else Status.WARN if flagged else Status.OK
     sources = len(found.failures_by_ip)
     parts = [
         f"{found.failures} failed logins in {span}"
+        + (f" ({found.pam_attempts} known from PAM records alone)" if found.pam_attempts else "")
         + (f", most from {found.failures_by_ip[0][0]} ({found.failures_by_ip[0][1]})" if sources else "")
     ]
     if found.compromised:
@@ -157,22 +205,35 @@ def judge_auth(check: Check, target: str, parsed: ParsedLog, found: AuthFindings
         parts.insert(
             0, f"LOGIN SUCCEEDED for {first['user']} from {first['ip']} after {first['failures_before']} failures"
         )
-    if found.brute_force:
+    if active:
+        parts.insert(
+            1 if found.compromised else 0,
+            f"BRUTE FORCE UNDER WAY (last {active_span}) from {len(active)} source(s): "
+            + ", ".join(str(b["ip"]) for b in active[:3]),
+        )
+    if earlier:
         parts.append(
-            f"brute force from {len(found.brute_force)} IP(s): "
-            + ", ".join(str(b["ip"]) for b in found.brute_force[:3])
+            f"brute force {'earlier ' if seen is not None else ''}from {len(earlier)} "
+            f"{'source' if seen is not None else 'IP'}(s): " + ", ".join(str(b["ip"]) for b in earlier[:3])
         )
     if found.enumeration:
         parts.append(f"user enumeration from {len(found.enumeration)} IP(s)")
+    if seen is not None:
+        parts.append(
+            f"file covers {_when(seen.first_seen)} to {_when(seen.last_seen)}"
+            + (
+                f", {seen.lines_outside_window} of {parsed.parsed_lines} lines outside the window"
+                if seen.lines_outside_window
+                else ""
+            )
+        )
     if parsed.unparsed_lines:
         parts.append(f"{parsed.unparsed_lines} of {parsed.total_lines} lines not parsed")
+    details = {**found.details(), "window": span, "lines": parsed.account()}
+    if seen is not None:
+        details |= seen.details() | {"active_window": active_span}
     return check.result(
-        target,
-        status,
-        value=found.failures,
-        unit="failures",
-        message="; ".join(parts),
-        details={**found.details(), "window": span, "lines": parsed.account()},
+        target, status, value=found.failures, unit="failures", message="; ".join(parts), details=details
     )
 
 
@@ -185,8 +246,10 @@ def failed_authentication_results(config: EstateConfig, now: datetime | None = N
 
     def from_auth_log(path: Path) -> CheckResult:
         parsed = parse_auth_log(path, now, security.syslog_timezone)
-        found = auth_findings(in_window(parsed.events, since, now), rule)
-        return judge_auth(AUTH_FAILURES, str(path), parsed, found, span)
+        active_since = now - timedelta(minutes=rule.active_minutes)
+        found = auth_findings(in_window(parsed.events, since, now), rule, active_since)
+        seen = coverage(parsed.events, since, now)
+        return judge_auth(AUTH_FAILURES, str(path), parsed, found, span, seen, f"{rule.active_minutes:g} min")
 
     def from_access_log(path: Path) -> CheckResult:
         parsed = parse_access_log(path)

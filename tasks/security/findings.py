@@ -45,6 +45,36 @@ def in_window(events: pd.DataFrame, since: datetime | None, until: datetime | No
     return events.loc[mask]
 
 
+@dataclass
+class Coverage:
+    """Which part of a file the window saw: the file's time range and its lines either side.
+
+    Counted in lines (a `message repeated` line is one line), so it adds up with the line account.
+    """
+
+    first_seen: str | None = None
+    last_seen: str | None = None
+    lines_in_window: int = 0
+    lines_outside_window: int = 0
+
+    def details(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def coverage(events: pd.DataFrame, since: datetime | None, until: datetime | None) -> Coverage:
+    """The time range of every parsed line of `events` (columns ts, line), and how many fell in the window."""
+    if events.empty:
+        return Coverage()
+    lines = events.drop_duplicates("line")
+    inside = len(in_window(lines, since, until))
+    return Coverage(
+        first_seen=lines["ts"].min().isoformat(),
+        last_seen=lines["ts"].max().isoformat(),
+        lines_in_window=inside,
+        lines_outside_window=len(lines) - inside,
+    )
+
+
 def most_in_window(events: pd.DataFrame, key: str, minutes: float) -> pd.Series:
     """Per key (e.g. source IP), the most events inside any `minutes`-long window."""
     if events.empty:
@@ -61,6 +91,8 @@ def _top(series: pd.Series, n: int = TOP) -> list[list[object]]:
 @dataclass
 class AuthFindings:
     failures: int = 0
+    pam_attempts: int = 0  # failures known from PAM records alone (no service line for them)
+    pam_paired: int = 0  # PAM records of failures the service logged too: evidence, not counted again
     successes: int = 0
     failures_by_ip: list[list[object]] = field(default_factory=list)
     failures_by_user: list[list[object]] = field(default_factory=list)
@@ -72,21 +104,28 @@ class AuthFindings:
         return dict(self.__dict__)
 
 
-def auth_findings(events: pd.DataFrame, rule: BruteForceRule) -> AuthFindings:
-    """Failures per IP and user, brute force, invalid-user enumeration, success after failures.
+def auth_findings(events: pd.DataFrame, rule: BruteForceRule, active_since: datetime | None = None) -> AuthFindings:
+    """Failures per source and user, brute force, invalid-user enumeration, success after failures.
 
-    `events` has columns ts, kind, ip, user, invalid_user: sshd/PAM events, and web logins
-    answered 401/403 as kind `failure`.
+    `events` has columns ts, kind, ip (the source: an address or a host name), user,
+    invalid_user: sshd/PAM events, and web logins answered 401/403 as kind `failure`. A brute
+    force is `active` when the rule's N failures within M minutes happened since `active_since`
+    (without it, none is).
     """
     failures = events.loc[events["kind"] == "failure"]
     successes = events.loc[events["kind"] == "success"]
+    from_pam = failures["method"].fillna("").str.startswith("pam:") if "method" in failures else None
     found = AuthFindings(
         failures=len(failures),
+        pam_attempts=int(from_pam.sum()) if from_pam is not None else 0,
+        pam_paired=int((events["kind"] == "pam_paired").sum()),
         successes=len(successes),
         failures_by_ip=_top(failures["ip"].value_counts()),
         failures_by_user=_top(failures["user"].value_counts()),
     )
     peaks = most_in_window(failures, "ip", rule.minutes)
+    recent = failures.loc[failures["ts"] >= pd.Timestamp(active_since)] if active_since else failures.iloc[:0]
+    recent_peaks = most_in_window(recent, "ip", rule.minutes)
     totals = failures["ip"].value_counts()
     for ip, peak in peaks[peaks >= rule.failures].items():
         mine = failures.loc[failures["ip"] == ip, "ts"]
@@ -97,6 +136,7 @@ def auth_findings(events: pd.DataFrame, rule: BruteForceRule) -> AuthFindings:
                 "failures": int(totals[ip]),
                 "first": mine.min().isoformat(),
                 "last": mine.max().isoformat(),
+                "active": int(recent_peaks.get(ip, 0)) >= rule.failures,
             }
         )
     invalid = events.loc[events["invalid_user"].fillna(False).astype(bool) & events["ip"].notna()]
