@@ -80,6 +80,8 @@ def check(text: str, start: datetime) -> None:
         raise ValueError(f"FREQ={freq or '(missing)'}: give HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY")
     _bounded_int(parts, "INTERVAL", 1, MAX_INTERVAL)
     _bounded_int(parts, "COUNT", 1, MAX_COUNT)
+    if "COUNT" in parts and "UNTIL" in parts:
+        raise ValueError("give COUNT or UNTIL, not both (RFC 5545)")
     per_hour = _count_values(parts, "BYMINUTE") * _count_values(parts, "BYSECOND")
     per_day = per_hour * (24 if freq == "HOURLY" and "BYHOUR" not in parts else _count_values(parts, "BYHOUR"))
     if per_hour > 1 or per_day > MAX_PER_DAY:

@@ -125,6 +125,7 @@ def test_the_old_single_weekly_window_keys_name_their_replacement() -> None:
         ("FREQ=DAILY;COUNT=0", "COUNT=0 is out of range"),
         ("FREQ=DAILY;COUNT=99999999", "COUNT=99999999 is out of range"),
         ("FREQ=DAILY;UNTIL=18990101T000000", "never occurs"),
+        ("FREQ=DAILY;COUNT=2;UNTIL=20300101T000000", "COUNT or UNTIL, not both"),
         ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never occurs"),
         ("FREQ=DAILY;BYHOUR=1;BYMINUTE=0,30", "occurrences a day"),
         ("FREQ=HOURLY;BYSECOND=0,1", "occurrences a day"),

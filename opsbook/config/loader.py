@@ -1,4 +1,4 @@
-"""Reading `opsbook.yaml`: YAML, `${ENV}` interpolation, validation, one message per problem."""
+"""Reading `opsbook.yaml`: bounded YAML (`yaml_file`), `${ENV}` interpolation, validation, one line per problem."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from opsbook.config.estate import EstateConfig
+from opsbook.config.yaml_file import YamlLimitError, decode_config, parse_yaml, read_config_bytes
 from opsbook.secrets import MissingEnvironmentVariable, interpolate
 
 DEFAULT_CONFIG = "opsbook.yaml"
@@ -94,14 +94,9 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
     file = Path(path) if path is not None else default_config_path()
     source = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = parse_yaml(decode_config(read_config_bytes(file)))
     except OSError as error:
         raise ConfigError(source, [f"(file): cannot read: {error.strerror or error}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [f"(yaml): {problem} at {where}"]) from None
+    except YamlLimitError as error:
+        raise ConfigError(source, [str(error)]) from None
     return parse_config(data, source=source, base_dir=file.resolve().parent, environ=environ)
