@@ -9,8 +9,9 @@ answer costs a handful of occurrences however old the window's `start` is.
 
 Chosen bounds (a maintenance window, not a cron): at most hourly (`SECONDLY` and `MINUTELY` are
 refused, and at most 24 occurrences a day however BYHOUR/BYMINUTE/BYSECOND expand), `INTERVAL`
-1 to 1000, `COUNT` 1 to 10 000, one RRULE line (RDATE and EXDATE lines may add or drop dates;
-EXRULE, deprecated by RFC 5545, is refused), and the rule must occur at least once.
+1 to 1000, `COUNT` 1 to 10 000 (not with UNTIL), one RRULE line (RDATE and EXDATE lines may add
+or drop dates; EXRULE, deprecated by RFC 5545, is refused), and the rule must occur: its
+pattern within 20 years, and at least once from `start` (COUNT and UNTIL considered).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MO
 MAX_INTERVAL = 1000
 MAX_COUNT = 10_000
 MAX_PER_DAY = 24
+PROBE_YEARS = 20  # a rule whose pattern does not occur within 20 years is a rule that never occurs
 _HOURS = {"HOURLY": 1, "DAILY": 24, "WEEKLY": 24 * 7}
 _MONTHS = {"MONTHLY": 1, "YEARLY": 12}
 _DATE_LINES = ("RDATE", "EXDATE")
@@ -89,8 +91,22 @@ def check(text: str, start: datetime) -> None:
             f"BYHOUR/BYMINUTE/BYSECOND expand to {per_day} occurrences a day; a window recurs at most hourly"
         )
     parsed = rrulestr(text, dtstart=start)  # ValueError/TypeError for bad syntax: the caller words it
-    if parsed.after(start, inc=True) is None:
+    if not _occurs_within_horizon(parts, start) or parsed.after(start, inc=True) is None:
         raise ValueError("the rule never occurs on or after `start` (check COUNT, UNTIL and the BY... parts)")
+
+
+def _occurs_within_horizon(parts: dict[str, str], start: datetime) -> bool:
+    """Whether the rule's pattern (COUNT and UNTIL aside) occurs within `PROBE_YEARS` of a start.
+
+    dateutil walks a rule no date satisfies to the year 9999 (seconds for FREQ=HOURLY), so the
+    probe asks from the start moved forward by whole cycles to `PROBE_YEARS` before 9999: the
+    same pattern, a bounded walk. Once it passes, asking from the real start stops at the
+    first occurrence (or the first one past UNTIL).
+    """
+    pattern = {key: value for key, value in parts.items() if key not in ("COUNT", "UNTIL")}
+    probe = cycle_start(pattern, start, datetime(datetime.max.year - PROBE_YEARS, 1, 1))
+    rule = "RRULE:" + ";".join(f"{key}={value}" for key, value in pattern.items())
+    return rrulestr(rule, dtstart=probe).after(probe, inc=True) is not None
 
 
 def cycle_start(parts: dict[str, str], start: datetime, before: datetime) -> datetime:

@@ -79,6 +79,8 @@ def test_a_control_character_is_named_by_its_offset(tmp_path: Path) -> None:
         ("estate: 2026-02-30\n", "(yaml): a value cannot be read: day is out of range for month"),
         ("estate: " + "9" * 5000 + "\n", "(yaml): a value cannot be read: Exceeds the limit (4300 digits)"),
         ("estate: !!python/object:os.system x\n", "(yaml): could not determine a constructor"),
+        ("estate: !!float\n", "(yaml): a value cannot be read: string index out of range"),  # found by hypothesis
+        ("estate: !!int ''\n", "(yaml): a value cannot be read: string index out of range"),
     ],
 )
 def test_values_yaml_cannot_build_are_config_errors(tmp_path: Path, text: str, problem: str) -> None:
@@ -98,3 +100,8 @@ def test_device_files_fifos_and_folders_are_refused_without_reading(tmp_path: Pa
     assert problem_of(Path("/dev/zero")) == not_regular
     assert problem_of(tmp_path) == "(file): a directory; give a YAML file"
     assert problem_of(tmp_path / "missing.yaml").startswith("(file): cannot read: No such file")
+
+
+def test_a_key_with_a_newline_is_quoted_so_each_problem_stays_one_line(tmp_path: Path) -> None:
+    # Found by hypothesis: the raw key split the problem over two lines.
+    assert problem_of(write(tmp_path, '"bad\\nkey": 1\n')) == "'bad\\nkey': unknown key"

@@ -127,6 +127,8 @@ def test_the_old_single_weekly_window_keys_name_their_replacement() -> None:
         ("FREQ=DAILY;UNTIL=18990101T000000", "never occurs"),
         ("FREQ=DAILY;COUNT=2;UNTIL=20300101T000000", "COUNT or UNTIL, not both"),
         ("FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=30", "never occurs"),
+        ("FREQ=HOURLY;BYEASTER=0;BYYEARDAY=366", "never occurs"),  # found by hypothesis: 13 s to say so before
+        ("FREQ=HOURLY;INTERVAL=2;BYHOUR=1,3", "generates an empty set"),  # even hours only, from midnight
         ("FREQ=DAILY;BYHOUR=1;BYMINUTE=0,30", "occurrences a day"),
         ("FREQ=HOURLY;BYSECOND=0,1", "occurrences a day"),
         ("RRULE:FREQ=DAILY\nEXRULE:FREQ=WEEKLY", "EXRULE lines are not supported"),

@@ -27,13 +27,14 @@ class ConfigError(Exception):
 
 
 def key_path(location: tuple[Any, ...]) -> str:
-    """Render a location tuple as `platforms[1].url`."""
+    """Render a location tuple as `platforms[1].url`; a key with blanks or control characters is quoted."""
     path = ""
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            text = str(part) if str(part).isprintable() and str(part).strip() == str(part) else repr(str(part))
+            path += f".{text}" if path else text
     return path or "(top level)"
 
 
@@ -59,7 +60,7 @@ def _validation_problems(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors(include_url=False, include_input=False):
         location = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = item["msg"].removeprefix("Value error, ")
+        message = " ".join(item["msg"].removeprefix("Value error, ").splitlines())  # one line per problem
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         problems.append(f"{key_path(location)}: {message}")

@@ -136,7 +136,12 @@ def parse_yaml(text: str) -> Any:
                 return None
             if _expanded_size(root) > MAX_NODES:
                 raise YamlLimitError(f"(yaml): expands to more than {MAX_NODES:,} values through its aliases")
-            return loader.construct_document(root)
+            try:
+                return loader.construct_document(root)
+            except yaml.YAMLError:
+                raise
+            except Exception as error:  # PyYAML's constructors: `2026-02-30`, 5000 digits, an empty `!!float`
+                raise YamlLimitError(f"(yaml): a value cannot be read: {error or type(error).__name__}") from None
         finally:
             loader.dispose()
     except yaml.reader.ReaderError as error:  # a control character: no line/column, a character offset
@@ -147,7 +152,3 @@ def parse_yaml(text: str) -> Any:
         mark = getattr(error, "problem_mark", None)
         problem = getattr(error, "problem", None) or str(error).replace("\n", " ")
         raise YamlLimitError(f"(yaml): {problem} at {_where(mark)}") from None
-    except (ValueError, OverflowError) as error:  # a timestamp like 2026-02-30, an int of 5000 digits
-        if isinstance(error, YamlLimitError):
-            raise
-        raise YamlLimitError(f"(yaml): a value cannot be read: {error}") from None
