@@ -1,9 +1,9 @@
 """Maintenance windows: when failures are still reported but must not raise an alert.
 
 A window has a start (wall-clock time in its own time zone), a duration and an optional
-recurrence (`daily`, `weekly`, `monthly`, or any RFC 5545 RRULE such as
-`FREQ=WEEKLY;BYDAY=SU`). Occurrences follow the zone's wall clock, so a 02:00 window stays at
-02:00 across daylight-saving changes. Checks mark what they find during a window with
+recurrence (`daily`, `weekly`, `monthly`, or an RFC 5545 RRULE such as `FREQ=WEEKLY;BYDAY=SU`,
+at most hourly: see `opsbook.recurrence`). Occurrences follow the zone's wall clock, so a 02:00
+window stays at 02:00 across daylight-saving changes. Checks mark what they find during a window with
 `silence()`; alerting reads the mark and stays quiet.
 """
 
@@ -13,14 +13,17 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from dateutil.rrule import rrule, rruleset, rrulestr
+from dateutil.rrule import rrulestr
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from opsbook.durations import POSITIVE, parse_duration
+from opsbook import recurrence as recurrences
+from opsbook.durations import POSITIVE, format_duration, parse_duration
 from opsbook.results import CheckResult, Status
 
 SILENCED = "silenced_by_maintenance"
-_SHORTHAND = {"daily": "FREQ=DAILY", "weekly": "FREQ=WEEKLY", "monthly": "FREQ=MONTHLY"}
+_ONCE = "FREQ=DAILY;COUNT=1"
+# Longer and a recurring window overlaps itself; bounded so "is now in a window" reads few occurrences.
+MAX_RECURRING_DURATION = timedelta(days=31)
 
 
 class MaintenanceWindow(BaseModel):
@@ -62,7 +65,7 @@ class MaintenanceWindow(BaseModel):
     def _known_rule(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        rule = _SHORTHAND.get(value.strip().lower(), value.strip())
+        rule = recurrences.normalise(value)
         try:
             rrulestr(rule, dtstart=datetime(2000, 1, 1))
         except (ValueError, TypeError) as error:
@@ -75,14 +78,21 @@ class MaintenanceWindow(BaseModel):
     def _rule_has_no_own_start(self) -> MaintenanceWindow:
         if self.recurrence and "DTSTART" in self.recurrence.upper():
             raise ValueError("recurrence: leave DTSTART out; the window's `start` is the first occurrence")
+        if self.recurrence and self.duration > MAX_RECURRING_DURATION:
+            raise ValueError(
+                f"duration: a recurring window lasts at most {format_duration(MAX_RECURRING_DURATION)}; "
+                "a longer freeze is a one-off window (no recurrence)"
+            )
+        if self.recurrence:
+            try:
+                recurrences.check(self.recurrence, self.start)
+            except (ValueError, TypeError) as error:
+                raise ValueError(f"recurrence: {error}") from None
         return self
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
-
-    def _rule(self) -> rrule | rruleset:  # a set when the recurrence adds EXDATE or RDATE lines
-        return rrulestr(self.recurrence or "FREQ=DAILY;COUNT=1", dtstart=self.start)
 
     def covering(self, at: datetime) -> tuple[datetime, datetime] | None:
         """The (start, end) in UTC of the occurrence that covers `at`, if one does."""
@@ -90,7 +100,8 @@ class MaintenanceWindow(BaseModel):
             raise ValueError("maintenance windows are checked against timezone-aware times")
         local = at.astimezone(self.zone).replace(tzinfo=None)
         # Starts within one duration (plus a day of slack for DST shifts) before `at` may cover it.
-        for start in reversed(self._rule().between(local - self.duration - timedelta(days=1), local, inc=True)):
+        since = local - self.duration - timedelta(days=1)
+        for start in reversed(recurrences.occurrences_between(self.recurrence or _ONCE, self.start, since, local)):
             begins = start.replace(tzinfo=self.zone).astimezone(UTC)
             ends = begins + self.duration
             if begins <= at < ends:

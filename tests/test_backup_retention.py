@@ -10,7 +10,7 @@ import pytest
 
 from opsbook.config.backups import Retention
 from opsbook.tasks.backups.files import Backup, list_backups, manifest_path, write_manifest
-from opsbook.tasks.backups.retention import UnsafePath, plan_retention, prune
+from opsbook.tasks.backups.retention import FUTURE, UnsafePath, plan_retention, prune
 from tests.backup_helpers import repository
 
 NOW = datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
@@ -88,3 +88,41 @@ def test_pruning_never_follows_symlinks_or_leaves_the_root(tmp_path: Path) -> No
     with pytest.raises(UnsafePath, match="not directly inside the repository root"):
         prune(repo, plan, apply=True)
     assert precious.exists() and {b.name for b in list_backups(repo)} == before  # nothing deleted at all
+
+
+def _backup_at(root: Path, name: str, created_at: str, size: int = 100) -> Path:
+    path = root / name
+    path.write_bytes(b"PGDMP" + b"x" * size)
+    write_manifest(path, {"sha256": "-", "created_at": created_at})
+    return path
+
+
+def test_a_backup_from_the_future_never_pushes_todays_backup_out(tmp_path: Path) -> None:
+    make_repo(tmp_path, 3)
+    _backup_at(tmp_path, "app-29990101T000000Z.dump", "2999-01-01T00:00:00+00:00")
+    repo = repository(tmp_path, retention={"keep_daily": 1, "keep_weekly": 0, "keep_monthly": 0})
+    plan = plan_retention(list_backups(repo), repo.retention, now=NOW)
+    assert plan.keep["app-20261127T060000Z.dump"] == ["newest", "daily"]  # today's: was pruned before
+    assert plan.keep["app-29990101T000000Z.dump"] == [FUTURE]
+    prune(repo, plan, apply=True)
+    assert sorted(b.name for b in list_backups(repo)) == ["app-20261127T060000Z.dump", "app-29990101T000000Z.dump"]
+
+
+def test_a_few_minutes_of_skew_is_tolerated(tmp_path: Path) -> None:
+    make_repo(tmp_path, 2)
+    _backup_at(tmp_path, "app-soon.dump", (NOW + timedelta(minutes=4)).isoformat())
+    repo = repository(tmp_path, retention={"keep_daily": 1, "keep_weekly": 0, "keep_monthly": 0})
+    plan = plan_retention(list_backups(repo), repo.retention, now=NOW)
+    assert plan.keep == {"app-soon.dump": ["newest", "daily"]}
+    strict = plan_retention(list_backups(repo), repo.retention, now=NOW, max_skew=timedelta(minutes=1))
+    assert strict.keep["app-soon.dump"] == [FUTURE] and "newest" in strict.keep["app-20261127T060000Z.dump"]
+
+
+def test_days_are_utc_days_whatever_offset_a_manifest_was_written_in(tmp_path: Path) -> None:
+    # 23:30 on the 26th at -05:00 is 04:30 UTC on the 27th: the same UTC day as NOW's 06:00 backup.
+    make_repo(tmp_path, 1)
+    _backup_at(tmp_path, "app-offset.dump", "2026-11-26T23:30:00-05:00")
+    _backup_at(tmp_path, "app-yesterday.dump", "2026-11-26T12:00:00+00:00")
+    repo = repository(tmp_path, retention={"keep_daily": 2, "keep_weekly": 0, "keep_monthly": 0})
+    plan = plan_retention(list_backups(repo), repo.retention, now=NOW)
+    assert plan.keep == {"app-20261127T060000Z.dump": ["newest", "daily"], "app-yesterday.dump": ["daily"]}

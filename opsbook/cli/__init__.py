@@ -17,6 +17,7 @@ from opsbook.cli import (
     backfill,
     backup,
     checklists,
+    common,
     config_file,
     db,
     demo,
@@ -60,4 +61,4 @@ def main() -> None:
     # Without PREFECT_API_URL, Prefect starts a temporary server; its 20 s default start-up limit
     # is too tight on a busy two-core machine.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
-    sys.exit(app())
+    sys.exit(common.run_app(app))

@@ -30,12 +30,12 @@ def alerts_list(
         table.add_column(column, overflow="fold")
     for a in list_alerts(open_history(estate), state):
         table.add_row(
-            redact(a.fingerprint).replace("[", r"\["),
+            redact(a.fingerprint),
             a.state,
             a.severity,
             str(a.count),
             f"{a.first_seen:%Y-%m-%d %H:%M UTC}",
-            redact(a.message).replace("[", r"\["),
+            redact(a.message),
         )
     out.print(table)
 

@@ -99,7 +99,7 @@ def backup_prune(
     repo = _backup_repository(estate, repository)
     try:
         backups = list_backups(repo)
-        plan = plan_retention(backups, repo.retention)
+        plan = plan_retention(backups, repo.retention, max_skew=repo.max_clock_skew)
         removed = prune(repo, plan, apply=apply)
     except (OSError, ValueError) as error:
         err.print(f"error: {error}", markup=False, highlight=False)

@@ -1,18 +1,31 @@
 """What every command group shares: the consoles, the --config option, exit codes, result tables.
 
+The consoles never read Rich markup or emoji codes: what the CLI prints comes from configs,
+targets and the history (a silence pattern `[a-z]*`, a component `[/]`), and once markup was
+read from it, one stored value broke `incident list` and `silence list` for good. Style is
+given explicitly (`Text(..., style=...)`) where the CLI wants it.
+
+`run_app` is the last line of defence: a failure no command handled (the history store
+unreachable, a value it refuses, a folder that cannot be written) becomes one redacted line
+and exit 1 instead of a traceback; `OPSBOOK_TRACEBACK=1` shows the traceback for debugging.
+
 The group modules import this one and nothing else of the CLI, so each of them imports on its own
 and the package assembling them (opsbook.cli) is the only module that knows them all.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from opsbook.config import ConfigError, EstateConfig, default_config_path, load_config
 from opsbook.secrets import redact
@@ -21,8 +34,8 @@ if TYPE_CHECKING:
     from opsbook.store import HistoryStore
 
 # Piped output (CI logs, files) gets wide tables rather than messages folded at 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
 
 ConfigOption = Annotated[
     Path | None,
@@ -39,7 +52,7 @@ def load_or_exit(path: Path | None) -> tuple[Path, EstateConfig]:
     try:
         return file, load_config(file)
     except ConfigError as error:
-        err.print(f"[bold red]invalid config[/] {error.source}:", highlight=False)
+        err.print(Text.assemble(("invalid config", "bold red"), f" {error.source}:"))
         for problem in error.problems:
             err.print(f"  {problem}", markup=False, highlight=False)
         raise typer.Exit(EXIT_CONFIG) from None
@@ -68,10 +81,10 @@ def print_results(title: str, results: Any) -> None:
         table.add_row(
             r.check,
             redact(r.target),
-            f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
+            Text(r.status.value, style=_STATUS_STYLE[r.status.value]),
             value,
             threshold,
-            redact(r.message).replace("[", r"\["),
+            redact(r.message),
         )
     out.print(table)
 
@@ -98,3 +111,58 @@ def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> i
         return EXIT_PROBLEMS
     print_outcome(outcome)
     return EXIT_PROBLEMS if outcome.failed else EXIT_OK
+
+
+def finite_minutes(value: float) -> float:
+    """A typer callback: minutes from zero to 100 years; `inf`, `nan` and negatives are usage errors."""
+    from opsbook.durations import MAXIMUM
+
+    if not math.isfinite(value) or not 0 <= value <= MAXIMUM / timedelta(minutes=1):
+        raise typer.BadParameter(f"{value:g}: give a number of minutes from 0 to {MAXIMUM / timedelta(minutes=1):.0f}")
+    return value
+
+
+ROW_ID_MAX = 2**63 - 1  # the largest id SQLite and PostgreSQL (bigint) hold; typer's int has no bound
+
+
+def failure_line(error: BaseException) -> str:
+    """One redacted line for a failure no command handled: what failed, then the first line of why."""
+    from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+
+    from opsbook.store import StoreError
+
+    if isinstance(error, SQLAlchemyError):
+        cause = error.orig if isinstance(error, DBAPIError) else error
+        why = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        if isinstance(error, DataError | IntegrityError):
+            line = f"the history store refused a value: {why}"
+        elif isinstance(error, DBAPIError) and error.connection_invalidated or "connect" in why.lower():
+            line = f"history store unreachable: {why}"
+        else:
+            line = f"history store error: {why}"
+    elif isinstance(error, StoreError):
+        line = str(error).strip().splitlines()[0] if str(error).strip() else "history store failed"
+    elif isinstance(error, OSError):
+        where = f": {error.filename}" if error.filename else ""
+        line = f"{error.strerror or error}{where}"
+    else:
+        text = str(error).strip().splitlines()
+        line = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+    return redact(line)
+
+
+def run_app(app: typer.Typer) -> int:
+    """Run the CLI; a failure no command handled is one line on stderr and exit 1, never a traceback."""
+    try:
+        app()
+    except SystemExit as done:
+        return done.code if isinstance(done.code, int) else (0 if done.code is None else EXIT_PROBLEMS)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    except Exception as error:
+        if os.environ.get("OPSBOOK_TRACEBACK") == "1":
+            raise
+        err.print(f"error: {failure_line(error)}")
+        return EXIT_PROBLEMS
+    return EXIT_OK

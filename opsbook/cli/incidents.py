@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from opsbook.cli.common import EXIT_PROBLEMS, ConfigOption, err, load_or_exit, open_history, out, say
+from opsbook.cli.common import (
+    EXIT_PROBLEMS,
+    ConfigOption,
+    err,
+    failure_line,
+    finite_minutes,
+    load_or_exit,
+    open_history,
+    out,
+    say,
+)
 from opsbook.config import EstateConfig
 from opsbook.secrets import redact
 
@@ -23,15 +33,34 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Open, acknowledge, update, resolve and list incidents.", no_args_is_help=True)
 
 
+def _refresh_status_page(config: EstateConfig, incident: Incident) -> None:
+    """Rewrite the status page; when it cannot be written, say so in one line and exit 1.
+
+    The incident is already stored (and announced) by then: the message says so, so nobody
+    opens it a second time.
+    """
+    from opsbook.tasks.incidents import refresh_status_page
+
+    try:
+        say(f"status page: {refresh_status_page(config)}")
+    except OSError as error:
+        err.print(
+            redact(
+                f"error: status page not written ({failure_line(error)}); {incident.id} is stored and {incident.state}"
+            )
+        )
+        raise typer.Exit(EXIT_PROBLEMS) from None
+
+
 def _after_change(config: EstateConfig, incident: Incident, template: str, **context: Any) -> None:
     """Tell the channels and regenerate the status page; problems are reported, not fatal."""
-    from opsbook.tasks.incidents import announce, refresh_status_page
+    from opsbook.tasks.incidents import announce
 
     deliveries = asyncio.run(announce(config, incident, template, **context))
     for d in deliveries:
         if not d.ok:
             err.print(f"notification to {d.channel} failed: {d.error}", markup=False, highlight=False)
-    say(f"status page: {refresh_status_page(config)}")
+    _refresh_status_page(config, incident)
 
 
 @app.command("open")
@@ -41,7 +70,9 @@ def incident_open(
     component: Annotated[str, typer.Option("--component", help="the affected component")] = "application",
     impact: Annotated[str, typer.Option(help="who or what is affected")] = "",
     alert_type: Annotated[str, typer.Option("--type", help="routes like an alert of this type")] = "other",
-    minutes_ago: Annotated[float, typer.Option(help="the problem began this long before now (for MTTD)")] = 0,
+    minutes_ago: Annotated[
+        float, typer.Option(help="the problem began this long before now (for MTTD)", callback=finite_minutes)
+    ] = 0,
     config: ConfigOption = None,
 ) -> None:
     """Open an incident (id INC-YYYYMMDD-HHMMSS), notify the channels, update the status page."""
@@ -89,9 +120,7 @@ def _change(
     if template:
         _after_change(estate, incident, template, **context)
     else:
-        from opsbook.tasks.incidents import refresh_status_page
-
-        say(f"status page: {refresh_status_page(estate)}")
+        _refresh_status_page(estate, incident)
 
 
 @app.command("ack")
@@ -181,7 +210,7 @@ def incident_list(
             i.state,
             str(i.escalation_level),
             i.component,
-            redact(i.description).replace("[", r"\["),
+            redact(i.description),
             _minutes(i.mttd),
             _minutes(i.mttr),
         )

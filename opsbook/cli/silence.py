@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from opsbook import durations
-from opsbook.cli.common import EXIT_PROBLEMS, ConfigOption, err, load_or_exit, open_history, out, say
+from opsbook.cli.common import EXIT_PROBLEMS, ROW_ID_MAX, ConfigOption, err, load_or_exit, open_history, out, say
 from opsbook.secrets import redact
 
 app = typer.Typer(help="Mute alerts for a while (they are still recorded).", no_args_is_help=True)
@@ -66,13 +66,16 @@ def silence_list(
             s.target_pattern,
             f"{s.expires_at:%Y-%m-%d %H:%M UTC}",
             s.created_by,
-            redact(s.reason).replace("[", r"\["),
+            redact(s.reason),
         )
     out.print(table)
 
 
 @app.command("expire")
-def silence_expire(silence_id: int, config: ConfigOption = None) -> None:
+def silence_expire(
+    silence_id: Annotated[int, typer.Argument(min=1, max=ROW_ID_MAX, help="the id `opsbook silence list` shows")],
+    config: ConfigOption = None,
+) -> None:
     """End a silence now."""
     from opsbook.alerts import expire_silence
 

@@ -63,6 +63,10 @@ class BackupRepository(Section):
     format: Literal["custom", "directory", "plain_gz"] = "custom"
     database: str | None = Field(None, description="the database these dumps are of (for reports)")
     max_age: timedelta = Field(timedelta(hours=26), description="the newest backup must be younger")
+    max_clock_skew: timedelta = Field(
+        timedelta(minutes=5),
+        description="a backup (or restored row) dated further ahead of this host's clock is refused as clock skew",
+    )
     min_size_ratio: float = Field(0.5, gt=0, le=1, description="newest size / previous size must reach this")
     manifest_required: bool = True
     encryption: Encryption = Field(default_factory=Encryption)
@@ -81,6 +85,11 @@ class BackupRepository(Section):
     @classmethod
     def _duration(cls, value: str | float | timedelta) -> timedelta:
         return parse_duration(value, minimum=POSITIVE)
+
+    @field_validator("max_clock_skew", mode="before")
+    @classmethod
+    def _skew(cls, value: str | float | timedelta) -> timedelta:
+        return parse_duration(value, maximum=timedelta(days=1))
 
     _absolute = field_validator("path")(relative_to_config)
 

@@ -1,4 +1,4 @@
-"""Reading `opsbook.yaml`: YAML, `${ENV}` interpolation, validation, one message per problem."""
+"""Reading `opsbook.yaml`: bounded YAML (`yaml_file`), `${ENV}` interpolation, validation, one line per problem."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from opsbook.config.estate import EstateConfig
+from opsbook.config.yaml_file import YamlLimitError, decode_config, parse_yaml, read_config_bytes
 from opsbook.secrets import MissingEnvironmentVariable, interpolate
 
 DEFAULT_CONFIG = "opsbook.yaml"
@@ -27,13 +27,14 @@ class ConfigError(Exception):
 
 
 def key_path(location: tuple[Any, ...]) -> str:
-    """Render a location tuple as `platforms[1].url`."""
+    """Render a location tuple as `platforms[1].url`; a key with blanks or control characters is quoted."""
     path = ""
     for part in location:
         if isinstance(part, int):
             path += f"[{part}]"
         else:
-            path += f".{part}" if path else str(part)
+            text = str(part) if str(part).isprintable() and str(part).strip() == str(part) else repr(str(part))
+            path += f".{text}" if path else text
     return path or "(top level)"
 
 
@@ -59,7 +60,7 @@ def _validation_problems(error: ValidationError) -> list[str]:
     problems = []
     for item in error.errors(include_url=False, include_input=False):
         location = tuple(p for p in item["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        message = item["msg"].removeprefix("Value error, ")
+        message = " ".join(item["msg"].removeprefix("Value error, ").splitlines())  # one line per problem
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         problems.append(f"{key_path(location)}: {message}")
@@ -94,14 +95,9 @@ def load_config(path: str | os.PathLike[str] | None = None, environ: Mapping[str
     file = Path(path) if path is not None else default_config_path()
     source = str(file)
     try:
-        text = file.read_text(encoding="utf-8")
+        data = parse_yaml(decode_config(read_config_bytes(file)))
     except OSError as error:
         raise ConfigError(source, [f"(file): cannot read: {error.strerror or error}"]) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "somewhere"
-        problem = getattr(error, "problem", None) or str(error)
-        raise ConfigError(source, [f"(yaml): {problem} at {where}"]) from None
+    except YamlLimitError as error:
+        raise ConfigError(source, [str(error)]) from None
     return parse_config(data, source=source, base_dir=file.resolve().parent, environ=environ)

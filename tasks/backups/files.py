@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,16 @@ class Backup:
             except ValueError:
                 pass
         return self.mtime
+
+
+def ahead_of_clock(stamp: datetime, now: datetime, max_skew: timedelta) -> timedelta | None:
+    """How far `stamp` lies in the future when that is more than `max_skew` (clock skew); else None.
+
+    A backup dated ahead of this host's clock would pass freshness for as long as it stays in
+    the future and take retention's newest slot, so every judgement refuses it instead.
+    """
+    ahead = stamp - now
+    return ahead if ahead > max_skew else None
 
 
 def manifest_path(backup: Path) -> Path:

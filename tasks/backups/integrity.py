@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import gzip
 import tempfile
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from opsbook.checks import AlertType, Check, declare
 from opsbook.config.backups import BackupRepository
+from opsbook.durations import format_duration
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, describe_exception
 from opsbook.tasks.backups import crypto
-from opsbook.tasks.backups.files import Backup, checksums
+from opsbook.tasks.backups.files import Backup, ahead_of_clock, checksums
 from opsbook.tasks.backups.pgtools import ToolError, run, tool
 
 COMPONENT = "backups"
@@ -89,6 +90,16 @@ def check_completion(repo: BackupRepository, backups: list[Backup], now: datetim
     common = dict(
         value=round(age_h, 2), unit="h", threshold=round(repo.max_age.total_seconds() / 3600, 2), details=details
     )
+    if (ahead := ahead_of_clock(newest.taken_at, now, repo.max_clock_skew)) is not None:
+        return repo_result(
+            check,
+            repo,
+            Status.ERROR,
+            f"clock skew: newest backup {newest.name} is dated {newest.taken_at.isoformat(timespec='seconds')}, "
+            f"{format_duration(timedelta(seconds=round(ahead.total_seconds())))} ahead of this host's clock (max "
+            f"{format_duration(repo.max_clock_skew)}): fix the clock or the manifest's created_at",
+            **{**common, "value": None},
+        )
     if newest.size == 0:
         return repo_result(check, repo, Status.FAIL, f"{newest.name} is empty (0 bytes)", **common)
     if age_h * 3600 > repo.max_age.total_seconds():

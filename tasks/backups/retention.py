@@ -2,8 +2,13 @@
 
 As restic's and borg's `--keep-daily/--keep-weekly/--keep-monthly`: each rule keeps the newest
 backup of each of its last N periods that hold a backup; the rules are OR-combined and the
-newest backup is always kept. Pruning is a dry run unless `apply` is given, and deletes only
-plain entries directly inside the repository root (no symlinks, nothing resolved elsewhere).
+newest backup is always kept. Periods are UTC days, ISO weeks and months, whatever offset a
+manifest's `created_at` was written in. A backup dated beyond the allowed clock skew in the
+future is kept and set aside: it neither counts as the newest nor fills a period, so it can
+never push today's backup out (with `keep_daily: 1`, a manifest dated 2999 used to).
+
+Pruning is a dry run unless `apply` is given, and deletes only plain entries directly inside
+the repository root (no symlinks, nothing resolved elsewhere).
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from opsbook.config.backups import BackupRepository, Retention
-from opsbook.tasks.backups.files import Backup, manifest_path
+from opsbook.results import utcnow
+from opsbook.tasks.backups.files import Backup, ahead_of_clock, manifest_path
+
+FUTURE = "future-dated (clock skew): kept, never counted"
 
 _PERIODS: dict[str, Callable[[datetime], tuple[int, ...]]] = {
     "daily": lambda t: (t.year, t.month, t.day),
@@ -30,10 +38,21 @@ class RetentionPlan:
     prune: list[Backup] = field(default_factory=list)
 
 
-def plan_retention(backups: list[Backup], policy: Retention) -> RetentionPlan:
+def plan_retention(
+    backups: list[Backup],
+    policy: Retention,
+    *,
+    now: datetime | None = None,
+    max_skew: timedelta = timedelta(minutes=5),
+) -> RetentionPlan:
     """Split backups (any order) into kept (with the rules that keep each) and prunable."""
-    ordered = sorted(backups, key=lambda b: (b.taken_at, b.name), reverse=True)
+    now = now or utcnow()
     plan = RetentionPlan()
+    for backup in backups:
+        if ahead_of_clock(backup.taken_at, now, max_skew) is not None:
+            plan.keep[backup.name] = [FUTURE]
+    trusted = [b for b in backups if b.name not in plan.keep]
+    ordered = sorted(trusted, key=lambda b: (b.taken_at, b.name), reverse=True)
     if ordered:
         plan.keep[ordered[0].name] = ["newest"]
     counts = {"daily": policy.keep_daily, "weekly": policy.keep_weekly, "monthly": policy.keep_monthly}
@@ -42,7 +61,7 @@ def plan_retention(backups: list[Backup], policy: Retention) -> RetentionPlan:
         for backup in ordered:
             if remaining <= 0:
                 break
-            key = period(backup.taken_at)
+            key = period(backup.taken_at.astimezone(UTC))
             if key != last:
                 plan.keep.setdefault(backup.name, []).append(rule)
                 remaining, last = remaining - 1, key

@@ -20,7 +20,7 @@ from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, RestoreServer
 from opsbook.escalation import Severity
 from opsbook.results import CheckResult, Status, judge, utcnow
-from opsbook.tasks.backups.files import Backup, list_backups
+from opsbook.tasks.backups.files import Backup, ahead_of_clock, list_backups
 from opsbook.tasks.backups.integrity import (
     COMPLETION,
     check_completion,
@@ -156,6 +156,15 @@ def rpo_result(repo: BackupRepository, newest: datetime | None, now: datetime) -
     """Achieved RPO: how much data a restore of this backup would lose if disaster struck now."""
     if not isinstance(newest, datetime):
         return repo_result(RPO, repo, Status.ERROR, f"no timestamp found in {repo.rpo_column}")
+    if (ahead := ahead_of_clock(newest, now, repo.max_clock_skew)) is not None:
+        return repo_result(
+            RPO,
+            repo,
+            Status.ERROR,
+            f"clock skew: the newest {repo.rpo_column} is {newest.isoformat(timespec='seconds')}, "
+            f"{ahead.total_seconds() / 3600:.1f} h ahead of this host's clock; the achieved RPO cannot be measured",
+            details={"newest": newest.isoformat()},
+        )
     seconds = (now - newest).total_seconds()
     status, threshold = judge(seconds, repo.rpo_s.warn, repo.rpo_s.fail)
     return repo_result(
@@ -170,8 +179,8 @@ def rpo_result(repo: BackupRepository, newest: datetime | None, now: datetime) -
     )
 
 
-def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool) -> CheckResult:
-    plan = plan_retention(backups, repo.retention)
+def retention_result(repo: BackupRepository, backups: list[Backup], apply: bool, now: datetime) -> CheckResult:
+    plan = plan_retention(backups, repo.retention, now=now, max_skew=repo.max_clock_skew)
     try:
         removed = prune(repo, plan, apply=apply)
     except OSError as error:
@@ -225,9 +234,9 @@ def verify_repository(
             report = restore_test(repo, newest.manifest, clear, server.url, server.timeout_s)
             results += restore_results(repo, server, report, now)
             record.update(restore_seconds=report.seconds, scratch_database=report.database)
-            if report.newest is not None:
+            if report.newest is not None and not ahead_of_clock(report.newest, now, repo.max_clock_skew):
                 record["rpo_seconds"] = (now - report.newest).total_seconds()
-    results.append(retention_result(repo, backups, apply_retention))
+    results.append(retention_result(repo, backups, apply_retention, now))
     return results, record
 
 
