@@ -12,17 +12,39 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from opsbook.config import ConfigError, EstateConfig, default_config_path, load_config
+from opsbook.escaping import terminal_text
 from opsbook.secrets import redact
 
 if TYPE_CHECKING:
     from opsbook.store import HistoryStore
 
+
+class SafeConsole(Console):
+    """A console that never hands a control character it was given to the terminal.
+
+    Every string it prints (a line, a table cell, a title) passes through `render_str`, so an
+    escape sequence in a target's body or a stored alert shows as `\\x1b[2J` instead of clearing
+    the screen. Rich's own colours are styles, added after this, and still work.
+    """
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(terminal_text(text), **options)
+
+
 # Piped output (CI logs, files) gets wide tables rather than messages folded at 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, soft_wrap=True)
+out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
+err = SafeConsole(stderr=True, soft_wrap=True)
+
+
+def cell(text: str) -> str:
+    """Outside text for a table cell: secrets redacted, never read as Rich markup."""
+    return escape(redact(text))
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -67,11 +89,11 @@ def print_results(title: str, results: Any) -> None:
         threshold = "" if r.threshold is None else f"{r.threshold:g} {r.unit or ''}".strip()
         table.add_row(
             r.check,
-            redact(r.target),
+            cell(r.target),
             f"[{_STATUS_STYLE[r.status.value]}]{r.status.value}[/]",
             value,
             threshold,
-            redact(r.message).replace("[", r"\["),
+            cell(r.message),
         )
     out.print(table)
 
