@@ -91,8 +91,13 @@ def test_a_hostile_target_is_inert_in_the_artifacts_and_the_slack_alert(tmp_path
 
 def test_escape_sequences_and_markup_from_a_target_reach_the_terminal_as_text(tmp_path: Path) -> None:
     hostile = f"{TERMINAL_PAYLOAD} [bold]x[/bold] [link](http://evil)"
-    with LoopbackServer({"/h": lambda r: Reply(500, hostile)}) as server:
-        path = config_for(tmp_path, [{"name": "fly", "url": server.url("/h")}])
+    with LoopbackServer({"/h": lambda r: Reply(400, hostile)}) as server:  # 4xx: not retried, body kept
+        # The Slack endpoint answers with the same text: the failed delivery is logged to the terminal.
+        path = config_for(
+            tmp_path,
+            [{"name": "fly", "url": server.url("/h")}],
+            notifications={"channels": [{"name": "slack", "type": "slack", "url": server.url("/h")}], "retries": 0},
+        )
         daily = opsbook("run", "daily", "-c", str(path), home=tmp_path)
     listed = opsbook("alerts", "list", "-c", str(path), home=tmp_path)
     assert daily.returncode == 1, daily.stdout + daily.stderr
@@ -103,6 +108,7 @@ def test_escape_sequences_and_markup_from_a_target_reach_the_terminal_as_text(tm
         stdout = command.stdout.replace("\n", "").replace(" ", "").replace("│", "")
         assert "\\x1b[2J\\x1b]0;pwned\\x07" in stdout, command.stdout
         assert "[bold]x[/bold]" in stdout and "[link](http://evil)" in stdout, command.stdout
+    assert "notification to slack failed" in daily.stderr and "\\x1b[2J" in daily.stderr, daily.stderr
 
 
 @pytest.mark.usefixtures("prefect_server")

@@ -6,6 +6,7 @@ and the package assembling them (opsbook.cli) is the only module that knows them
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -39,6 +40,31 @@ class SafeConsole(Console):
 # Piped output (CI logs, files) gets wide tables rather than messages folded at 80 columns.
 out = SafeConsole(soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = SafeConsole(stderr=True, soft_wrap=True)
+
+
+class TerminalSafeLogs(logging.Filter):
+    """Log lines printed while a flow runs in this process carry outside text too (a webhook's
+    answer, a note): their control characters are shown as `\\xNN` like everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        safe = terminal_text(message)
+        if safe != message:
+            record.msg, record.args = safe, None
+        return True
+
+
+_terminal_safe_logs = TerminalSafeLogs()
+
+
+def install_terminal_safe_logs() -> None:
+    """Attach the filter to every console handler configured now (Prefect's included)."""
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    for handler in {h for logger in loggers for h in logger.handlers if isinstance(h, logging.StreamHandler)}:
+        if _terminal_safe_logs not in handler.filters:
+            handler.addFilter(_terminal_safe_logs)
 
 
 def cell(text: str) -> str:
@@ -112,6 +138,7 @@ def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> i
     from opsbook.flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
+    install_terminal_safe_logs()
     state = flow_function(config_path=str(config_file), return_state=True, **parameters)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, ChecklistOutcome):
