@@ -13,6 +13,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.states import State
 
+from opsbook.escaping import markdown_cells
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section, Table
 from opsbook.results import CheckResult
@@ -46,7 +47,7 @@ def publish_capacity_trends(rows: list[dict[str, object]]) -> None:
     """The table capacity planners read in the Prefect UI; a stable key keeps its history."""
     create_table_artifact(
         key="capacity-trends",
-        table=redact(rows),
+        table=[markdown_cells(redact(row)) for row in rows],  # the UI renders string cells as markdown
         description="Growth per month, 90-day projection and days to thresholds",
     )
 

@@ -29,6 +29,7 @@ from opsbook.results import CheckResult, Status, Verdict, describe_exception, ut
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.tasks.alerts import process_alerts
 from opsbook.tasks.history import annotate_run, store_results
+from opsbook.tasks.incidents import refresh_status_page, status_page_path
 from opsbook.tasks.publish import publish_artifacts
 from opsbook.tasks.report import send_report_digest, write_html_report
 from opsbook.tasks.report_data import trend_points
@@ -161,6 +162,7 @@ def finish_checklist(
     stored = _attempt(lambda: store_results(config.history.url, **history), "history store not written", notes)
     if stored is not _FAILED:  # alerts read the stored history; notices go out after the final retry
         _attempt(lambda: process_alerts(config, results), "alerts not processed", notes)
+        _attempt(lambda: refresh_status_page(config), f"status page not refreshed at {status_page_path(config)}", notes)
     report = Report(
         kind=kind,
         title=title,

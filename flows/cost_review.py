@@ -16,6 +16,7 @@ from prefect.artifacts import create_table_artifact
 from prefect.states import State
 from pydantic import Field
 
+from opsbook.escaping import markdown_cells
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section, Table
 from opsbook.reports.charts import LineChart, Series, bar_chart, line_chart
@@ -61,7 +62,7 @@ def cost_review(
     try:
         create_table_artifact(
             key="cost-breakdown",
-            table=breakdown_rows(review),
+            table=[markdown_cells(row) for row in breakdown_rows(review)],  # string cells render as markdown
             description=f"Cost by provider, service, sub-account, region and tag, {review.month}",
         )
     except Exception as error:

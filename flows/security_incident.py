@@ -24,6 +24,7 @@ from prefect.states import Completed, Failed, State
 from pydantic import BaseModel, Field, IPvAnyAddress, model_validator
 
 from opsbook.config import load_config
+from opsbook.escaping import markdown_code, markdown_text
 from opsbook.results import describe_exception, utcnow
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.tasks.security.incident import (
@@ -119,22 +120,31 @@ def store_security_incident(history_url: str, record: SecurityIncidentRecord) ->
 
 
 def _markdown(record: SecurityIncidentRecord, notes: list[str]) -> str:
+    """The incident's artifact; log lines, IPs and error text are the attacker's words, so all escaped."""
+
+    def text(value: object) -> str:
+        return markdown_text(redact(str(value)))  # redacted first: the escaped form would hide a secret
+
     lines = [
-        f"# {record.reference}: {record.incident_type} ({record.severity})",
+        f"# {text(record.reference)}: {text(record.incident_type)} ({text(record.severity)})",
         "",
-        f"Source IP: `{record.source_ip or 'n/a'}` · escalation level {record.escalation_level}"
+        f"Source IP: {markdown_code(redact(record.source_ip or 'n/a'))} · escalation level {record.escalation_level}"
         + (" · **executive escalation**" if record.executive_escalation else ""),
-        f"Evidence: {record.evidence.get('events', 0)} events"
-        + (f" from {record.evidence['first']} to {record.evidence['last']}" if record.evidence.get("first") else ""),
+        f"Evidence: {text(record.evidence.get('events', 0))} events"
+        + (
+            f" from {text(record.evidence['first'])} to {text(record.evidence['last'])}"
+            if record.evidence.get("first")
+            else ""
+        ),
         "",
         "## Actions",
         "",
     ]
-    lines += [f"- {key}: {value}" for key, value in record.actions.items()]
+    lines += [f"- {text(key)}: {text(value)}" for key, value in record.actions.items()]
     if record.evidence.get("timeline"):
         lines += ["", "## Timeline (first events)", "", "| time | source | kind | detail |", "|---|---|---|---|"]
-        lines += [f"| {t} | {s} | {k} | {d.replace('|', '/')} |" for t, s, k, d in record.evidence["timeline"][:20]]
-    lines += [f"- problem: {n}" for n in notes]
+        lines += [f"| {' | '.join(text(cell) for cell in row)} |" for row in record.evidence["timeline"][:20]]
+    lines += [f"- problem: {text(n)}" for n in notes]
     return redact("\n".join(lines))
 
 

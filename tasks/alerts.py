@@ -34,7 +34,6 @@ from opsbook.results import CheckResult, utcnow
 from opsbook.secrets import redact
 from opsbook.store import open_store
 from opsbook.tasks.catalog import all_checks
-from opsbook.tasks.incidents import refresh_status_page
 from opsbook.tasks.notify import Delivery, deliver
 
 
@@ -133,8 +132,11 @@ async def handle_results(config: EstateConfig, results: list[CheckResult], now: 
 
 @task(name="process-alerts", cache_policy=NO_CACHE, timeout_seconds=600)
 def process_alerts(config: EstateConfig, results: list[CheckResult], now: datetime | None = None) -> AlertSummary:
-    """After the results are stored: alerts raised, updated or resolved, their notices sent, and
-    the status page regenerated."""
+    """After the results are stored: alerts raised, updated or resolved, and their notices sent.
+
+    The status page is the caller's next, separate step (`refresh_status_page`): a page that cannot
+    be written must not read as alerts that were not processed.
+    """
     logger = get_run_logger()
     summary: AlertSummary = run_coro_as_sync(handle_results(config, results, now))
     for delivery in summary.failed_deliveries:
@@ -149,5 +151,4 @@ def process_alerts(config: EstateConfig, results: list[CheckResult], now: dateti
         len(summary.changed),
         len(summary.deliveries) - len(summary.failed_deliveries),
     )
-    refresh_status_page(config, now)
     return summary

@@ -133,7 +133,7 @@ async def send(config: EstateConfig, channel_name: str, message: Message) -> Del
     retries = config.notifications.retries
     try:
         if isinstance(channel, SlackChannel):
-            body = json.dumps({"text": message.text}).encode()
+            body = json.dumps({"text": message.for_slack}).encode()
             attempts = await _post(config, channel, body, {})
         elif isinstance(channel, WebhookChannel):
             body = json.dumps(message.payload, sort_keys=True, default=str).encode()

@@ -8,15 +8,25 @@ from prefect import task
 from prefect.artifacts import create_link_artifact, create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from opsbook.escaping import markdown_cells, markdown_code, markdown_text
 from opsbook.reports import Report
 from opsbook.secrets import redact
 
 
+def _text(value: object) -> str:
+    return markdown_text(redact(str(value)))  # redacted first: the escaped form would hide a secret
+
+
+def _code(value: object) -> str:
+    return markdown_code(redact(str(value)))
+
+
 def summary_markdown(report: Report, report_path: Path | None) -> str:
+    """The run's summary as markdown; every value from the estate or its targets is escaped."""
     lines = [
-        f"# {report.title}: {report.verdict.value.upper()} ({report.verdict.words})",
+        f"# {_text(report.title)}: {report.verdict.value.upper()} ({report.verdict.words})",
         "",
-        f"**{report.headline}.** Estate `{report.estate}`, run `{report.run_id[:8]}`.",
+        f"**{_text(report.headline)}.** Estate {_code(report.estate)}, run `{report.run_id[:8]}`.",
         "",
         " · ".join(f"{n} {s}" for s, n in report.counts.items() if n),
     ]
@@ -24,27 +34,32 @@ def summary_markdown(report: Report, report_path: Path | None) -> str:
     if items:
         lines += ["", "## Needs attention", ""]
         lines += [
-            f"- **{i.result.status.value}** `{i.result.target}` ({i.result.check}): {i.result.message}" for i in items
+            f"- **{i.result.status.value}** {_code(i.result.target)} ({_text(i.result.check)}): "
+            f"{_text(i.result.message)}"
+            for i in items
         ]
     if report.notes:
-        lines += ["", "## About this run", ""] + [f"- {note}" for note in report.notes]
-    lines += ["", f"Report: `{report_path}`" if report_path else "Report: not written (see above)."]
+        lines += ["", "## About this run", ""] + [f"- {_text(note)}" for note in report.notes]
+    lines += ["", f"Report: {_code(report_path)}" if report_path else "Report: not written (see above)."]
     return redact("\n".join(lines))
 
 
 def results_table(report: Report) -> list[dict[str, object]]:
+    """One row per result; string cells escaped, as the UI renders them as markdown."""
     return [
-        redact(
-            {
-                "check": r.check,
-                "target": r.target,
-                "status": r.status.value,
-                "value": r.value,
-                "unit": r.unit or "",
-                "threshold": r.threshold,
-                "message": r.message,
-                "attempts": r.attempts,
-            }
+        markdown_cells(
+            redact(
+                {
+                    "check": r.check,
+                    "target": r.target,
+                    "status": r.status.value,
+                    "value": r.value,
+                    "unit": r.unit or "",
+                    "threshold": r.threshold,
+                    "message": r.message,
+                    "attempts": r.attempts,
+                }
+            )
         )
         for r in report.results
     ]

@@ -15,6 +15,7 @@ and the package assembling them (opsbook.cli) is the only module that knows them
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import sys
@@ -28,14 +29,61 @@ from rich.table import Table
 from rich.text import Text
 
 from opsbook.config import ConfigError, EstateConfig, default_config_path, load_config
+from opsbook.escaping import terminal_text
 from opsbook.secrets import redact
 
 if TYPE_CHECKING:
     from opsbook.store import HistoryStore
 
+
+class SafeConsole(Console):
+    """A console that never hands a control character it was given to the terminal.
+
+    Every string it prints (a line, a table cell, a title) passes through `render_str`, so an
+    escape sequence in a target's body or a stored alert shows as `\\x1b[2J` instead of clearing
+    the screen. Rich's own colours are styles, added after this, and still work.
+    """
+
+    def render_str(self, text: str, **options: Any) -> Text:
+        return super().render_str(terminal_text(text), **options)
+
+
 # Piped output (CI logs, files) gets wide tables rather than messages folded at 80 columns.
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False)
-err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+out = SafeConsole(
+    soft_wrap=True, width=None if sys.stdout.isatty() else 200, markup=False, emoji=False, highlight=False
+)
+err = SafeConsole(stderr=True, soft_wrap=True, markup=False, emoji=False, highlight=False)
+
+
+class TerminalSafeLogs(logging.Filter):
+    """Log lines printed while a flow runs in this process carry outside text too (a webhook's
+    answer, a note): their control characters are shown as `\\xNN` like everything else."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        safe = terminal_text(message)
+        if safe != message:
+            record.msg, record.args = safe, None
+        return True
+
+
+_terminal_safe_logs = TerminalSafeLogs()
+
+
+def install_terminal_safe_logs() -> None:
+    """Attach the filter to every console handler configured now (Prefect's included)."""
+    loggers = [logging.getLogger()] + [
+        logger for logger in logging.Logger.manager.loggerDict.values() if isinstance(logger, logging.Logger)
+    ]
+    for handler in {h for logger in loggers for h in logger.handlers if isinstance(h, logging.StreamHandler)}:
+        if _terminal_safe_logs not in handler.filters:
+            handler.addFilter(_terminal_safe_logs)
+
+
+def cell(text: str) -> str:
+    """Outside text for a table cell: secrets redacted (the consoles read no markup at all)."""
+    return redact(text)
+
 
 ConfigOption = Annotated[
     Path | None,
@@ -80,11 +128,11 @@ def print_results(title: str, results: Any) -> None:
         threshold = "" if r.threshold is None else f"{r.threshold:g} {r.unit or ''}".strip()
         table.add_row(
             r.check,
-            redact(r.target),
+            cell(r.target),
             Text(r.status.value, style=_STATUS_STYLE[r.status.value]),
             value,
             threshold,
-            redact(r.message),
+            cell(r.message),
         )
     out.print(table)
 
@@ -103,6 +151,7 @@ def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> i
     from opsbook.flows.checklist import ChecklistOutcome
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
+    install_terminal_safe_logs()
     state = flow_function(config_path=str(config_file), return_state=True, **parameters)
     outcome = state.result(raise_on_failure=False)
     if not isinstance(outcome, ChecklistOutcome):
