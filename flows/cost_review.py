@@ -33,7 +33,8 @@ TABLE_ROWS = 10
 def cost_review(
     config_path: str = "opsbook.yaml",
     month: Annotated[
-        str | None, Field(pattern=MONTH, description="YYYY-MM; default: the month of the latest charge")
+        str | None,
+        Field(pattern=MONTH, description="YYYY-MM; default: the month of the latest charge, judged for staleness"),
     ] = None,
 ) -> State:
     config, run_id, started_at = open_checklist(config_path)
@@ -81,7 +82,9 @@ def review_sections(review: CostReview) -> list[Section]:
         return [r for n in names for r in by_check.get(n, [])]
 
     cur = review.currency
-    totals = Section("Month total, budget and last month", pick("month_total", "budget", "month_over_month"))
+    totals = Section(
+        "Month total, budget and last month", pick("export_freshness", "month_total", "budget", "month_over_month")
+    )
     if review.totals is None:
         return [totals]
     services = review.breakdowns["service"]

@@ -13,6 +13,7 @@ from prefect.states import State
 
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps, when
 from opsbook.flows.daily import daily_steps
+from opsbook.reports import Section, Table
 from opsbook.tasks.analytics.capacity import CAPACITY_PROJECTION, update_capacity_plan
 from opsbook.tasks.analytics.kpis import UPTIME, review_operational_kpis
 from opsbook.tasks.analytics.performance_review import PERFORMANCE_REVIEW, review_performance
@@ -88,6 +89,7 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
         ],
         config,
     )
+    _list_coverage_gaps(sections)
 
     outcome = finish_checklist(
         config=config,
@@ -100,3 +102,21 @@ def monthly_audit(config_path: str = "opsbook.yaml") -> State:
         sections=sections,
     )
     return final_state(outcome)
+
+
+def _list_coverage_gaps(sections: list[Section]) -> None:
+    """Under the runbook coverage step, the steps served only in part and those not served, each
+    with its reason (from the result's details), so the report names what is left to people."""
+    for section in sections:
+        for result in section.results:
+            if result.check != RUNBOOK_COVERAGE.id:
+                continue
+            rows: list[list[object]] = [
+                [*reason.split(": ", 1), level]
+                for level in ("partial", "uncovered")
+                for reason in result.details.get(level, [])
+            ]
+            if rows:
+                section.tables.append(
+                    Table("Runbook steps not fully automated", ["step", "what is missing", "level"], rows)
+                )

@@ -1,10 +1,17 @@
 """Runbook coverage: every step of the runbook matched to the checks and automation that serve it.
 
 Steps are read from the runbook itself (each `#### Procedure` heading and the numbered
-`echo "N. ..."` lines of its script), so a step added to the runbook shows up as uncovered until
-something serves it. A check serves the steps its declaration names (`runbook_steps`); what is
-not a check (report writing, whole flows) is mapped by name in runbook_map.yaml, and a mapping
-that names a task or flow the code does not have counts as uncovered.
+`echo "N. ..."` lines of its script, and the items of the "Operational Checklist Summary" and
+"Success Metrics" sections, keyed `<### heading> / <item>`), so a step added to the runbook shows
+up as uncovered until something serves it. A check serves the steps its declaration names
+(`runbook_steps`); runbook_map.yaml maps a step to check ids (for the summary items, which
+restate the procedures) or to what is not a check (report writing, whole flows), and a mapping
+that names a check, task or flow the code does not have counts as uncovered.
+
+How well a served step is served is recorded in runbook_levels.yaml: `full` or `partial`, the
+test that proves it and, for a partial step, what is missing. A served step without a level
+there counts as partial (never full without a proof); tests/test_runbook_coverage.py fails when
+a proof names a test that does not exist.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import importlib
 import pkgutil
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.resources import files
 from pathlib import Path
 from types import ModuleType
@@ -40,6 +47,11 @@ RUNBOOK_COVERAGE = declare(
 MAPPING = Path(str(files("opsbook") / "runbook_map.yaml"))
 _HEADING = re.compile(r"^####\s+(?P<title>.+?)\s*$")
 _STEP = re.compile(r'^\s*echo\s+"(?P<n>\d+)\.\s+(?P<text>[^".]+?)\.{0,3}"\s*$')
+# The summary sections: `## 📋 Operational Checklist Summary`, `## 🎯 Success Metrics`; their
+# `### Daily Operations Checklist ✅` headings and `- [ ] **Item** - ...` / `- **Item:** target` lines.
+_SUMMARY = re.compile(r"^##\s+\W*\s*(Operational Checklist Summary|Success Metrics)\s*$")
+_SUB_HEADING = re.compile(r"^###\s+(?P<title>.+?)[\s\W]*$")
+_ITEM = re.compile(r"^\s*-\s+(?:\[[ xX]\]\s+)?\*\*(?P<text>[^*]+?):?\*\*")
 
 
 @dataclass(frozen=True)
@@ -53,11 +65,21 @@ class RunbookStep:
 
 
 def read_steps(markdown: str) -> list[RunbookStep]:
-    """Each procedure's numbered steps; a procedure without numbered steps is one step itself."""
+    """Each procedure's numbered steps (a procedure without numbered steps is one step itself),
+    then each item of the checklist summary and the success metrics under its `###` heading."""
     steps: list[RunbookStep] = []
-    procedure, numbered = None, False
+    procedure, numbered, summary = None, False, None
     for line in markdown.splitlines():
-        if heading := _HEADING.match(line):
+        if line.startswith("## "):
+            if procedure and not numbered:
+                steps.append(RunbookStep(procedure, ""))
+            procedure, numbered = None, False
+            summary = "" if _SUMMARY.match(line) else None
+        elif summary is not None and (sub := _SUB_HEADING.match(line)):
+            summary = sub["title"]
+        elif summary and (item := _ITEM.match(line)):
+            steps.append(RunbookStep(summary, item["text"].strip()))
+        elif heading := _HEADING.match(line):
             if procedure and not numbered:
                 steps.append(RunbookStep(procedure, ""))
             procedure, numbered = heading["title"], False
@@ -100,13 +122,48 @@ def coverage(
             claims = [str(claim) for (key, _), claim in wrong.items() if key == step.key]
             uncovered.append("; ".join(claims) if claims else f"{step.key}: not mapped")
         elif missing := [n for n in names or [] if n not in known]:
-            uncovered.append(f"{step.key}: no task or flow named {', '.join(missing)}")
+            uncovered.append(f"{step.key}: no check, task or flow named {', '.join(missing)}")
         else:
             covered.append(step.key)
     return covered, uncovered
 
 
 OWNERS = Path(str(files("opsbook") / "runbook_owners.yaml"))
+LEVELS = Path(str(files("opsbook") / "runbook_levels.yaml"))
+LEVEL_NAMES = ("full", "partial")
+
+
+def mapped_claims(mapping: dict[str, list[str]], checks: Iterable[Check]) -> tuple[dict[str, list[str]], list[Check]]:
+    """The map split in two: its names that are not check ids, and its check ids as claims.
+
+    A check id in the map claims the step as its declaration would, so it is held to the same
+    owning-flow rule (`misplaced_claims`); a name that is neither stays in the map and, unknown
+    to the code, leaves its step uncovered.
+    """
+    by_id = {check.id: check for check in checks}
+    rest: dict[str, list[str]] = {}
+    claims: list[Check] = []
+    for key, names in mapping.items():
+        claims += [replace(by_id[name], runbook_steps=(key,)) for name in names if name in by_id]
+        if others := [name for name in names if name not in by_id]:
+            rest[key] = others
+    return rest, claims
+
+
+def partial_steps(covered: Iterable[str], levels: dict[str, dict[str, str]]) -> list[str]:
+    """The covered steps that are served only in part, each with what is missing.
+
+    A step is `full` when what opsbook does is what the runbook's step says (check *and* fix
+    where the step says to fix, every item it lists); `partial` when opsbook does some of it,
+    typically checks and reports where the step also acts. A step with no recorded level is
+    partial: a level is never assumed.
+    """
+    partial = []
+    for key in covered:
+        entry = levels.get(key) or {}
+        if entry.get("level") != "full":
+            partial.append(f"{key}: {entry.get('missing') or 'no level or proof recorded'}")
+    return partial
 
 
 def _checks_of(module: ModuleType, seen: set[str]) -> set[str]:
@@ -172,11 +229,17 @@ def misplaced_claims(
 
 @task(name="check-runbook-coverage", cache_policy=NO_CACHE)
 def check_runbook_coverage(
-    runbook: Path | None, mapping_file: Path = MAPPING, checks: Iterable[Check] | None = None
+    runbook: Path | None,
+    mapping_file: Path = MAPPING,
+    checks: Iterable[Check] | None = None,
+    levels_file: Path = LEVELS,
 ) -> list[CheckResult]:
     """The runbook's "Documentation coverage: 100 % procedures documented", made measurable.
 
-    `checks` defaults to every declared check; a test passes its own.
+    The value is the share of steps served at all; the status stays amber while any step is
+    served only in part (listed in `details["partial"]`, with what is missing) or not at all.
+    `checks` defaults to every declared check; a test passes its own (the map's check ids are
+    always read from the whole catalogue).
     """
     if runbook is None:
         return [RUNBOOK_COVERAGE.skipped("no runbook configured (runbook_path)")]
@@ -187,14 +250,20 @@ def check_runbook_coverage(
         return [RUNBOOK_COVERAGE.error(str(runbook), error)]
     checks = all_checks() if checks is None else list(checks)
     try:
-        owners = yaml.safe_load(OWNERS.read_text()) or {}
-    except (OSError, yaml.YAMLError) as error:
-        return [RUNBOOK_COVERAGE.error(str(OWNERS), error)]
-    misplaced = misplaced_claims(checks, owners, flow_checks())
-    covered, uncovered = coverage(steps, mapping, automation_names(), checks, misplaced)
+        owners, levels = (yaml.safe_load(path.read_text()) or {} for path in (OWNERS, levels_file))
+    except (OSError, yaml.YAMLError) as error:  # the error names the file
+        return [RUNBOOK_COVERAGE.error(str(runbook), error)]
+    mapping, claims = mapped_claims(mapping, all_checks())
+    misplaced = misplaced_claims([*checks, *claims], owners, flow_checks())
+    covered, uncovered = coverage(steps, mapping, automation_names(), [*checks, *claims], misplaced)
+    partial = partial_steps(covered, levels)
     percent = 100.0 * len(covered) / len(steps) if steps else 0.0
-    # Target 100 % (the runbook's KPI); under half automated is a failure of the practice.
-    status = Status.OK if not uncovered else Status.WARN if percent >= 50 else Status.FAIL
+    # Target 100 % fully served (the runbook's KPI); under half served at all fails the practice.
+    status = Status.OK if not uncovered and not partial else Status.WARN if percent >= 50 else Status.FAIL
+    message = (
+        f"{len(covered)} of {len(steps)} runbook steps automated: {len(covered) - len(partial)} fully, "
+        f"{len(partial)} in part"
+    )
     return [
         RUNBOOK_COVERAGE.result(
             runbook.name,
@@ -203,7 +272,7 @@ def check_runbook_coverage(
             unit="%",
             threshold=100.0,
             started_at=utcnow(),
-            message=f"{len(covered)} of {len(steps)} runbook steps automated",
-            details={"uncovered": uncovered, "covered": covered},
+            message=message,
+            details={"uncovered": uncovered, "partial": partial, "covered": covered},
         )
     ]

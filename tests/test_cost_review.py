@@ -80,7 +80,9 @@ def test_review_reports_the_month_over_month_change_and_the_anomaly_day(tmp_path
     exports(tmp_path / "exports")
     path = config(tmp_path)
     history(f"sqlite:///{tmp_path / 'history.db'}")
-    state, outcome, by_check = run(path)  # default month: the latest charged, September
+    # September given: these 2025 fixtures are stale by the clock (the default month and its
+    # freshness are tested below, against a `now` of their own).
+    state, outcome, by_check = run(path, month="2025-09")
 
     assert by_check["cost.month_total"].target == "2025-09"
     assert by_check["cost.month_total"].value == pytest.approx(685.0)
@@ -175,3 +177,53 @@ def test_a_month_in_two_exports_counts_once_from_the_newest_file(tmp_path: Path,
     assert set(loaded.frame[loaded.frame["BillingPeriodStart"].dt.month == 8]["source_file"]) == {
         "focus-2025-08.csv.gz"
     }
+
+
+def _review_without_month(tmp_path: Path, now: datetime):
+    from opsbook.tasks.cost.review import load_focus_exports, review_month
+
+    tmp_path.mkdir(exist_ok=True)
+    exports(tmp_path / "exports")
+    costs = parse_config({"costs": {"exports": ["exports/*"]}}, base_dir=tmp_path).costs
+    review = review_month.fn(costs, f"sqlite:///{tmp_path / 'h.db'}", load_focus_exports.fn(costs), None, now)
+    return review, {r.check: r for r in review.results}
+
+
+def test_with_no_month_a_fresh_export_reviews_the_latest_month_and_says_how_old_it_is(tmp_path: Path) -> None:
+    # 5 October: September (ends 1 October) is the month just ended.
+    review, by_check = _review_without_month(tmp_path, datetime(2025, 10, 5, tzinfo=UTC))
+    assert review.month == "2025-09" and by_check["cost.month_total"].value == pytest.approx(685.0)
+    fresh = by_check["cost.export_freshness"]
+    assert fresh.status is Status.OK and fresh.target == "2025-09" and fresh.value == 4
+    assert fresh.message == "the newest billing period, 2025-09, ended 4 days ago (2025-10-01)"
+
+
+def test_with_no_month_an_export_months_old_is_an_error_naming_its_period_and_age(tmp_path: Path) -> None:
+    # 20 January 2026: October, November and December are missing; September is 111 days old.
+    review, by_check = _review_without_month(tmp_path, datetime(2026, 1, 20, tzinfo=UTC))
+    stale = by_check["cost.export_freshness"]
+    assert stale.status is Status.ERROR and stale.target == "2025-09" and stale.value == 111
+    assert "stale: the newest billing period, 2025-09, ended 111 days ago (2025-10-01), more than 35" in stale.message
+    assert review.month == "2025-09"  # still reviewed, but the error says it is not this month
+    # 35 days after the period ended is still fresh, a minute later is stale (STALE_AFTER).
+    _, edge = _review_without_month(tmp_path / "edge", datetime(2025, 11, 5, tzinfo=UTC))
+    assert edge["cost.export_freshness"].status is Status.OK
+    _, late = _review_without_month(tmp_path / "late", datetime(2025, 11, 5, 0, 1, tzinfo=UTC))
+    assert late["cost.export_freshness"].status is Status.ERROR
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_a_month_given_explicitly_is_reviewed_without_a_staleness_complaint(tmp_path: Path) -> None:
+    exports(tmp_path / "exports")
+    state, outcome, by_check = run(config(tmp_path), month="2025-08")  # long past by the clock
+    fresh = by_check["cost.export_freshness"]
+    assert fresh.status is Status.SKIPPED and "2025-08 given explicitly" in fresh.message
+    assert by_check["cost.month_total"].target == "2025-08" and not state.is_failed()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_the_flow_with_no_month_fails_on_a_stale_export(tmp_path: Path) -> None:
+    exports(tmp_path / "exports")
+    state, outcome, by_check = run(config(tmp_path))  # the clock: September 2025 is long past
+    assert by_check["cost.export_freshness"].status is Status.ERROR and state.is_failed()
+    assert "stale: the newest billing period, 2025-09" in outcome.report_path.read_text()

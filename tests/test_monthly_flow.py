@@ -171,6 +171,10 @@ def test_monthly_audit_runs_every_section_and_judges_kpis(tmp_path: Path) -> Non
         ]
 
     html = outcome.report_path.read_text()
+    # The coverage step lists what is not fully automated, with the reason.
+    assert "Runbook steps not fully automated" in html
+    gap = "network utilisation is not measured" if real else "Weekly Monitoring System Check / Polishing the pager"
+    assert gap in html
     for title in (
         "Platform health",
         "Performance review",

@@ -47,6 +47,15 @@ def previous_month(month: str) -> str:
     return (pd.Period(month, freq="M") - 1).strftime("%Y-%m")
 
 
+def newest_billing_period(frame: pd.DataFrame) -> tuple[str, pd.Timestamp] | None:
+    """The month of the newest billing period in the exports and when that period ends (UTC)."""
+    ends = frame["BillingPeriodEnd"].dropna()
+    if not len(ends):
+        return None
+    newest = frame.loc[ends.idxmax()]
+    return newest["BillingPeriodStart"].strftime("%Y-%m"), pd.Timestamp(ends.max())
+
+
 def latest_month(frame: pd.DataFrame) -> str | None:
     """The month of the latest charge: a stray row billed next month does not move the review."""
     latest = frame["ChargePeriodStart"].dropna()

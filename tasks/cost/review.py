@@ -8,7 +8,7 @@ printing a total that would be wrong.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 
 import pandas as pd
 from prefect import task
@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from opsbook.checks import AlertType, Check, declare
 from opsbook.config.costs import CostsConfig
 from opsbook.escalation import Severity
-from opsbook.results import CheckResult, Status, judge, stopwatch
+from opsbook.results import CheckResult, Status, judge, stopwatch, utcnow
 from opsbook.store import open_store
 from opsbook.tasks.cost import analysis
 from opsbook.tasks.cost.expectations import credits_and_refunds, gate_export
@@ -128,6 +128,25 @@ IDLE_RESOURCES = declare(
     unit="resources",
     on_fail="Stop, downsize or schedule the idle resources listed (dry-run first).",
     on_warn="Stop, downsize or schedule the idle resources listed (dry-run first).",
+    runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
+)
+
+# A month's export is complete a few days after the month ends; by then the month just ended is
+# the newest billing period. Newest period ended more than 35 days ago: the month after it is
+# missing (late or never exported), so "the latest month" would be an old month read as current.
+STALE_AFTER = timedelta(days=35)
+
+EXPORT_FRESHNESS = declare(
+    "cost.export_freshness",
+    title="Export freshness",
+    component=COMPONENT,
+    alert_type=AlertType.INFRASTRUCTURE,
+    severity=Severity.P3,
+    unit="days",
+    on_fail=(
+        "The newest FOCUS export is old: check the provider's scheduled export and add last month's file to "
+        "costs.exports, or give --month to review an earlier month on purpose."
+    ),
     runbook_steps=("Monthly System Optimization / Reviewing cost optimization",),
 )
 
@@ -274,17 +293,25 @@ class CostReview:
 
 
 @task(name="review-monthly-costs", cache_policy=NO_CACHE, timeout_seconds=600)
-def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, month: str | None) -> CostReview:
-    """Totals against last month and the budget, breakdowns, movers, anomalies, unit costs, idle."""
+def review_month(
+    costs: CostsConfig, history_url: str, loaded: LoadedExports, month: str | None, now: datetime | None = None
+) -> CostReview:
+    """Totals against last month and the budget, breakdowns, movers, anomalies, unit costs, idle.
+
+    With no `month`, the latest month in the exports is reviewed and the exports' age is judged
+    against `now` (default: the clock), so an old export is not read as this month's
+    (`_freshness_result`); a month given explicitly is reviewed as asked, its age not judged.
+    """
     frame = loaded.frame
     if frame.empty:
         reason = "insufficient data: no FOCUS export passed the gate"
         return CostReview(month, costs.currency, [MONTH_TOTAL.error(month or "(month)", reason)])
     frame = analysis.with_dimensions(frame, costs.environment_tag, costs.application_tag)
+    freshness = _freshness_result(frame, month, now or utcnow())
     month = month or analysis.latest_month(frame)
     if month is None or not (frame["month"] == month).any():
         reason = f"insufficient data: the exports hold no rows billed in {month}"
-        return CostReview(month, costs.currency, [MONTH_TOTAL.error(str(month), reason)])
+        return CostReview(month, costs.currency, [freshness, MONTH_TOTAL.error(str(month), reason)])
 
     cur = costs.currency
     totals = analysis.month_totals(frame, month, costs.budget)
@@ -297,6 +324,7 @@ def review_month(costs: CostsConfig, history_url: str, loaded: LoadedExports, mo
     )
     review.recommendations = analysis.price_recommendations(frame, month, costs.recommendations)
     results = review.results
+    results.append(freshness)
     results.append(
         _result(
             MONTH_TOTAL,
@@ -341,6 +369,32 @@ def _result(
 
 def _skipped(check: Check, month: str, message: str) -> CheckResult:
     return _result(check, month, Status.SKIPPED, None, None, message)
+
+
+def _freshness_result(frame: pd.DataFrame, month: str | None, now: datetime) -> CheckResult:
+    """Whether the newest billing period is recent enough to be "the latest month" (`STALE_AFTER`).
+
+    An `error` when stale: the month reviewed is not the month the reader expects, and nothing
+    newer could be measured. Skipped when the month was given: the reader chose it.
+    """
+    if month is not None:
+        return EXPORT_FRESHNESS.skipped(f"month {month} given explicitly: the exports' age is not judged", month)
+    newest = analysis.newest_billing_period(frame)
+    if newest is None:
+        return EXPORT_FRESHNESS.error("(exports)", "no row of the exports has a BillingPeriodEnd")
+    period, ends = newest
+    age = now - ends.to_pydatetime()
+    days = max(age, timedelta(0)) // timedelta(days=1)
+    limit = STALE_AFTER // timedelta(days=1)
+    fields = {"value": float(days), "unit": "days", "threshold": float(limit), "details": {"newest_period": period}}
+    if age > STALE_AFTER:
+        message = (
+            f"stale: the newest billing period, {period}, ended {days} days ago ({ends:%Y-%m-%d}), more than "
+            f"{limit}: no export holds a later month, so {period} is reviewed as the latest month"
+        )
+        return EXPORT_FRESHNESS.error(period, message, **fields)
+    when = "is still open" if age <= timedelta(0) else f"ended {days} days ago ({ends:%Y-%m-%d})"
+    return EXPORT_FRESHNESS.result(period, Status.OK, message=f"the newest billing period, {period}, {when}", **fields)
 
 
 def _budget_result(costs: CostsConfig, totals: analysis.MonthTotals) -> CheckResult:
@@ -516,7 +570,9 @@ def _recommendation_result(review: CostReview) -> CheckResult:
 
 
 @task(name="review-costs", cache_policy=NO_CACHE, timeout_seconds=1200)
-def review_costs(costs: CostsConfig, history_url: str, month: str | None = None) -> list[CheckResult]:
+def review_costs(
+    costs: CostsConfig, history_url: str, month: str | None = None, now: datetime | None = None
+) -> list[CheckResult]:
     """The monthly audit's cost step: the exports' gate results, then the month judged."""
     loaded = load_focus_exports.fn(costs)
-    return loaded.results + review_month.fn(costs, history_url, loaded, month).results
+    return loaded.results + review_month.fn(costs, history_url, loaded, month, now).results
