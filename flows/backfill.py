@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import BaseModel, Field
 
 from opsbook.config import EstateConfig, load_config
-from opsbook.secrets import install_log_redaction, redact
+from opsbook.flows.states import incomplete
+from opsbook.secrets import install_log_redaction
 from opsbook.tasks.resource_history import BackfillOutcome, backfill_resources
 
 FLOW_NAME = "backfill-resource-history"
@@ -53,8 +54,5 @@ async def backfill_resource_history(
         f"{outcome.not_a_number} NaN skipped"
     )
     if outcome.errors:
-        return Failed(
-            message=redact(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}"),
-            data=outcome,
-        )
+        return incomplete(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}", outcome)
     return Completed(message=summary, data=outcome)

@@ -20,10 +20,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import BaseModel, Field, IPvAnyAddress, model_validator
 
 from opsbook.config import load_config
+from opsbook.flows.states import incomplete
 from opsbook.results import describe_exception, utcnow
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.tasks.security.incident import (
@@ -200,7 +201,7 @@ def security_incident_response(params: SecurityIncidentParams) -> State:
         logger.error(note)
     outcome = SecurityIncidentOutcome(record, notes)
     if notes:
-        return Failed(message=redact("; ".join(notes)), data=outcome)
+        return incomplete("; ".join(notes), outcome)
     return Completed(
         message=f"{record.reference} {priority}: {actions.get('block', actions['escalate'])}", data=outcome
     )
