@@ -15,7 +15,7 @@ from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.demo.tls import TlsServer, issue
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.weekly import weekly_maintenance
-from opsbook.results import CheckResult, Status
+from opsbook.results import CheckResult, Status, Verdict
 from opsbook.store import HistoryStore
 from opsbook.tasks.alert_rules import rule_findings
 from opsbook.tasks.monitoring import check_monitoring_system
@@ -148,7 +148,7 @@ def test_weekly_adds_database_certificates_and_monitoring_steps(tmp_path: Path, 
     finally:
         hooks.stop()
 
-    assert state.is_failed()
+    assert state.is_completed() and outcome.verdict is Verdict.RED
     results = outcome.results
     by_check: dict[str, list[CheckResult]] = {}
     for r in results:
@@ -214,7 +214,7 @@ def test_a_missing_prefect_yaml_is_an_error_of_the_monitoring_step_and_the_run_g
         },
     )
     state, outcome = run(config, apply=False)
-    assert state.is_failed()
+    assert state.is_completed() and outcome.verdict is Verdict.RED
     by_check = {r.check: r for r in outcome.results}
     schedules = by_check["monitoring.schedules"]
     assert schedules.status is Status.ERROR and schedules.target == str(missing)
