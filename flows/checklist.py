@@ -151,7 +151,9 @@ def _submit(step: Step) -> tuple[Any, float | None]:
     task = step.task
     if task.timeout_seconds is None or task.isasync:
         return task.submit(*step.args), None
-    return task.with_options(timeout_seconds=None).submit(*step.args), time.monotonic() + task.timeout_seconds
+    untimed = task.with_options()  # with_options(timeout_seconds=None) keeps the old value
+    untimed.timeout_seconds = None
+    return untimed.submit(*step.args), time.monotonic() + task.timeout_seconds
 
 
 def trend_chart(
