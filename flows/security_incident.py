@@ -23,7 +23,7 @@ from prefect.runtime import flow_run
 from prefect.states import Completed, State
 from pydantic import BaseModel, Field, IPvAnyAddress, model_validator
 
-from opsbook.config import load_config
+from opsbook.config import config_path_field, load_config
 from opsbook.flows.states import incomplete
 from opsbook.results import describe_exception, utcnow
 from opsbook.secrets import install_log_redaction, redact
@@ -71,7 +71,7 @@ class SecurityIncidentParams(BaseModel):
     dry_run: bool = Field(True, description="describe the containment without changing anything")
     require_approval: bool = Field(True, description="pause for a human approval in the Prefect UI before blocking")
     approval_timeout_s: int = Field(3600, ge=10, le=86_400, description="how long to wait for the approval")
-    config_path: str = Field("opsbook.yaml", description="the estate config")
+    config_path: str = config_path_field(min_length=1)
 
     @model_validator(mode="after")
     def _ip_when_needed(self) -> SecurityIncidentParams:
