@@ -7,6 +7,7 @@ schedules; this module reads it and hands each deployment to `prefect.serve`.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,7 @@ from prefect import Flow
 from prefect.client.schemas.objects import ConcurrencyLimitConfig
 from prefect.schedules import Cron, Schedule
 
+from opsbook.config.loader import CONFIG_ENV
 from opsbook.starter import PREFECT_YAML
 
 _ENV_TEMPLATE = re.compile(r"\{\{\s*\$([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
@@ -83,7 +85,9 @@ def serve_all(config_path: Path) -> None:
     from prefect import serve
     from prefect.deployments.runner import RunnerDeployment
 
-    specs = read_specs({"OPSBOOK_CONFIG": str(config_path.resolve()), "OPSBOOK_DIR": str(config_path.resolve().parent)})
+    config = str(config_path.resolve())
+    os.environ[CONFIG_ENV] = config  # what prefect.yaml's job variables give a worker's runs
+    specs = read_specs({"OPSBOOK_CONFIG": config, "OPSBOOK_DIR": str(config_path.resolve().parent)})
     deployments = [
         spec.flow.to_deployment(
             name=spec.name,

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import BaseModel, Field
 
-from opsbook.config import EstateConfig, load_config
-from opsbook.secrets import install_log_redaction, redact
+from opsbook.config import EstateConfig, config_path_field, load_config
+from opsbook.flows.states import incomplete
+from opsbook.secrets import install_log_redaction
 from opsbook.tasks.resource_history import BackfillOutcome, backfill_resources
 
 FLOW_NAME = "backfill-resource-history"
@@ -20,7 +21,7 @@ FLOW_NAME = "backfill-resource-history"
 class BackfillParameters(BaseModel):
     """What the Prefect UI's Run form asks for; each field defaults to the config's value."""
 
-    config_path: str = Field("opsbook.yaml", min_length=1, description="the estate config to read")
+    config_path: str = config_path_field(min_length=1)
     days: float | None = Field(
         None, gt=0, le=3650, description="how far back; resources.prometheus.backfill_days when empty"
     )
@@ -42,9 +43,8 @@ async def backfill_prometheus_ranges(config: EstateConfig, days: float | None, s
 
 
 @flow(name=FLOW_NAME, description="Copy Prometheus' CPU, memory, disk and network history into the history store.")
-async def backfill_resource_history(
-    parameters: BackfillParameters = BackfillParameters(),  # noqa: B008 - the Run form shows it; never mutated
-) -> State:
+async def backfill_resource_history(parameters: BackfillParameters | None = None) -> State:
+    parameters = parameters or BackfillParameters()  # made now: its config_path is read when the run starts
     config = load_config(parameters.config_path)
     install_log_redaction()
     outcome = await backfill_prometheus_ranges(config, parameters.days, parameters.step_s)
@@ -53,8 +53,5 @@ async def backfill_resource_history(
         f"{outcome.not_a_number} NaN skipped"
     )
     if outcome.errors:
-        return Failed(
-            message=redact(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}"),
-            data=outcome,
-        )
+        return incomplete(f"{len(outcome.errors)} window(s) failed, first: {outcome.errors[0]}; {summary}", outcome)
     return Completed(message=summary, data=outcome)

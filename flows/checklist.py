@@ -1,12 +1,22 @@
 """What every checklist flow shares: isolated steps, then store, report and artifacts.
 
-A step's exception never takes the checklist down: it becomes an `error` result. The run ends
-Failed when any result failed or errored, or when the store or the report could not be written,
-and only after everything that could be written was.
+A step's exception never takes the checklist down: it becomes an `error` result. Where the line
+between Completed and Failed runs:
+
+- A red or amber estate is the runbook doing its job: the run ends **Completed**, renamed
+  `<flow>-<date>-<verdict>` and tagged `verdict:<verdict>` (flows/verdict.py says why), with
+  the verdict in the state message and a `opsbook.checklist.<verdict>` event.
+- The run ends **Failed** when the runbook itself could not do its job: the history store, the
+  alerts, the report, the digest or the artifacts could not be written or sent, or a step's code
+  did not finish (it raised or timed out, so part of the estate went unchecked). It fails only
+  after everything that could be written was, and still carries its outcome.
+- A config that cannot be read stops the flow before any check runs (Failed, with the
+  ConfigError); a process that dies is Prefect's Crashed.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -18,10 +28,12 @@ from markupsafe import Markup
 from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 
 from opsbook.checks import Check
 from opsbook.config import EstateConfig, Limit, load_config
+from opsbook.flows.states import incomplete
+from opsbook.flows.verdict import announce_verdict, label_run
 from opsbook.maintenance import silence_during
 from opsbook.reports import Report, Section
 from opsbook.reports.trends import check_trend_chart
@@ -72,10 +84,18 @@ class ChecklistOutcome:
     results: list[CheckResult]
     report_path: Path | None
     notes: list[str] = field(default_factory=list)
+    estate: str = ""
+    started_at: datetime | None = None
 
     @property
     def failed(self) -> bool:
-        return self.verdict is Verdict.RED or bool(self.notes)
+        """Red, or incomplete: what `opsbook run` exits 1 on (a CI gate reads the estate)."""
+        return self.verdict is Verdict.RED or self.incomplete
+
+    @property
+    def incomplete(self) -> bool:
+        """The runbook could not do all of its job: what ends the Prefect run Failed."""
+        return bool(self.notes)
 
 
 def open_checklist(config_path: str) -> tuple[EstateConfig, str, datetime]:
@@ -86,27 +106,33 @@ def open_checklist(config_path: str) -> tuple[EstateConfig, str, datetime]:
     return config, run_id, utcnow()
 
 
+STEP_TARGET = "(step)"  # the target of the one error result a step that did not finish leaves
+
+
 def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list[Section]:
     """Run every step concurrently; a crashed or timed-out step becomes one error result.
 
     With the config, each step's trend charts are drawn from the history under its results.
     """
-    submitted = [(step, step.task.submit(*step.args)) for step in steps]
+    submitted = [(step, *_submit(step)) for step in steps]
     progress = cast(  # called outside an event loop, it returns the id, not a coroutine
         uuid.UUID, create_progress_artifact(progress=0.0, description=f"{len(steps)} checklist step(s)")
     )
     sections = []
-    for done, (step, future) in enumerate(submitted, start=1):
-        future.wait()
+    for done, (step, future, deadline) in enumerate(submitted, start=1):
+        future.wait(None if deadline is None else max(0.0, deadline - time.monotonic()))
         state = future.state
         update_progress_artifact(progress, progress=100.0 * done / len(submitted))
         outcome = state.result(raise_on_failure=False) if state.is_completed() else None
         if state.is_completed() and isinstance(outcome, list):
             results = outcome
+        elif not state.is_final():
+            limit = step.task.timeout_seconds
+            results = [step.check.error(STEP_TARGET, f"step did not finish: no result within {limit:g} s")]
         else:
             cause = state.result(raise_on_failure=False) if state.is_failed() else None
             reason = describe_exception(cause) if isinstance(cause, BaseException) else (state.message or state.name)
-            results = [step.check.error("(step)", f"step did not finish: {reason}")]
+            results = [step.check.error(STEP_TARGET, f"step did not finish: {reason}")]
         charts = (
             [trend_chart(config, results, t.check, t.title, t.unit, t.limit, t.days) for t in step.trends]
             if config is not None
@@ -114,6 +140,21 @@ def run_steps(steps: Sequence[Step], config: EstateConfig | None = None) -> list
         )
         sections.append(Section(step.title, results, charts=charts))
     return sections
+
+
+def _submit(step: Step) -> tuple[Any, float | None]:
+    """Submit a step; a synchronous task's timeout is enforced here, where it can act.
+
+    Prefect cannot interrupt a synchronous task in a worker thread (and warns so on every run):
+    such a task is submitted without its timeout and the flow waits for it at most that long,
+    then reports the step as not finished. The thread ends when its own I/O timeouts fire.
+    """
+    task = step.task
+    if task.timeout_seconds is None or task.isasync:
+        return task.submit(*step.args), None
+    untimed = task.with_options()  # with_options(timeout_seconds=None) keeps the old value
+    untimed.timeout_seconds = None
+    return untimed.submit(*step.args), time.monotonic() + task.timeout_seconds
 
 
 def trend_chart(
@@ -153,7 +194,7 @@ def finish_checklist(
         if section.results
     ]  # an empty one would read "All clear"
     results = [r for section in sections for r in section.results]
-    notes: list[str] = []
+    notes: list[str] = [f"{r.check}: {r.message}" for r in results if r.target == STEP_TARGET]
     finished_at = utcnow()
     history: dict[str, Any] = dict(
         run_id=run_id, flow=flow, estate=config.estate, started_at=started_at, finished_at=finished_at, results=results
@@ -203,7 +244,16 @@ def finish_checklist(
     logger.info("%s finished: %s (%s)%s", title, verdict.value, report.headline, f"; report {path}" if path else "")
     for note in notes:
         logger.error(note)
-    return ChecklistOutcome(run_id=run_id, flow=flow, verdict=verdict, results=results, report_path=path, notes=notes)
+    return ChecklistOutcome(
+        run_id=run_id,
+        flow=flow,
+        verdict=verdict,
+        results=results,
+        report_path=path,
+        notes=notes,
+        estate=config.estate,
+        started_at=started_at,
+    )
 
 
 _FAILED = object()
@@ -219,10 +269,27 @@ def _attempt(action: Callable[[], Any], what: str, notes: list[str]) -> Any:
 
 
 def final_state(outcome: ChecklistOutcome) -> State:
-    """Failed when anything failed, errored or could not be written; Completed otherwise."""
-    if not outcome.failed:
-        return Completed(message=f"{outcome.verdict.value}: all checks ok or warn", data=outcome)
+    """Completed with the verdict when the runbook did its job, whatever the estate's colour;
+    Failed (carrying the outcome) when it could not. Either way the run is labelled and the
+    verdict event emitted."""
+    label_run(outcome.flow, outcome.started_at or utcnow(), outcome.verdict)
+    announce_verdict(
+        flow=outcome.flow,
+        estate=outcome.estate,
+        verdict=outcome.verdict,
+        results=outcome.results,
+        notes=outcome.notes,
+        run_id=outcome.run_id,
+    )
     problems = sum(1 for r in outcome.results if r.status in (Status.FAIL, Status.ERROR))
-    parts = [f"{problems} check(s) failed or errored"] if problems else []
-    parts += outcome.notes
-    return Failed(message=redact("; ".join(parts)), data=outcome)
+    warnings = sum(1 for r in outcome.results if r.status is Status.WARN)
+    summary = f"{outcome.verdict.value}: " + (
+        f"{problems} check(s) failed or errored"
+        if problems
+        else f"{warnings} warning(s)"
+        if warnings
+        else "all checks ok"
+    )
+    if outcome.incomplete:
+        return incomplete("; ".join([summary, *outcome.notes]), outcome)
+    return Completed(message=redact(summary), data=outcome)

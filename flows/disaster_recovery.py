@@ -25,6 +25,7 @@ from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
 from opsbook.checks import Check
+from opsbook.config import config_path_field
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section
 from opsbook.results import CheckResult, Status, judge, utcnow
@@ -48,7 +49,7 @@ R = TypeVar("R")
 class DisasterRecoveryParams(BaseModel):
     """The Prefect UI's Run form: validated, every field described."""
 
-    config_path: str = Field("opsbook.yaml", max_length=500, description="estate config file")
+    config_path: str = config_path_field(min_length=1, max_length=500)
     scenario: Literal[
         "database-loss", "data-corruption", "region-outage", "platform-outage", "security-breach", "drill"
     ] = Field("drill", description="what happened (recorded, shown on the report)")

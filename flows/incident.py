@@ -17,7 +17,7 @@ from prefect.states import Completed, State
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
-from opsbook.config import load_config
+from opsbook.config import config_path_field, load_config
 from opsbook.incidents import add_event, get_incident, open_incident
 from opsbook.results import CheckResult
 from opsbook.secrets import install_log_redaction
@@ -40,7 +40,7 @@ class IncidentRequest(BaseModel):
     component: str = Field("application", min_length=1, max_length=100, description="the affected component")
     impact: str = Field("", max_length=500, description="who or what is affected")
     minutes_ago: float = Field(0, ge=0, le=10080, description="the problem began this long ago (for MTTD)")
-    config_path: str = Field("opsbook.yaml", description="the estate config")
+    config_path: str = config_path_field(min_length=1)
     dry_run: bool = Field(True, description="print the rollback action instead of running it")
 
 

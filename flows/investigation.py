@@ -8,6 +8,7 @@ from prefect.states import State
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
+from opsbook.config import config_path_field
 from opsbook.flows.checklist import Step, final_state, finish_checklist, open_checklist, run_steps
 from opsbook.incidents import IncidentError, add_event
 from opsbook.store import open_store
@@ -26,7 +27,7 @@ FLOW_NAME = "performance-investigation"
 class InvestigationRequest(BaseModel):
     """What to investigate. Read-only: nothing is changed."""
 
-    config_path: str = Field("opsbook.yaml", description="the estate config")
+    config_path: str = config_path_field(min_length=1)
     incident_id: str | None = Field(
         None, pattern=r"^INC-\d{8}-\d{6}$", description="record the report on this incident"
     )

@@ -20,11 +20,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.flow_runs import pause_flow_run
 from prefect.input import RunInput
 from prefect.runtime import flow_run
-from prefect.states import Completed, Failed, State
+from prefect.states import Completed, State
 from pydantic import BaseModel, Field, IPvAnyAddress, model_validator
 
-from opsbook.config import load_config
+from opsbook.config import config_path_field, load_config
 from opsbook.escaping import markdown_code, markdown_text
+from opsbook.flows.states import incomplete
 from opsbook.results import describe_exception, utcnow
 from opsbook.secrets import install_log_redaction, redact
 from opsbook.tasks.security.incident import (
@@ -71,7 +72,7 @@ class SecurityIncidentParams(BaseModel):
     dry_run: bool = Field(True, description="describe the containment without changing anything")
     require_approval: bool = Field(True, description="pause for a human approval in the Prefect UI before blocking")
     approval_timeout_s: int = Field(3600, ge=10, le=86_400, description="how long to wait for the approval")
-    config_path: str = Field("opsbook.yaml", description="the estate config")
+    config_path: str = config_path_field(min_length=1)
 
     @model_validator(mode="after")
     def _ip_when_needed(self) -> SecurityIncidentParams:
@@ -210,7 +211,7 @@ def security_incident_response(params: SecurityIncidentParams) -> State:
         logger.error(note)
     outcome = SecurityIncidentOutcome(record, notes)
     if notes:
-        return Failed(message=redact("; ".join(notes)), data=outcome)
+        return incomplete("; ".join(notes), outcome)
     return Completed(
         message=f"{record.reference} {priority}: {actions.get('block', actions['escalate'])}", data=outcome
     )

@@ -10,7 +10,7 @@ import pytest
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.capacity import capacity_planning
 from opsbook.flows.daily import daily_checklist
-from opsbook.results import Status
+from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore
 from tests.analytics_data import growing, load
 from tests.helpers import write_config
@@ -63,7 +63,7 @@ def test_capacity_planning_publishes_trends_report_and_insufficient_data(tmp_pat
     assert by_target["web cpu"].status is Status.WARN and "add " in by_target["web cpu"].message
     assert by_target["db disk"].status is Status.ERROR
     assert by_target["db disk"].message == "insufficient data: no samples in the period"
-    assert state.is_failed()  # an analysis without data is not a silent green
+    assert state.is_completed() and outcome.verdict is Verdict.RED  # an analysis without data is not a silent green
     html = outcome.report_path.read_text()
     assert "Capacity trends" in html and "95 % interval" in html and "insufficient data" in html
 

@@ -9,7 +9,7 @@ import pytest
 
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.daily import daily_checklist
-from opsbook.results import Status
+from opsbook.results import Status, Verdict
 from opsbook.tasks.backups.create import create_backup
 from opsbook.tasks.backups.records import verifications
 from tests.backup_helpers import repository, source_database
@@ -50,7 +50,7 @@ def test_daily_checklist_verifies_backups_and_records_the_verification(
     state = daily_checklist(config_path=str(config), return_state=True)
     outcome = state.result(raise_on_failure=False)
 
-    assert isinstance(outcome, ChecklistOutcome) and state.is_failed()
+    assert isinstance(outcome, ChecklistOutcome) and state.is_completed() and outcome.verdict is Verdict.RED
     results = {(r.check, r.target): r for r in outcome.results}
     assert results[("backup.restore", "good")].status is Status.OK
     assert results[("backup.integrity", "damaged")].status is Status.FAIL

@@ -13,7 +13,7 @@ from opsbook.cli import app
 from opsbook.config import parse_config
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.cost_review import cost_review
-from opsbook.results import Status
+from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore, Sample
 from opsbook.tasks.cost import analysis
 from opsbook.tasks.cost.focus import read_export
@@ -129,7 +129,7 @@ def test_only_export_missing_a_column_gives_insufficient_data_and_fails(tmp_path
     folder.mkdir()
     write_export(folder / "broken.csv", month_rows(2025, 9, SEPTEMBER), drop=("BilledCost",))
     state, outcome, by_check = run(config(tmp_path), month="2025-09")
-    assert state.is_failed()
+    assert state.is_completed() and outcome.verdict is Verdict.RED
     gate = by_check["cost.export_gate"]
     assert gate.status is Status.ERROR and "required column BilledCost is missing" in gate.message
     total = by_check["cost.month_total"]

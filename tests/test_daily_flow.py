@@ -13,6 +13,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.daily import daily_checklist
+from opsbook.flows.states import outcome_of
 from opsbook.results import Status, Verdict
 from opsbook.store import HistoryStore
 from tests.helpers import write_config
@@ -34,7 +35,7 @@ def config_for(tmp_path: Path, platforms: list[dict], **extra: object) -> Path:
 
 def run(config_path: Path):
     state = daily_checklist(config_path=str(config_path), return_state=True)
-    outcome = state.result(raise_on_failure=False)
+    outcome = outcome_of(state)
     assert isinstance(outcome, ChecklistOutcome), outcome
     return state, outcome
 
@@ -92,14 +93,55 @@ def test_second_run_report_has_a_latency_trend_chart_from_history(tmp_path: Path
     assert html.count("<polyline") == 1 and "fly: last" in html
 
 
-def test_a_failing_platform_fails_the_run_after_report_and_store(tmp_path: Path) -> None:
+def verdict_events(flow: str, run_id: str, timeout_s: float = 30) -> list:
+    """The `opsbook.checklist.*` events of one run, as the server stored them (it persists in batches)."""
+    import time
+
+    from prefect.client.orchestration import get_client as client_of
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all(timeout=10)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        wanted = EventFilter(  # `occurred.until` defaults to the moment the filter is made
+            event=EventNameFilter(prefix=["opsbook.checklist."]),
+            resource=EventResourceFilter(id=[f"opsbook.checklist.{flow}"]),
+        )
+        with client_of(sync_client=True) as client:
+            found = [e for e in client.read_events(filter=wanted, limit=50).events if e.payload["run_id"] == run_id]
+        if found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
+
+
+def test_a_failing_platform_ends_completed_and_red_after_report_and_store(tmp_path: Path) -> None:
+    """A red estate is the runbook doing its job: Completed, the verdict in the run's name and tags,
+    one verdict event, and no engine traceback in the run's logs."""
     with LoopbackServer({"/ok": lambda r: Reply(200, "ok"), "/bad": lambda r: Reply(503, "down")}) as server:
         path = config_for(
             tmp_path, [{"name": "fly", "url": server.url("/ok")}, {"name": "render", "url": server.url("/bad")}]
         )
         state, outcome = run(path)
-    assert state.is_failed()
-    assert "1 check(s) failed or errored" in state.message
+    assert state.is_completed() and state.name == "Completed"
+    assert state.message == "red: 1 check(s) failed or errored"
+    import asyncio
+
+    async def flow_run():
+        async with get_client() as client:
+            return await client.read_flow_run(outcome.run_id)
+
+    read = asyncio.run(flow_run())
+    assert read.state.type.value == "COMPLETED" and read.state.message == state.message
+    assert read.name == f"daily-checklist-{outcome.started_at:%Y-%m-%d}-red"
+    assert "verdict:red" in read.tags
+    _, logs = read_back(outcome.run_id)
+    assert logs and not [entry.message for entry in logs if "Traceback" in entry.message]
+    assert not [entry.message for entry in logs if "Unexpected result" in entry.message]
+    [event] = verdict_events("daily-checklist", outcome.run_id)
+    assert event.event == "opsbook.checklist.red"
+    assert event.resource["opsbook.estate"] == "test estate" and event.resource["opsbook.verdict"] == "red"
+    assert event.payload["counts"]["fail"] == 1 and event.payload["counts"]["ok"] == 1
     assert outcome.report_path.exists()
     assert "RED: Action required" in outcome.report_path.read_text()
     stored = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}").get_run(outcome.run_id)
@@ -132,7 +174,7 @@ def test_an_estate_maintenance_window_keeps_the_failure_in_the_report_but_raises
             state, outcome = run(path)
     finally:
         hooks.stop()
-    assert state.is_failed()  # still reported as failed: a window hides nothing from the report
+    assert state.is_completed() and outcome.verdict is Verdict.RED  # a window hides nothing from the report
     assert "(maintenance window &#39;db upgrade&#39;: no alert)" in outcome.report_path.read_text()
     store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")
     [render] = [r for r in store.get_run(outcome.run_id).results if r.target == "render"]
@@ -237,8 +279,8 @@ def test_secret_from_env_reaches_no_report_artifact_log_or_row(tmp_path: Path, m
             ],
         )
         state, outcome = run(path)
-    assert state.is_failed()
-    assert canary not in outcome.report_path.read_text()
+    assert state.is_completed() and outcome.verdict is Verdict.RED
+    assert canary not in (state.message or "") and canary not in outcome.report_path.read_text()
     artifacts, logs = read_back(outcome.run_id)
     assert artifacts and logs
     assert all(canary not in str(a.data) for a in artifacts)

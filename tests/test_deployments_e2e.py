@@ -18,13 +18,51 @@ from prefect.settings import PREFECT_API_URL, temporary_settings
 from opsbook.config import HttpSettings
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.deployments.local_server import local_prefect_server
+from opsbook.incidents import list_incidents
 from opsbook.reports.browser import chromium_path, visit
 from opsbook.results import Status
+from opsbook.store import HistoryStore
 from opsbook.tasks.monitoring import check_prefect_server, check_schedules
 from tests.helpers import write_config
 
 ROOT = Path(__file__).resolve().parents[1]
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+# Each ad-hoc deployment's parameter model, what a run gives it (no config path), how it ends.
+AD_HOC = {
+    "incident-response": "request",
+    "security-incident": "params",
+    "disaster-recovery": "params",
+    "performance-investigation": "request",
+    "resource-backfill": "parameters",
+}
+AD_HOC_RUNS: dict[str, dict] = {
+    "incident-response": {"request": {"severity": "P3", "description": "e2e from the Run form"}},
+    "security-incident": {"params": {"incident_type": "other", "summary": "e2e"}},
+    "disaster-recovery": {"params": {"target": "primary"}},
+    "performance-investigation": {},
+    "resource-backfill": {},
+}
+AD_HOC_ENDS = {  # the config was read in every case: the estate's own answer, never a ConfigError
+    "incident-response": ("COMPLETED", "opened (P3)"),
+    "security-incident": ("COMPLETED", "SEC-"),
+    "disaster-recovery": ("FAILED", "unknown DR target 'primary' (known: none configured)"),
+    "performance-investigation": ("COMPLETED", ""),
+    "resource-backfill": ("FAILED", "resources.prometheus is not configured"),
+}
+
+
+def wait_for(api: httpx.Client, runs: dict[str, dict], timeout_s: float) -> dict[str, dict]:
+    """Each run's final state (or its last state when the time is up)."""
+    deadline = time.monotonic() + timeout_s
+    states: dict[str, dict] = {}
+    while time.monotonic() < deadline:
+        states = {name: api.get(f"/flow_runs/{r['id']}").json()["state"] for name, r in runs.items()}
+        if all(state["type"] in TERMINAL for state in states.values()):
+            break
+        time.sleep(1)
+    return states
 
 
 def expected_schedules() -> dict[str, list[dict]]:
@@ -105,25 +143,40 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
             assert asyncio.run(check_prefect_server(HttpSettings())).status is Status.OK
 
         run = api.post(f"/deployments/{daily['id']}/create_flow_run", json={"name": "e2e-daily"}).json()
+        # The ad-hoc runbooks as the Run form or a trigger starts them: no config path given.
+        for name, wrapper in AD_HOC.items():
+            assert deployments[name]["parameters"] == {wrapper: {"config_path": str(config)}}, name
+            assert deployments[name]["job_variables"]["env"]["OPSBOOK_CONFIG"] == str(config), name
+        ad_hoc = {
+            name: api.post(
+                f"/deployments/{deployments[name]['id']}/create_flow_run", json={"parameters": parameters}
+            ).json()
+            for name, parameters in AD_HOC_RUNS.items()
+        }
         worker = subprocess.Popen(
             [sys.executable, "-m", "prefect", "worker", "start", "--pool", "opsbook", "--type", "process"],
-            env={**prefect.env, **env},
+            # Not the worker's own OPSBOOK_CONFIG: runs get the deployed one from the job variables.
+            env={**prefect.env, "OPSBOOK_DIR": str(ROOT)},
             cwd=tmp_path,
             stdout=(tmp_path / "worker.log").open("w"),
             stderr=subprocess.STDOUT,
         )
         try:
-            deadline = time.monotonic() + 300
-            state = None
-            while time.monotonic() < deadline:
-                state = api.get(f"/flow_runs/{run['id']}").json()["state"]["type"]
-                if state in TERMINAL:
-                    break
-                time.sleep(1)
+            states = wait_for(api, {"daily": run, **ad_hoc}, timeout_s=600)
         finally:
             worker.terminate()
             worker.wait(30)
-        assert state == "COMPLETED", (state, (tmp_path / "worker.log").read_text()[-3000:])
+        worker_log = (tmp_path / "worker.log").read_text()[-3000:]
+        assert states["daily"]["type"] == "COMPLETED", (states["daily"], worker_log)
+        for name, (kind, message) in AD_HOC_ENDS.items():
+            state = states[name]
+            assert state["type"] == kind and message in (state["message"] or ""), (name, state["message"], worker_log)
+            assert "ConfigError" not in (state["message"] or ""), name
+        store = HistoryStore(f"sqlite:///{tmp_path / 'history.db'}")  # the deployed config's history
+        assert {i.description for i in list_incidents(store)} >= {"e2e from the Run form"}
+        assert store.latest_runs("performance-investigation")
+        read = api.get(f"/flow_runs/{run['id']}").json()
+        assert read["name"] == f"daily-checklist-{read['start_time'][:10]}-green" and "verdict:green" in read["tags"]
 
         artifacts = api.post("/artifacts/filter", json={"artifacts": {"flow_run_id": {"any_": [run["id"]]}}}).json()
         keys = {a["key"] for a in artifacts if a["key"]}
@@ -139,10 +192,10 @@ def test_deploy_schedule_trigger_and_run_through_a_worker(tmp_path: Path) -> Non
             png,
             allow_prefixes=(prefect.ui_url,),
             selectors=("body",),
-            wait_for="text=e2e-daily",
+            wait_for=f"text={read['name']}",
             timeout_ms=60_000,
         )
-        assert "e2e-daily" in seen.texts["body"]
+        assert read["name"] in seen.texts["body"]
         assert png.stat().st_size > 20_000
 
 

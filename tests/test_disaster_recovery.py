@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 
 from opsbook.flows.checklist import ChecklistOutcome
 from opsbook.flows.disaster_recovery import DisasterRecoveryParams, disaster_recovery
-from opsbook.results import Status
+from opsbook.results import Status, Verdict
 from opsbook.tasks.backups.create import create_backup
 from opsbook.tasks.backups.records import verifications
 from tests.backup_helpers import repository, source_database
@@ -169,7 +169,7 @@ def test_an_activation_nobody_approves_restores_but_runs_no_action(
     action = results["dr.switch_over.dns-to-dr"]
     assert action.status is Status.FAIL and "not run: no approval within 10 s" in action.message
     assert not marker.exists()
-    assert state.is_failed()  # an activation left waiting is not a success
+    assert state.is_completed() and outcome.verdict is Verdict.RED  # an activation left waiting is not a success
 
 
 def test_an_activation_refuses_to_overwrite_a_target_that_holds_tables(

@@ -13,7 +13,7 @@ from opsbook.config import load_config
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.investigation import InvestigationRequest, performance_investigation
 from opsbook.incidents import get_incident, open_incident
-from opsbook.results import Status, utcnow
+from opsbook.results import Status, Verdict, utcnow
 from opsbook.store import Sample, open_store
 from opsbook.tasks.investigation import compare_to_baseline
 from tests.helpers import write_config
@@ -91,6 +91,10 @@ def test_investigation_finds_the_regression_the_deploy_and_the_broken_dependency
     assert deploy.value == 1 and "last 2.4.1" in deploy.message
     assert by_check[("dependency.health", "payments")].status is Status.OK
     assert by_check[("dependency.health", "search")].status is Status.FAIL
-    assert state.is_failed() and outcome.report_path.name.startswith("investigation-")
+    assert (
+        state.is_completed()
+        and outcome.verdict is Verdict.RED
+        and outcome.report_path.name.startswith("investigation-")
+    )
     assert "Against the 7-day baseline" in outcome.report_path.read_text()
     assert get_incident(store, incident.id).events[-1].kind == "investigation"

@@ -25,7 +25,7 @@ from redis.retry import Retry
 from opsbook.config import ConfigError, EstateConfig, parse_config
 from opsbook.demo.server import LoopbackServer, Reply
 from opsbook.flows.daily import daily_checklist, daily_steps
-from opsbook.results import CheckResult, Status, utcnow
+from opsbook.results import CheckResult, Status, Verdict, utcnow
 from opsbook.store import HistoryStore
 from opsbook.tasks.history import store_results
 from opsbook.tasks.redis import check_redis_health
@@ -392,7 +392,9 @@ def test_the_daily_checklist_runs_the_redis_step_and_reports_it(tmp_path: Path) 
     by_key = {(r.check, r.target): r for r in outcome.results}
     assert {check for check, target in by_key if target == "cache"} == CHECKS
     assert by_key[("redis.ping", "gone")].status is Status.ERROR
-    assert state.is_failed()  # an unreachable Redis fails the run, after the report was written
+    assert (
+        state.is_completed() and outcome.verdict is Verdict.RED
+    )  # an unreachable Redis makes the run red, after the report was written
     report = outcome.report_path.read_text()
     assert "Redis health" in report and "cannot connect" in report
     stored = HistoryStore(data["history"]["url"]).result_history("redis.evictions", target="cache")

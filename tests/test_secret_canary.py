@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import MetaData, create_engine, inspect, select
 
 from opsbook.demo.server import LoopbackServer, Reply, Request
+from opsbook.results import Verdict
 from tests.conftest import free_port
 from tests.helpers import write_config
 from tests.test_daily_flow import read_back, run
@@ -257,7 +258,9 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
         path = write_config(tmp_path, _config(tmp_path, echo, env))
         state, outcome = run(path)
     assert echo.hits, "the echo targets were never called"
-    assert state.is_failed() and outcome.report_path is not None
+    # Red, and Failed as well: the digests to the echoing channels could not be delivered.
+    assert state.is_failed() and outcome.verdict is Verdict.RED and outcome.report_path is not None
+    assert any(note.startswith("report not sent to") for note in outcome.notes), outcome.notes
 
     sinks: dict[str, str] = {"report": outcome.report_path.read_text()}
     for file in (tmp_path / "reports").rglob("*"):  # the status page and anything else written there
@@ -268,6 +271,7 @@ def test_no_canary_reaches_any_sink_after_a_full_failing_run(
     assert artifacts and logs
     sinks["artifacts"] = "\n".join(f"{a.key} {a.description} {a.data}" for a in artifacts)
     sinks["logs"] = "\n".join(log.message for log in logs)
+    sinks["state message"] = state.message or ""
     out, err = capfd.readouterr()
     sinks["stdout"], sinks["stderr"] = out, err
     db = tmp_path / "history.db"

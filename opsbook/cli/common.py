@@ -147,13 +147,15 @@ def print_outcome(outcome: Any) -> None:
 
 
 def run_checklist(flow_function: Any, config_file: Path, **parameters: Any) -> int:
-    """Run a checklist flow in this process and turn its outcome into an exit code."""
+    """Run a checklist flow in this process and turn its outcome into an exit code: 1 on a red
+    estate or an incomplete run, 0 on green or amber."""
     from opsbook.flows.checklist import ChecklistOutcome
+    from opsbook.flows.states import outcome_of
 
     err.print(f"running {flow_function.name} with {config_file} ...", markup=False, highlight=False)
     install_terminal_safe_logs()
     state = flow_function(config_path=str(config_file), return_state=True, **parameters)
-    outcome = state.result(raise_on_failure=False)
+    outcome = outcome_of(state)  # the outcome, not the Prefect state, decides: a red estate ends Completed
     if not isinstance(outcome, ChecklistOutcome):
         reason = outcome if isinstance(outcome, BaseException) else state.message
         err.print(f"error: {flow_function.name} did not finish: {redact(str(reason))}", markup=False, highlight=False)

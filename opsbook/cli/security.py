@@ -45,6 +45,7 @@ def security_incident(
         SecurityIncidentParams,
         security_incident_response,
     )
+    from opsbook.flows.states import outcome_of
 
     file, _ = load_or_exit(config)
     try:
@@ -70,7 +71,7 @@ def security_incident(
         f"running security-incident-response ({'apply' if apply else 'dry run'}) ...", markup=False, highlight=False
     )
     state = security_incident_response(params=params, return_state=True)
-    outcome = state.result(raise_on_failure=False)
+    outcome = outcome_of(state)
     if not isinstance(outcome, SecurityIncidentOutcome):
         err.print(f"error: the flow did not finish: {redact(str(outcome))}", markup=False, highlight=False)
         raise typer.Exit(EXIT_PROBLEMS)

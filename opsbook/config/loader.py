@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from opsbook.config.estate import EstateConfig
 from opsbook.config.yaml_file import YamlLimitError, decode_config, parse_yaml, read_config_bytes
@@ -40,6 +40,20 @@ def key_path(location: tuple[Any, ...]) -> str:
 
 def default_config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG))
+
+
+def config_path_field(**constraints: Any) -> Any:
+    """The `config_path` of a runbook's parameter model, read when the run starts.
+
+    A deployment sets `OPSBOOK_CONFIG` for its runs (prefect.yaml's job variables), so a run
+    started from the Run form or the API without a config path uses the config it was deployed
+    with, not a bare `opsbook.yaml` in the worker's temporary folder.
+    """
+    return Field(
+        default_factory=lambda: str(default_config_path()),
+        description=f"the estate config (empty: ${CONFIG_ENV}, set when deployed, else ./{DEFAULT_CONFIG})",
+        **constraints,
+    )
 
 
 def _interpolate_tree(node: Any, location: tuple[Any, ...], problems: list[str], environ: Mapping[str, str]) -> Any:
