@@ -11,6 +11,7 @@ type) says so instead of passing or failing.
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -176,6 +177,8 @@ def _literal(text: str) -> float | str | bool | None:
     try:
         number = float(text)
     except ValueError:
+        return text
+    if not math.isfinite(number):  # `nan`, `inf`, `1e999`: a threshold nothing fails (or passes) is no threshold
         return text
     return int(number) if number.is_integer() and "." not in text and "e" not in lowered else number
 

@@ -32,6 +32,8 @@ def parse_path(path: str) -> PathParts:
         if match is None or (position == 0 and text.startswith(".")):
             raise ValueError(f"invalid JSON path {path!r} at character {position + 1}")
         key, index = match.groups()
+        if index is None and not key.strip():  # `a. .b` names no field: refuse it rather than look up ""
+            raise ValueError(f"invalid JSON path {path!r}: blank field name at character {position + 1}")
         parts.append(int(index) if index is not None else key.strip())
         position = match.end()
     return tuple(parts)

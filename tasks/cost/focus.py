@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 COST_COLUMNS = ("BilledCost", "EffectiveCost", "ListCost", "ContractedCost")
@@ -74,7 +75,9 @@ def normalise(raw: pd.DataFrame) -> pd.DataFrame:
     frame = raw.copy()
     for column in NUMBER_COLUMNS:
         if column in frame:
-            frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+            numbers = pd.to_numeric(frame[column], errors="coerce").astype("float64")
+            # `1e999`, `inf`: no real charge; a null is what the gate reports as not a valid number.
+            frame[column] = numbers.where(np.isfinite(numbers))
     for column in TIME_COLUMNS:
         if column in frame:
             frame[column] = _timestamps(frame[column])
@@ -95,7 +98,13 @@ def _timestamps(values: pd.Series) -> pd.Series:
         parsed = pd.to_datetime(text, format="ISO8601", utc=True, errors="coerce")
     if parsed.dt.tz is None:
         parsed = parsed.dt.tz_localize("UTC")
-    return parsed.dt.tz_convert("UTC").astype("datetime64[ns, UTC]")
+    parsed = parsed.dt.tz_convert("UTC")
+    # Year 1 or 9999 parses (in microseconds) but no nanosecond frame holds it: a null, as for any unreadable time.
+    held = (parsed >= _EARLIEST) & (parsed <= _LATEST)
+    return parsed.where(held).astype("datetime64[ns, UTC]")
+
+
+_EARLIEST, _LATEST = pd.Timestamp.min.tz_localize("UTC"), pd.Timestamp.max.tz_localize("UTC")
 
 
 def _canonical(value: Any, spellings: dict[str, str]) -> Any:
@@ -111,7 +120,7 @@ def parse_tags(value: Any) -> dict[str, str]:
     if isinstance(value, str):
         try:
             value = json.loads(value) if value.strip() else {}
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):  # `[[[[...` nests past what the decoder can follow
             return {}
     if isinstance(value, dict):
         return {str(k): "" if v is None else str(v) for k, v in value.items()}

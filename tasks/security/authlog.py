@@ -3,7 +3,8 @@
 Classic syslog stamps carry no year and no zone: the year is inferred from a reference time
 (the latest year that does not put the line more than a day in the future, so a December line
 read in January is last year's) and the zone is configured. `message repeated N times: [ ... ]`
-stands for N more copies of the message and is expanded into N events. Lines that are syslog but
+stands for N more copies of the message and is expanded into N events (a count of 0 is no repeat
+at all, and a line standing for more than MAX_EVENTS_PER_LINE events is counted unparsed). Lines that are syslog but
 not about authentication are parsed and kept as kind `other`; lines that are not syslog at all
 are reported as unparsed.
 
@@ -42,6 +43,9 @@ from opsbook.tasks.security.logfile import ParsedLog, numbered_lines
 # `ip` is the source: an address, or the host name PAM was given as `rhost`.
 COLUMNS = ["ts", "line", "host", "program", "pid", "kind", "user", "ip", "method", "invalid_user", "repeated"]
 PAIR_SECONDS = 300
+# A line claiming more events than this (`message repeated 999999999 times`) is not believed: it is
+# counted unparsed, with a sample, instead of becoming a table that exhausts memory.
+MAX_EVENTS_PER_LINE = 10_000
 
 _MONTHS = {
     m: i
@@ -55,7 +59,7 @@ _ISO = re.compile(
     r"^(?P<stamp>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:?\d\d)?) (?P<host>\S+) "
     r"(?P<program>[^\s\[:(]+)(?:\((?P<module>[^)]*)\))?(?:\[(?P<pid>\d+)\])?: ?(?P<msg>.*)$"
 )
-_REPEATED = re.compile(r"^message repeated (?P<n>\d+) times: \[\s?(?P<msg>.*?)\s?\]$")
+_REPEATED = re.compile(r"^message repeated (?P<n>[1-9]\d{0,8}) times: \[\s?(?P<msg>.*?)\s?\]$")
 
 # sshd: the authoritative record of each attempt.
 _FAILED = re.compile(r"^Failed (?P<method>\S+) for (?P<invalid>invalid user )?(?P<user>.*?) from (?P<ip>\S+) port \d+")
@@ -63,10 +67,10 @@ _ACCEPTED = re.compile(r"^Accepted (?P<method>\S+) for (?P<user>\S+) from (?P<ip
 _INVALID = re.compile(r"^Invalid user (?P<user>.*?) from (?P<ip>\S+?)(?: port \d+)?$")
 # pam_unix, modern form: the module and service lead the message; `PAM N more ...` at the end.
 _PAM_PREFIX = re.compile(r"^pam_unix\((?P<service>[^:)]+):auth\): (?P<rest>.*)$")
-_PAM_MORE_PREFIX = re.compile(r"^PAM (?P<rest>\d+ more authentication failures?;.*)$")
+_PAM_MORE_PREFIX = re.compile(r"^PAM (?P<rest>[1-9]\d{0,8} more authentication failures?;.*)$")
 # ... and what pam_unix says, in either form.
 _PAM_FAILURE = re.compile(r"^authentication failure;(?P<fields>.*)$")
-_PAM_MORE = re.compile(r"^(?P<n>\d+) more authentication failures?;(?P<fields>.*)$")
+_PAM_MORE = re.compile(r"^(?P<n>[1-9]\d{0,8}) more authentication failures?;(?P<fields>.*)$")
 _PAM_UNKNOWN = re.compile(r"^check pass; user unknown\s*$")
 
 
@@ -82,6 +86,22 @@ def infer_year(month: int, day: int, clock: str, reference: datetime, zone: Zone
         if candidate <= limit:
             return candidate
     raise ValueError(f"no year puts {month:02d}-{day:02d} before {reference:%Y-%m-%d}")
+
+
+def iso_stamp(stamp: str, zone: ZoneInfo) -> datetime | None:
+    """An RFC 3339-ish stamp (a zone-less one is in `zone`), or None when it names no time a frame can hold.
+
+    Read the way classic stamps are (a local time in a DST gap or overlap takes the first
+    offset), so an impossible date, an offset such as +99:99 or a year outside pandas' range is an
+    unparsed line rather than an exception that costs the whole file.
+    """
+    try:
+        moment = datetime.fromisoformat(stamp)
+        moment = moment if moment.tzinfo is not None else moment.replace(tzinfo=zone)
+        pd.Timestamp(moment).as_unit("ns")  # raises when outside the range the events frame holds
+    except ValueError:
+        return None
+    return moment
 
 
 _ADDRESS_LIKE = re.compile(r"[0-9A-Fa-f:.]{2,45}")
@@ -237,18 +257,21 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
             except ValueError:
                 ts = None
         elif match := _ISO.match(line):
-            ts = pd.Timestamp(match["stamp"])
-            ts = (ts.tz_localize(tz) if ts.tzinfo is None else ts).to_pydatetime()
+            ts = iso_stamp(match["stamp"], tz)
         else:
             ts = None
         if ts is None:
             parsed.reject(number, line)
             continue
         assert match is not None  # a time was read from it
-        parsed.parsed_lines += 1
         message, copies, repeated = match["msg"], 1, False
         if again := _REPEATED.match(message):
             message, copies, repeated = again["msg"], int(again["n"]), True
+        meaning, attempts = classify(message, match["program"], match["module"])
+        if copies * attempts > MAX_EVENTS_PER_LINE:
+            parsed.reject(number, f"stands for {copies * attempts} events, more than {MAX_EVENTS_PER_LINE}: {line}")
+            continue
+        parsed.parsed_lines += 1
         event = {
             "ts": ts,
             "line": number,
@@ -261,7 +284,6 @@ def parse_auth_log(path: Path, reference: datetime, zone: str = "UTC") -> Parsed
             "invalid_user": False,
             "repeated": repeated,
         }
-        meaning, attempts = classify(message, match["program"], match["module"])
         rows.extend([event | meaning] * (copies * attempts))
     if rows:
         frame = pd.DataFrame(rows, columns=COLUMNS)
