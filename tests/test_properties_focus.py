@@ -103,16 +103,20 @@ _CELL = st.sampled_from(
     ]
 ) | st.text(max_size=8)
 _ROWS = st.lists(st.lists(_CELL, min_size=len(COLUMNS), max_size=len(COLUMNS)), max_size=8)
-_HEADER = st.lists(st.sampled_from(COLUMNS), min_size=1, max_size=len(COLUMNS), unique=True)
+# Two columns at least: a one-column row of blanks is a blank line, which CSV readers skip (an export
+# has a dozen columns, so a row of it always holds its commas).
+_HEADER = st.lists(st.sampled_from(COLUMNS), min_size=2, max_size=len(COLUMNS), unique=True)
 
 
 @PROPERTY
 @given(header=_HEADER, rows=_ROWS)
 # Tags nested past json's recursion limit raised RecursionError; `1e999` was an infinite cost.
-@example(header=["Tags"], rows=[["[" * 5000] + [""] * (len(COLUMNS) - 1)])
-@example(header=["BilledCost"], rows=[["1e999"] + [""] * (len(COLUMNS) - 1)])
+@example(header=["Tags", "ServiceName"], rows=[["[" * 5000] + [""] * (len(COLUMNS) - 1)])
+@example(header=["BilledCost", "ServiceName"], rows=[["1e999"] + [""] * (len(COLUMNS) - 1)])
 # Year 1 parsed (in microseconds) and then broke the cast to nanoseconds: OutOfBoundsDatetime escaped.
-@example(header=["BillingPeriodStart"], rows=[["NULL"] * len(COLUMNS), ["0001-01-01T00:00:00"] * len(COLUMNS)])
+@example(
+    header=["BillingPeriodStart", "ServiceName"], rows=[["NULL"] * len(COLUMNS), ["0001-01-01T00:00:00"] * len(COLUMNS)]
+)
 def test_every_row_written_is_read_back_typed(export: Path, header: list[str], rows: list[list[str]]) -> None:
     with export.open("w", newline="", encoding="utf-8", errors="surrogatepass") as handle:
         writer = csv.writer(handle)
