@@ -24,7 +24,6 @@ from prefect.input import RunInput
 from prefect.states import Running, State
 from pydantic import BaseModel, Field
 
-from opsbook.checks import Check
 from opsbook.config import config_path_field
 from opsbook.flows.checklist import final_state, finish_checklist, open_checklist
 from opsbook.reports import Section
@@ -67,10 +66,6 @@ class Approval(RunInput):
     approve: bool = Field(False, description="run this action now")
     approver: str = Field("", max_length=100, description="who approves")
     note: str = Field("", max_length=500)
-
-
-def _result(check: Check, target: str, status: Status, message: str, **extra: Any) -> CheckResult:
-    return check.result(target, status, message=message, **extra)
 
 
 def _completed(task: Task[P, Coroutine[Any, Any, R]], *args: P.args, **kwargs: P.kwargs) -> R:
@@ -121,9 +116,11 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
     for action in dr.switch_over:
         check = SWITCH_OVER.instance(action.name)
         if params.drill:
-            actions.append(_result(check, action.name, Status.SKIPPED, "drill: not run (would wait for approval)"))
+            actions.append(
+                check.result(action.name, Status.SKIPPED, message="drill: not run (would wait for approval)")
+            )
         elif not restore_ok:
-            actions.append(_result(check, action.name, Status.SKIPPED, "not offered: the restore did not pass"))
+            actions.append(check.result(action.name, Status.SKIPPED, message="not offered: the restore did not pass"))
         else:
             logger.info("waiting for approval of switch-over action %s", action.name)
             wait_s = params.approval_timeout_s or dr.approval_timeout_s
@@ -133,22 +130,20 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
                 )
             except Exception as error:
                 actions.append(
-                    _result(
-                        check,
+                    check.result(
                         action.name,
                         Status.FAIL,
-                        f"not run: no approval within {wait_s} s ({type(error).__name__})",
+                        message=f"not run: no approval within {wait_s} s ({type(error).__name__})",
                     )
                 )
                 _running_again(run_id)
                 continue
             if not approval.approve:
                 actions.append(
-                    _result(
-                        check,
+                    check.result(
                         action.name,
                         Status.SKIPPED,
-                        f"rejected by {approval.approver or 'unknown'}: {approval.note}".rstrip(": "),
+                        message=f"rejected by {approval.approver or 'unknown'}: {approval.note}".rstrip(": "),
                     )
                 )
                 continue
@@ -164,11 +159,10 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         config.backups.restore_server.rto_s.fail if config.backups.restore_server else None,
     )
     measured = [
-        _result(
-            DR_RTO,
+        DR_RTO.result(
             target.name,
             status if restore_ok else Status.FAIL,
-            f"{mode} took {rto / 60:.1f} min from activation to "
+            message=f"{mode} took {rto / 60:.1f} min from activation to "
             + ("validated restore" if params.drill else "switch-over"),
             value=round(rto, 1),
             unit="s",
@@ -176,16 +170,15 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         )
     ]
     if rpo is None:
-        measured.append(_result(DR_RPO, target.name, Status.ERROR, "no backup restored: RPO unknown"))
+        measured.append(DR_RPO.result(target.name, Status.ERROR, message="no backup restored: RPO unknown"))
     else:
         repo = config.backups.repository(target.repository)
         status, threshold = judge(rpo, repo.rpo_s.warn, repo.rpo_s.fail)
         measured.append(
-            _result(
-                DR_RPO,
+            DR_RPO.result(
                 target.name,
                 status,
-                f"achieved RPO {rpo / 3600:.2f} h of data lost",
+                message=f"achieved RPO {rpo / 3600:.2f} h of data lost",
                 value=round(rpo, 1),
                 unit="s",
                 threshold=threshold,
@@ -208,7 +201,7 @@ def disaster_recovery(params: DisasterRecoveryParams) -> State:
         Section("Restore and validate", restored),
         Section(
             "Switch-over",
-            actions or [_result(SWITCH_OVER, "(none)", Status.SKIPPED, "no switch-over actions configured")],
+            actions or [SWITCH_OVER.result("(none)", Status.SKIPPED, message="no switch-over actions configured")],
         ),
         Section("RTO and RPO achieved", measured),
         Section("Communicate", closing),

@@ -13,14 +13,13 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from markupsafe import escape
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from sqlalchemy import create_engine, text
 
-from opsbook.checks import AlertType, Check, declare
+from opsbook.checks import AlertType, declare
 from opsbook.config import EstateConfig
 from opsbook.config.backups import BackupRepository, DrTarget, SwitchOverAction
 from opsbook.escalation import Severity
@@ -152,10 +151,6 @@ DR_RPO = declare(
 _DRILLED = {INTEGRITY.id: DRILL_INTEGRITY.id, ENCRYPTION.id: DRILL_ENCRYPTION.id}
 
 
-def _dr(check: Check, target: str, status: Status, message: str, **extra: Any) -> CheckResult:
-    return check.result(target, status, message=message, **extra)
-
-
 def _database_reachable(url: str) -> str | None:
     engine = create_engine(url, connect_args={"connect_timeout": 5})
     try:
@@ -175,21 +170,19 @@ async def assess_components(config: EstateConfig, target: DrTarget) -> list[Chec
     server = with_database(target.url, "postgres")
     problem = _database_reachable(server)
     results.append(
-        _dr(
-            ASSESS_TARGET,
+        ASSESS_TARGET.result(
             target.name,
             Status.FAIL if problem else Status.OK,
-            f"DR database server unreachable: {problem}" if problem else "DR database server reachable",
+            message=f"DR database server unreachable: {problem}" if problem else "DR database server reachable",
         )
     )
     repo = config.backups.repository(target.repository)
     exists = repo.path.is_dir()
     results.append(
-        _dr(
-            ASSESS_REPOSITORY,
+        ASSESS_REPOSITORY.result(
             repo.name,
             Status.OK if exists else Status.FAIL,
-            f"backup repository {repo.path} " + ("available" if exists else "missing"),
+            message=f"backup repository {repo.path} " + ("available" if exists else "missing"),
         )
     )
     return results
@@ -246,7 +239,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     repo = config.backups.repository(target.repository)
     backup, why = choose_backup(config.history.url, repo)
     if backup is None:
-        return [_dr(DR_RESTORE, target.name, Status.FAIL, why)], {}
+        return [DR_RESTORE.result(target.name, Status.FAIL, message=why)], {}
     record: dict = {
         "backup": backup.name,
         "taken_at": backup.taken_at,
@@ -260,7 +253,9 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         results = [r.model_copy(update={"component": COMPONENT}) for r in (integrity, encryption)]
         if integrity.status is not Status.OK or clear is None:
             results.append(
-                _dr(DR_RESTORE, target.name, Status.FAIL, f"{backup.name} failed its integrity check; not restored")
+                DR_RESTORE.result(
+                    target.name, Status.FAIL, message=f"{backup.name} failed its integrity check; not restored"
+                )
             )
             return results, record
         timeout = config.backups.restore_server.timeout_s if config.backups.restore_server else 3600.0
@@ -269,7 +264,7 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         else:
             report = RestoreReport(database=database_name(target.url))
             if problem := _target_is_empty(target.url):
-                results.append(_dr(DR_RESTORE, target.name, Status.FAIL, problem))
+                results.append(DR_RESTORE.result(target.name, Status.FAIL, message=problem))
                 return results, record
             restore_and_validate(repo, backup.manifest, clear, target.url, report, timeout)
     record.update(
@@ -278,11 +273,10 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     where = f"scratch database {report.database} (dropped: {report.dropped})" if drill else report.database
     if report.error:
         results.append(
-            _dr(
-                DR_RESTORE,
+            DR_RESTORE.result(
                 target.name,
                 Status.FAIL,
-                f"restore of {backup.name} into {where} failed: {report.error}",
+                message=f"restore of {backup.name} into {where} failed: {report.error}",
                 value=report.seconds,
                 unit="s",
             )
@@ -290,11 +284,10 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
     else:
         rows = sum(report.tables.values())
         results.append(
-            _dr(
-                DR_RESTORE,
+            DR_RESTORE.result(
                 target.name,
                 Status.OK,
-                f"restored {backup.name} ({why}) into {where}: "
+                message=f"restored {backup.name} ({why}) into {where}: "
                 f"{len(report.tables)} table(s), {rows:,} row(s) in {report.seconds:.1f} s",
                 value=report.seconds,
                 unit="s",
@@ -304,11 +297,10 @@ def restore_and_check(config: EstateConfig, target: DrTarget, drill: bool) -> tu
         gate = report.gate
         assert gate is not None
         results.append(
-            _dr(
-                DR_VALIDATE,
+            DR_VALIDATE.result(
                 target.name,
                 Status.OK if gate.passed else Status.FAIL,
-                f"validation: {gate.summary}",
+                message=f"validation: {gate.summary}",
                 details={"gate": gate.findings},
             )
         )
@@ -352,11 +344,10 @@ async def run_switch_over(config: EstateConfig, action: SwitchOverAction, payloa
         ok, said = await _webhook(config, action, payload) if action.webhook else _command(action)
     except Exception as error:
         return SWITCH_OVER.instance(action.name).error(action.name, error)
-    return _dr(
-        SWITCH_OVER.instance(action.name),
+    return SWITCH_OVER.instance(action.name).result(
         action.name,
         Status.OK if ok else Status.FAIL,
-        redact(f"approved by {approver or 'unknown'}; {said}"),
+        message=redact(f"approved by {approver or 'unknown'}; {said}"),
         duration_ms=(time.perf_counter() - started) * 1000,
     )
 
@@ -439,7 +430,9 @@ def record_dr_run(
             **{k: v for k, v in record.items() if k in kept},
         )
     except Exception as error:
-        return _dr(DR_RECORD, target.name, Status.ERROR, f"DR record not written: {describe_exception(error)}")
+        return DR_RECORD.result(
+            target.name, Status.ERROR, message=f"DR record not written: {describe_exception(error)}"
+        )
     return None
 
 
